@@ -1,0 +1,3 @@
+// Placeholder: filled in by the extension work.
+export function activate(): void {}
+export function deactivate(): void {}

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Bundles the three entry points with esbuild (client for the extension host, worker, CLI) and,
+// with --tests, compiles the TypeScript tests to out/ with tsc (which is also the type check).
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const args = new Set(process.argv.slice(2));
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  minify: args.has('--minify'),
+  logLevel: 'warning',
+  absWorkingDir: root,
+  // Native CRC32C: shipped as a platform package inside node_modules, loaded at run time.
+  external: ['vscode', '@node-rs/crc32'],
+};
+await Promise.all([
+  build({ ...common, entryPoints: ['client/src/extension.ts'], outfile: 'dist/client.js' }),
+  build({ ...common, entryPoints: ['server/src/lsp/server.ts'], outfile: 'dist/server.js' }),
+  build({ ...common, entryPoints: ['server/src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
+]);
+if (args.has('--tests')) {
+  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });
+}

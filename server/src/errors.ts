@@ -1,0 +1,83 @@
+/**
+ * The one list of codes tsdbdump reports. Diagnostic codes describe problems found in data;
+ * failure codes describe why an operation could not be done at all. Both surface to users
+ * (CLI, Problems panel), so they are stable strings.
+ */
+
+export const DIAGNOSTIC_CODES = [
+  'block-overlap',
+  'block-superseded',
+  'block-deletable',
+  'coverage-gap',
+  'head-chunks-out-of-sequence',
+  'head-chunk-corrupt',
+  'wal-segments-not-sequential',
+  'wal-record-corrupt',
+  'wal-torn-tail',
+  'wal-checkpoint-stale',
+  'meta-missing',
+  'meta-invalid',
+  'meta-inconsistent',
+  'block-ulid-mismatch',
+  'index-corrupt',
+  'chunk-crc-mismatch',
+  'chunk-ref-out-of-range',
+  'chunk-corrupt',
+  'tombstones-corrupt',
+  'lock-file-present',
+  'leftover-tmp',
+  'tar-unsafe-path',
+  'dump-truncated',
+  'not-a-dump',
+  'unknown-entry',
+] as const;
+export type DiagnosticCode = (typeof DIAGNOSTIC_CODES)[number];
+
+/** Codes for operations that fail as a whole (exit code 2 in the CLI, an error message in VS Code). */
+export const FAILURE_CODES = [
+  'usage',
+  'io-error',
+  'not-a-dump',
+  'dump-truncated',
+  'tar-unsafe-path',
+  'cancelled',
+  'kube-unreachable',
+  'kube-unauthorized',
+  'kube-forbidden',
+  'kube-not-found',
+  'kube-exec-failed',
+  'pod-missing-tool',
+  'checksum-mismatch',
+  'restore-refused',
+  'restore-failed',
+  'repair-failed',
+  'internal',
+] as const;
+export type FailureCode = (typeof FAILURE_CODES)[number];
+
+/** An error meant for users: a code and a sentence, never a stack trace. */
+export class ToolError extends Error {
+  constructor(
+    readonly code: FailureCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'ToolError';
+  }
+}
+
+export function isToolError(e: unknown): e is ToolError {
+  return e instanceof ToolError;
+}
+
+/** Wraps anything thrown into a ToolError, keeping ToolErrors as they are. */
+export function toToolError(e: unknown, fallback: FailureCode = 'internal'): ToolError {
+  if (isToolError(e)) return e;
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err === 'object' && typeof err.code === 'string' && err.syscall) {
+    return new ToolError('io-error', `${err.syscall} ${err.path ?? ''}: ${err.code}`.replace(/\s+:/, ':'));
+  }
+  if (err && (err as Error).name === 'AbortError') return new ToolError('cancelled', 'cancelled');
+  return new ToolError(fallback, err instanceof Error ? err.message : String(e));
+}

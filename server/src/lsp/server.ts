@@ -1,0 +1,2 @@
+// Placeholder: filled in by the worker work.
+export {};

@@ -1,0 +1,288 @@
+/**
+ * The typed protocol between the VS Code client and the worker, and the result schema the CLI prints
+ * with --json. Both sides import this module; it imports nothing at run time, so the client bundle
+ * stays free of server code.
+ *
+ * Times are milliseconds since the epoch (as in meta.json). Block ranges are [minTime, maxTime).
+ */
+import type { DiagnosticCode, FailureCode } from './errors';
+
+export type Severity = 'error' | 'warning' | 'information' | 'hint';
+export type VerifyDepth = 'quick' | 'full';
+
+export interface TimeRange {
+  from: number;
+  to: number;
+}
+
+export interface TsdbDiagnostic {
+  code: DiagnosticCode;
+  severity: Severity;
+  /** What is wrong, what Prometheus will do, what to do about it. */
+  message: string;
+  /** Path inside the dump (relative to the data dir), e.g. `01H…/meta.json` or `chunks_head/000005`. */
+  path: string;
+  /** The exact Prometheus log line this predicts, where there is one. */
+  prometheusMessage?: string;
+  /** Byte offset inside `path`, where the problem is at a known place. */
+  offset?: number;
+  /** Time range affected (lost, duplicated, uncovered). */
+  range?: TimeRange;
+  /** Block ULIDs concerned (both blocks of an overlap, for example). */
+  blocks?: string[];
+}
+
+export interface BlockInfo {
+  ulid: string;
+  /** Directory name in the dump (normally equal to ulid). */
+  dir: string;
+  minTime: number;
+  maxTime: number;
+  level: number;
+  numSamples: number;
+  numSeries: number;
+  numChunks: number;
+  numTombstones?: number;
+  sources?: string[];
+  parents?: string[];
+  deletable?: boolean;
+  sizeBytes: number;
+  path: string;
+  /** False when meta.json is missing or unreadable: Prometheus skips the block. */
+  metaReadable: boolean;
+  chunkFiles: string[];
+}
+
+export interface HeadChunkFileInfo {
+  name: string;
+  number: number;
+  sizeBytes: number;
+  records: number;
+  minTime?: number;
+  maxTime?: number;
+}
+
+export interface WalSegmentInfo {
+  name: string;
+  number: number;
+  sizeBytes: number;
+  records: number;
+  samples: number;
+  minTime?: number;
+  maxTime?: number;
+}
+
+export interface WalCheckpointInfo {
+  name: string;
+  /** N in checkpoint.N: the last segment it covers. */
+  number: number;
+  segments: WalSegmentInfo[];
+  series: number;
+  samples: number;
+}
+
+export interface AnalysisResult {
+  source: string;
+  verify: VerifyDepth;
+  blocks: BlockInfo[];
+  head: { chunksHeadFiles: HeadChunkFileInfo[]; minTime?: number; maxTime?: number };
+  wal: {
+    segments: WalSegmentInfo[];
+    checkpoint?: WalCheckpointInfo;
+    minTime?: number;
+    maxTime?: number;
+    samples: number;
+  };
+  wbl?: { segments: WalSegmentInfo[] };
+  coverage: { minTime?: number; maxTime?: number; gaps: TimeRange[] };
+  diagnostics: TsdbDiagnostic[];
+  /** Entries that are not TSDB data (queries.active, snapshots/, unknown files). */
+  otherEntries: string[];
+  totalBytes: number;
+  durationMs: number;
+}
+
+/** A failure of the whole operation, as the worker and the CLI report it. */
+export interface FailureInfo {
+  code: FailureCode;
+  message: string;
+}
+
+// ---- Repair ---------------------------------------------------------------------------------
+
+export type RepairActionKind =
+  | 'drop-file'
+  | 'drop-block'
+  | 'rename-file'
+  | 'rebuild-meta'
+  | 'truncate-file'
+  | 'drop-entry';
+
+export interface RepairAction {
+  kind: RepairActionKind;
+  path: string;
+  /** New path for rename-file. */
+  to?: string;
+  /** Diagnostic code this action fixes. */
+  fixes: DiagnosticCode;
+  reason: string;
+  /** What this action costs, computed from the data: samples/series no longer held anywhere. */
+  loss: { samples: number; series: number; ranges: TimeRange[] };
+}
+
+export interface RepairPlan {
+  source: string;
+  actions: RepairAction[];
+  /** Diagnostics the plan cannot fix (reported, left as they are). */
+  unfixable: TsdbDiagnostic[];
+  nothingToRepair: boolean;
+}
+
+export interface RepairResult extends RepairPlan {
+  output?: string;
+  dryRun: boolean;
+  /** Analysis of the written output: should have no error diagnostics. */
+  after?: AnalysisResult;
+}
+
+// ---- Cluster --------------------------------------------------------------------------------
+
+export interface KubeTarget {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  pod?: string;
+  container?: string;
+  dataDir?: string;
+}
+
+export interface KubeContextInfo {
+  name: string;
+  cluster: string;
+  user: string;
+  namespace?: string;
+  current: boolean;
+}
+
+export interface PodInfo {
+  context: string;
+  namespace: string;
+  name: string;
+  phase: string;
+  ready: boolean;
+  containers: string[];
+  /** The container running Prometheus, when it could be told. */
+  prometheusContainer?: string;
+  labels: Record<string, string>;
+}
+
+export interface PodTsdbSummary {
+  target: KubeTarget;
+  dataDir: string;
+  prometheusVersion?: string;
+  retention?: string;
+  blocks: { ulid: string; minTime: number; maxTime: number; sizeBytes: number }[];
+  headFiles: number;
+  walSegments: number;
+  sizeBytes: number;
+  minTime?: number;
+  maxTime?: number;
+  error?: FailureInfo;
+}
+
+export interface DumpRequest {
+  target: KubeTarget;
+  from?: number;
+  to?: number;
+  output: string;
+  /** Use the admin API snapshot when enabled. */
+  snapshot?: boolean;
+}
+
+export interface DumpResult {
+  output: string;
+  manifest: string;
+  files: number;
+  bytes: number;
+  blocks: string[];
+  changedDuringDump: string[];
+  durationMs: number;
+}
+
+export type RestoreMode = 'replace' | 'merge';
+
+export interface RestoreRequest {
+  source: string;
+  target: KubeTarget;
+  mode: RestoreMode;
+  backup?: string;
+  /** Proceed despite error diagnostics in the source. */
+  force?: boolean;
+}
+
+export interface RestoreResult {
+  target: KubeTarget;
+  backup: string;
+  restoredBlocks: string[];
+  verifiedRange?: TimeRange;
+  durationMs: number;
+}
+
+// ---- LSP requests (client → worker) ------------------------------------------------------------
+
+export interface AnalyzeParams {
+  source: string;
+  verify?: VerifyDepth;
+}
+
+export interface RepairParams {
+  source: string;
+  output?: string;
+  dryRun?: boolean;
+}
+
+export interface ListPodsParams {
+  kubeconfig?: string;
+  context?: string;
+  labelSelector?: string;
+}
+
+export interface ReportParams {
+  source: string;
+}
+
+/** Request method names. The payload and result types are the ones named beside each. */
+export const Requests = {
+  /** AnalyzeParams → AnalysisResult */
+  analyze: 'tsdbdump/analyze',
+  /** ReportParams → { text: string; lines: Record<string, number> } (report text and line per path) */
+  report: 'tsdbdump/report',
+  /** RepairParams → RepairResult */
+  repair: 'tsdbdump/repair',
+  /** { kubeconfig? } → KubeContextInfo[] */
+  listContexts: 'tsdbdump/listContexts',
+  /** ListPodsParams → PodInfo[] */
+  listPods: 'tsdbdump/listPods',
+  /** KubeTarget → PodTsdbSummary */
+  podSummary: 'tsdbdump/podSummary',
+  /** DumpRequest → DumpResult */
+  dump: 'tsdbdump/dump',
+  /** RestoreRequest → RestoreResult */
+  restore: 'tsdbdump/restore',
+  /** KubeTarget → AnalysisResult (streams the pod's data dir into the analyser, nothing saved) */
+  analyzePod: 'tsdbdump/analyzePod',
+} as const;
+
+/** Notification worker → client: an analysis finished (drives the trees and the Problems panel). */
+export const Notifications = {
+  analyzed: 'tsdbdump/analyzed',
+} as const;
+
+export interface AnalyzedNotification {
+  source: string;
+  result?: AnalysisResult;
+  failure?: FailureInfo;
+}
+
+/** Error codes of LSP ResponseErrors carrying a FailureInfo in `data`. */
+export const TOOL_ERROR_CODE = -32001;
