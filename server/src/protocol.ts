@@ -230,12 +230,17 @@ export interface RestoreResult {
 
 // ---- LSP requests (client → worker) ------------------------------------------------------------
 
-export interface AnalyzeParams {
+/** LSP work-done progress: the client passes a token, the worker reports `$/progress` on it. */
+export interface WorkDoneParams {
+  workDoneToken?: string | number;
+}
+
+export interface AnalyzeParams extends WorkDoneParams {
   source: string;
   verify?: VerifyDepth;
 }
 
-export interface RepairParams {
+export interface RepairParams extends WorkDoneParams {
   source: string;
   output?: string;
   dryRun?: boolean;
@@ -249,6 +254,38 @@ export interface ListPodsParams {
 
 export interface ReportParams {
   source: string;
+}
+
+export interface ProbeParams {
+  /** Absolute paths of files or directories. */
+  sources: string[];
+}
+
+/** Whether a file or directory looks like a TSDB dump, from its first entries only (cheap). */
+export interface ProbeResult {
+  source: string;
+  kind: 'archive' | 'dir' | 'none';
+  /** Why it is not a dump, for tooltips. */
+  reason?: string;
+}
+
+/**
+ * The report document of a source as a VS Code virtual document: `tsdbdump-report:<path>.tsdb-report`.
+ * The worker publishes diagnostics on this URI; the client serves its text with the `report` request.
+ */
+export const REPORT_SCHEME = 'tsdbdump-report';
+export const REPORT_SUFFIX = '.tsdb-report';
+
+export function reportUri(source: string): string {
+  // Sources that are not absolute paths (e.g. `pod:ctx/ns/name`) live under `/-/`.
+  const p = (source.startsWith('/') ? source : `/-/${source}`) + REPORT_SUFFIX;
+  return `${REPORT_SCHEME}:${p.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/** The source a report URI's path stands for (inverse of reportUri, given the decoded path). */
+export function sourceOfReportPath(decodedPath: string): string {
+  const p = decodedPath.endsWith(REPORT_SUFFIX) ? decodedPath.slice(0, -REPORT_SUFFIX.length) : decodedPath;
+  return p.startsWith('/-/') ? p.slice(3) : p;
 }
 
 /** Request method names. The payload and result types are the ones named beside each. */
@@ -271,6 +308,8 @@ export const Requests = {
   restore: 'tsdbdump/restore',
   /** KubeTarget → AnalysisResult (streams the pod's data dir into the analyser, nothing saved) */
   analyzePod: 'tsdbdump/analyzePod',
+  /** ProbeParams → ProbeResult[] (which files/dirs are TSDB dumps; reads only their first bytes) */
+  probe: 'tsdbdump/probe',
 } as const;
 
 /** Notification worker → client: an analysis finished (drives the trees and the Problems panel). */
