@@ -85,7 +85,7 @@ export async function writeDump(
             opts.signal?.throwIfAborted();
           }
           if (n !== e.size) throw new ToolError('internal', `entry ${name}: declared ${e.size} bytes, got ${n}`);
-          sink.end();
+          sink.end(null);
           await done;
         }
         files++;
