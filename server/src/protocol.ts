@@ -116,7 +116,9 @@ export type RepairActionKind =
   | 'rename-file'
   | 'rebuild-meta'
   | 'truncate-file'
-  | 'drop-entry';
+  | 'drop-entry'
+  /** Replace one damaged block chunk by an empty chunk of the same size (the block keeps everything else). */
+  | 'blank-chunk';
 
 export interface RepairAction {
   kind: RepairActionKind;
@@ -128,6 +130,12 @@ export interface RepairAction {
   reason: string;
   /** What this action costs, computed from the data: samples/series no longer held anywhere. */
   loss: { samples: number; series: number; ranges: TimeRange[] };
+  /** Byte offset for truncate-file (bytes kept) and blank-chunk (chunk ref offset). */
+  offset?: number;
+  /** The series that lose samples (label set as `name{a="b"}`), at most a few dozen. */
+  lostSeries?: { series: string; samples: number; ranges: TimeRange[] }[];
+  /** The other candidate repairs considered for the same problem and what each would have lost. */
+  alternatives?: { summary: string; samples: number; series: number; startable: boolean }[];
 }
 
 export interface RepairPlan {
@@ -136,6 +144,12 @@ export interface RepairPlan {
   /** Diagnostics the plan cannot fix (reported, left as they are). */
   unfixable: TsdbDiagnostic[];
   nothingToRepair: boolean;
+  /**
+   * Sample accounting over the whole dump: every sample held by some file (block, head chunk file,
+   * WAL segment), what Prometheus will serve after the repair, and what is lost (by the actions, plus
+   * samples the dump holds that Prometheus would not serve whatever the repair).
+   */
+  totals?: { samplesHeld: number; samplesServedAfter: number; samplesLost: number; notServedAnyway: number };
 }
 
 export interface RepairResult extends RepairPlan {
