@@ -1,0 +1,488 @@
+/**
+ * Dump a pod's TSDB for a time range, streaming: `tar cf - -C <dataDir> chunks_head wal <blocks…>`
+ * in the pod → (tee) gzip members on the thread pool → `<out>.partial`, and a tar parser that
+ * hashes every entry as it passes. In the pod, `sha256sum` hashes the same files at the same time.
+ * The archive is renamed to its final name only when every immutable file's hashes match; files
+ * that are appended to or removed while the dump runs (WAL, head chunks, compaction) are reported
+ * in `changedDuringDump`, and the manifest records the hash of what was sent.
+ *
+ * Block selection is block-granular: a block is included when its [minTime, maxTime) overlaps the
+ * requested range, so the dump can hold samples outside the range. The head (chunks_head/, wal/)
+ * is always included. Layout as promdump: entries relative to the data dir, head first.
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { once } from 'node:events';
+import { PassThrough, Readable, Transform, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as tarStream from 'tar-stream';
+import { ToolError, toToolError } from '../errors';
+import type { DumpRequest, DumpResult, KubeTarget } from '../protocol';
+import { execCollect, execStream, type ExecStatus } from './exec';
+import { ParallelGzip } from './gzip';
+import { requireExec, resolvePod, type ResolvedPod } from './pods';
+import { effectiveDataDir, listDataDir, prometheusStatus, promApi, sizeUnder, type BlockMeta, type DataDirListing, type PromStatus } from './summary';
+
+/** Top-level head entries, in promdump's order. */
+export const HEAD_DIRS = ['chunks_head', 'wal', 'wbl'];
+/** Paths whose content legitimately changes while Prometheus runs. */
+export const MUTABLE_RE = /^(chunks_head|wal|wbl)\//;
+
+export interface DumpProgress {
+  phase: 'planning' | 'streaming' | 'verifying' | 'done';
+  /** Uncompressed tar bytes received from the pod. */
+  bytes: number;
+  /** Estimate of the tar size (sum of the file sizes listed before the dump). */
+  totalBytes?: number;
+  entry?: string;
+}
+
+export interface DumpPlan {
+  pod: ResolvedPod;
+  target: KubeTarget;
+  /** The Prometheus data dir in the pod. */
+  dataDir: string;
+  /** The directory streamed: the data dir, or the snapshot dir in snapshot mode. */
+  root: string;
+  status: PromStatus;
+  listing: DataDirListing;
+  from?: number;
+  to?: number;
+  /** Blocks whose range overlaps [from, to), by minTime. */
+  blocks: BlockMeta[];
+  /** Blocks left out (outside the range, or unreadable when a range was asked). */
+  skippedBlocks: string[];
+  /** Top-level paths streamed, in order. */
+  paths: string[];
+  /** Regular files expected, relative to root, with their sizes at planning time. */
+  files: Map<string, number>;
+  estimatedBytes: number;
+  /** Time covered by the chosen blocks (the head adds the newest data on top). */
+  effectiveRange: { minTime?: number; maxTime?: number };
+  useTar: boolean;
+  snapshot?: string;
+  notes: string[];
+}
+
+export interface ManifestFile {
+  path: string;
+  size: number;
+  /** SHA-256 of the bytes in the dump. */
+  sha256: string;
+  /** SHA-256 computed in the pod, when it could be. */
+  podSha256?: string;
+  verified: boolean;
+}
+
+export interface DumpManifest {
+  tool: 'tsdbdump';
+  formatVersion: 1;
+  createdAt: string;
+  pod: { context: string; namespace: string; name: string; container: string };
+  dataDir: string;
+  snapshot?: string;
+  prometheusVersion?: string;
+  requestedRange: { from?: number; to?: number };
+  blockGranular: true;
+  effectiveRange: { minTime?: number; maxTime?: number };
+  blocks: { dir: string; ulid: string; minTime: number; maxTime: number }[];
+  archive: { file: string; bytes: number; sha256: string; tarBytes: number };
+  files: ManifestFile[];
+  changedDuringDump: string[];
+  warnings: string[];
+}
+
+export interface DumpOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: DumpProgress) => void;
+  /** gzip level of the members (default 1: TSDB data is already compressed, speed matters more). */
+  gzipLevel?: number;
+  /** Hash in the pod while streaming (default) or after the stream ended. */
+  podHashConcurrently?: boolean;
+}
+
+export interface DumpOutcome extends DumpResult {
+  manifestData: DumpManifest;
+  plan: DumpPlan;
+}
+
+function overlaps(b: BlockMeta, from?: number, to?: number): boolean {
+  return (to === undefined || b.minTime < to) && (from === undefined || b.maxTime > from);
+}
+
+/** Resolves the pod and lists what a dump of [from, to) would contain, without moving data. */
+export async function planDump(req: Omit<DumpRequest, 'output'> & { signal?: AbortSignal }): Promise<DumpPlan> {
+  const pod = await resolvePod(req.target, req.signal);
+  await requireExec(pod, req.signal);
+  const status = await prometheusStatus(pod, req.signal).catch(() => ({}) as PromStatus);
+  const dataDir = effectiveDataDir(req.target, status);
+  const notes: string[] = [];
+  let root = dataDir;
+  let snapshot: string | undefined;
+  if (req.snapshot) {
+    if (!status.adminApi) throw new ToolError('usage', `snapshot mode needs Prometheus's admin API (--web.enable-admin-api), which is off in ${pod.namespace}/${pod.name}`);
+    const snap = await promApi<{ name: string }>(pod, 'POST', '/api/v1/admin/tsdb/snapshot?skip_head=false', req.signal, 300_000);
+    if (!/^[\w.-]+$/.test(snap.name)) throw new ToolError('kube-exec-failed', `unexpected snapshot name "${snap.name}"`);
+    snapshot = snap.name;
+    root = `${dataDir}/snapshots/${snapshot}`;
+    notes.push(`consistent snapshot ${snapshot} (the head is persisted as a block in it); removed after the dump`);
+  }
+  const listing = await listDataDir(pod, root, req.signal);
+  const { from, to } = req;
+  if (from !== undefined && to !== undefined && from >= to) throw new ToolError('usage', `empty time range: from ${new Date(from).toISOString()} is not before to ${new Date(to).toISOString()}`);
+  const blocks = listing.blocks.filter((b) => overlaps(b, from, to));
+  const skippedBlocks = listing.blocks.filter((b) => !blocks.includes(b)).map((b) => b.dir);
+  const ranged = from !== undefined || to !== undefined;
+  const unreadable = ranged ? [] : listing.unreadableBlocks;
+  if (ranged && listing.unreadableBlocks.length) {
+    skippedBlocks.push(...listing.unreadableBlocks);
+    notes.push(`left out blocks without a readable meta.json (their time range is unknown): ${listing.unreadableBlocks.join(', ')}`);
+  }
+  const headPaths = HEAD_DIRS.filter((d) => [...listing.files.keys()].some((f) => f.startsWith(`${d}/`)));
+  const paths = [...headPaths, ...blocks.map((b) => b.dir), ...unreadable];
+  const files = new Map<string, number>();
+  for (const p of paths) for (const [f, s] of listing.files) if (f.startsWith(`${p}/`)) files.set(f, s);
+  const estimatedBytes = paths.reduce((n, p) => n + sizeUnder(listing, p), 0);
+  if (ranged) notes.push('block-granular: whole blocks overlapping the range are included, so the dump can hold samples outside it; the head (chunks_head, wal) is always included');
+  return {
+    pod,
+    target: { ...req.target, context: pod.conn.context, namespace: pod.namespace, container: pod.container, dataDir },
+    dataDir,
+    root,
+    status,
+    listing,
+    from,
+    to,
+    blocks,
+    skippedBlocks,
+    paths,
+    files,
+    estimatedBytes,
+    effectiveRange: blocks.length ? { minTime: Math.min(...blocks.map((b) => b.minTime)), maxTime: Math.max(...blocks.map((b) => b.maxTime)) } : {},
+    useTar: listing.tools.has('tar'),
+    snapshot,
+    notes,
+  };
+}
+
+export interface PodTar {
+  stream: Readable;
+  /** Resolves after the last byte with the tar's exit status (or the fallback's notes). */
+  done: Promise<{ exitCode: number; stderr: string; warnings: string[] }>;
+  kill(): void;
+}
+
+/** The tar of the plan's paths as a byte stream: the pod's tar, or built here from per-file reads. */
+export function podTar(plan: DumpPlan, signal?: AbortSignal): PodTar {
+  const { pod } = plan;
+  if (plan.useTar) {
+    const h = execStream(pod.conn, {
+      namespace: pod.namespace,
+      pod: pod.name,
+      container: pod.container,
+      command: ['tar', 'cf', '-', '-C', plan.root, ...plan.paths],
+      signal,
+      highWaterMark: 4 * 1024 * 1024,
+    });
+    const done = h.done.then((s: ExecStatus) => {
+      if (s.missingExecutable) throw new ToolError('pod-missing-tool', `tar is not available in ${pod.namespace}/${pod.name}`);
+      return { exitCode: s.exitCode, stderr: s.stderr, warnings: s.exitCode ? [`tar in the pod exited with ${s.exitCode}: ${s.stderr.trim().slice(0, 500)}`] : [] };
+    });
+    done.catch(() => undefined);
+    return { stream: h.stdout, done, kill: () => h.kill() };
+  }
+  return fallbackTar(plan, signal);
+}
+
+/** Without tar in the pod: read each file with `head -c <size>` (or `cat`) and pack the tar here. */
+function fallbackTar(plan: DumpPlan, signal?: AbortSignal): PodTar {
+  const { pod } = plan;
+  const pack = tarStream.pack();
+  const warnings: string[] = [];
+  let current: ReturnType<typeof execStream> | undefined;
+  const out = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+  const packing = pipeline(pack as unknown as Readable, out);
+  const dirs = new Set<string>();
+  const entries = [...plan.files.entries()].sort((a, b) => plan.paths.indexOf(a[0].split('/')[0]) - plan.paths.indexOf(b[0].split('/')[0]) || a[0].localeCompare(b[0]));
+  const addEntry = (header: Partial<tarStream.Header> & { name: string }): Promise<void> =>
+    new Promise((res, rej) => {
+      pack.entry(header, (err) => (err ? rej(err) : res()));
+    });
+  const produce = async () => {
+    const mtime = new Date();
+    for (const [rel, size] of entries) {
+      signal?.throwIfAborted();
+      const parts = rel.split('/');
+      for (let i = 1; i < parts.length; i++) {
+        const d = parts.slice(0, i).join('/');
+        if (!dirs.has(d)) {
+          dirs.add(d);
+          await addEntry({ name: `${d}/`, type: 'directory', mode: 0o755, mtime });
+        }
+      }
+      const abs = `${plan.root}/${rel}`;
+      const useHead = plan.listing.tools.has('head');
+      current = execStream(pod.conn, {
+        namespace: pod.namespace,
+        pod: pod.name,
+        container: pod.container,
+        command: useHead ? ['head', '-c', String(size), abs] : ['cat', abs],
+        signal,
+      });
+      const sink = pack.entry({ name: rel, type: 'file', size, mode: 0o644, mtime });
+      const written = new Promise<void>((res, rej) => {
+        sink.on('finish', res);
+        sink.on('error', rej);
+      });
+      let n = 0;
+      for await (const chunk of current.stdout as AsyncIterable<Buffer>) {
+        const take = Math.min(chunk.length, size - n);
+        if (take > 0 && !sink.write(take === chunk.length ? chunk : chunk.subarray(0, take))) await once(sink as unknown as Writable, 'drain');
+        n += take;
+        if (n >= size && !useHead) {
+          current.kill();
+          break;
+        }
+      }
+      if (n >= size && !useHead) {
+        // cat was stopped on purpose once the listed size was read
+      } else {
+        const s = await current.done;
+        if (s.exitCode !== 0) warnings.push(`reading ${rel} in the pod: exit ${s.exitCode} ${s.stderr.trim().slice(0, 200)}`);
+      }
+      if (n < size) {
+        // The file shrank or vanished since the listing: pad so the archive stays well-formed; the
+        // hash check reports it as changed during the dump.
+        const zeros = Buffer.alloc(Math.min(size - n, 1024 * 1024));
+        while (n < size) {
+          const take = Math.min(zeros.length, size - n);
+          if (!sink.write(zeros.subarray(0, take))) await once(sink as unknown as Writable, 'drain');
+          n += take;
+        }
+        warnings.push(`${rel} shrank or vanished during the dump`);
+      }
+      sink.end(null);
+      await written;
+    }
+    pack.finalize();
+    await packing;
+  };
+  const done = produce().then(
+    () => ({ exitCode: 0, stderr: '', warnings }),
+    (e) => {
+      pack.destroy();
+      out.destroy(toToolError(e));
+      throw e;
+    },
+  );
+  done.catch(() => undefined);
+  return { stream: out, done, kill: () => current?.kill() };
+}
+
+/** SHA-256 of files in the pod (absolute paths as argv, in groups). Missing files are just absent. */
+export async function podSha256(pod: ResolvedPod, root: string, files: string[], signal?: AbortSignal): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const GROUP = 400;
+  for (let i = 0; i < files.length; i += GROUP) {
+    const group = files.slice(i, i + GROUP);
+    const r = await execCollect(pod.conn, {
+      namespace: pod.namespace,
+      pod: pod.name,
+      container: pod.container,
+      command: ['sha256sum', ...group.map((f) => `${root}/${f}`)],
+      signal,
+      timeoutMs: 30 * 60_000,
+      idleTimeoutMs: 30 * 60_000,
+    });
+    if (r.missingExecutable) throw new ToolError('pod-missing-tool', `sha256sum is not available in ${pod.namespace}/${pod.name}`);
+    for (const line of r.stdout.toString('utf8').split('\n')) {
+      const m = /^([0-9a-f]{64})\s+\*?(.+)$/.exec(line);
+      if (m && m[2].startsWith(`${root}/`)) out.set(m[2].slice(root.length + 1), m[1]);
+    }
+  }
+  return out;
+}
+
+export interface HashedEntry {
+  path: string;
+  type: string;
+  size: number;
+  sha256?: string;
+}
+
+/** A writable tar parser that hashes each file entry as the bytes pass. */
+export function tarHasher(onEntry?: (name: string) => void): { sink: Writable; entries: HashedEntry[]; finished: Promise<void> } {
+  const extract = tarStream.extract();
+  const entries: HashedEntry[] = [];
+  extract.on('entry', (header, stream, next) => {
+    const name = header.name.replace(/^\.\//, '').replace(/\/+$/, '');
+    onEntry?.(name);
+    if (header.type !== 'file' && header.type !== 'contiguous-file') {
+      entries.push({ path: name, type: header.type ?? 'file', size: 0 });
+      stream.on('end', () => next());
+      stream.resume();
+      return;
+    }
+    const h = createHash('sha256');
+    stream.on('data', (c: unknown) => {
+      h.update(c as Buffer);
+    });
+    stream.on('end', () => {
+      entries.push({ path: name, type: 'file', size: header.size ?? 0, sha256: h.digest('hex') });
+      next();
+    });
+  });
+  const finished = new Promise<void>((res, rej) => {
+    extract.on('finish', res);
+    extract.on('error', rej);
+  });
+  finished.catch(() => undefined);
+  return { sink: extract as unknown as Writable, entries, finished };
+}
+
+async function writeTo(w: Writable, chunk: Buffer): Promise<void> {
+  if (!w.write(chunk)) {
+    await once(w, 'drain');
+  }
+}
+
+/** Runs the planned dump into `output` (`<output>.partial` until verified). */
+export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions = {}): Promise<DumpOutcome> {
+  const started = Date.now();
+  const out = path.resolve(output);
+  const partial = `${out}.partial`;
+  const manifestPath = `${out}.manifest.json`;
+  const manifestPartial = `${manifestPath}.partial`;
+  const ac = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, ac.signal]) : ac.signal;
+  let bytes = 0;
+  let current: string | undefined;
+  const progress = (phase: DumpProgress['phase']) => o.onProgress?.({ phase, bytes, totalBytes: plan.estimatedBytes, entry: current });
+  const timer = o.onProgress ? setInterval(() => progress('streaming'), 250) : undefined;
+  const src = podTar(plan, signal);
+  const fileList = [...plan.files.keys()];
+  const concurrent = o.podHashConcurrently ?? true;
+  const podHashing = concurrent ? podSha256(plan.pod, plan.root, fileList, signal) : undefined;
+  podHashing?.catch(() => undefined);
+  try {
+    await fsp.mkdir(path.dirname(out), { recursive: true });
+    const file = createWriteStream(partial);
+    const gz = new ParallelGzip({ level: o.gzipLevel ?? 1 });
+    const archiveHash = createHash('sha256');
+    let archiveBytes = 0;
+    const hashTap = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        archiveHash.update(chunk);
+        archiveBytes += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    const writing = pipeline(gz, hashTap, file, { signal });
+    writing.catch(() => undefined);
+    const hasher = tarHasher((name) => (current = name));
+    for await (const chunk of src.stream as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      await Promise.all([writeTo(gz, chunk), writeTo(hasher.sink, chunk)]);
+    }
+    gz.end();
+    hasher.sink.end();
+    const tarStatus = await src.done;
+    await Promise.all([writing, hasher.finished]);
+    progress('verifying');
+    const warnings = [...tarStatus.warnings];
+
+    // Verify: pod hashes (taken while streaming) against the received bytes.
+    let podHashes = podHashing ? await podHashing : await podSha256(plan.pod, plan.root, fileList, signal);
+    const received = new Map(hasher.entries.filter((e) => e.sha256).map((e) => [e.path, e]));
+    const suspicious = [...received.values()].filter((e) => !MUTABLE_RE.test(e.path) && podHashes.has(e.path) && podHashes.get(e.path) !== e.sha256).map((e) => e.path);
+    if (suspicious.length) {
+      // An immutable file that differs: hash it again; a stable pod hash that still differs from
+      // what arrived means the bytes were damaged on the way.
+      const again = await podSha256(plan.pod, plan.root, suspicious, signal);
+      const broken = suspicious.filter((f) => again.get(f) !== undefined && again.get(f) === podHashes.get(f));
+      if (broken.length) {
+        throw new ToolError('checksum-mismatch', `checksums differ between the pod and the received bytes for ${broken.length} file(s): ${broken.slice(0, 5).join(', ')}${broken.length > 5 ? ', …' : ''}`);
+      }
+      podHashes = new Map([...podHashes, ...again]);
+    }
+    const changed = new Set<string>();
+    const files: ManifestFile[] = [];
+    for (const e of received.values()) {
+      const podSha = podHashes.get(e.path);
+      const verified = podSha === e.sha256;
+      if (!verified) changed.add(e.path);
+      files.push({ path: e.path, size: e.size, sha256: e.sha256!, podSha256: podSha, verified });
+    }
+    // Listed files that never arrived: vanished (compaction, WAL truncation) or a broken stream.
+    for (const f of fileList) {
+      if (received.has(f)) continue;
+      if (podHashes.has(f) && !MUTABLE_RE.test(f)) {
+        throw new ToolError('dump-truncated', `the pod's tar stream did not contain ${f}, which still exists in the pod${tarStatus.stderr ? ` (tar: ${tarStatus.stderr.trim().slice(0, 300)})` : ''}`);
+      }
+      changed.add(f);
+    }
+    const changedDuringDump = [...changed].sort();
+    const archiveSha = archiveHash.digest('hex');
+    const manifest: DumpManifest = {
+      tool: 'tsdbdump',
+      formatVersion: 1,
+      createdAt: new Date().toISOString(),
+      pod: { context: plan.pod.conn.context, namespace: plan.pod.namespace, name: plan.pod.name, container: plan.pod.container },
+      dataDir: plan.dataDir,
+      snapshot: plan.snapshot,
+      prometheusVersion: plan.status.version,
+      requestedRange: { from: plan.from, to: plan.to },
+      blockGranular: true,
+      effectiveRange: plan.effectiveRange,
+      blocks: plan.blocks.map((b) => ({ dir: b.dir, ulid: b.ulid, minTime: b.minTime, maxTime: b.maxTime })),
+      archive: { file: path.basename(out), bytes: archiveBytes, sha256: archiveSha, tarBytes: bytes },
+      files: files.sort((a, b) => a.path.localeCompare(b.path)),
+      changedDuringDump,
+      warnings,
+    };
+    await fsp.writeFile(manifestPartial, JSON.stringify(manifest, null, 2) + '\n');
+    await fsp.rename(partial, out);
+    await fsp.rename(manifestPartial, manifestPath);
+    progress('done');
+    return {
+      output: out,
+      manifest: manifestPath,
+      files: files.length,
+      bytes: archiveBytes,
+      blocks: plan.blocks.map((b) => b.dir),
+      changedDuringDump,
+      durationMs: Date.now() - started,
+      manifestData: manifest,
+      plan,
+    };
+  } catch (e) {
+    ac.abort();
+    src.kill();
+    await fsp.rm(partial, { force: true });
+    await fsp.rm(manifestPartial, { force: true });
+    if (o.signal?.aborted) throw new ToolError('cancelled', 'dump cancelled; no file was written');
+    const err = toToolError(e, 'kube-exec-failed');
+    throw new ToolError(err.code, `dump of ${plan.pod.namespace}/${plan.pod.name} failed: ${err.message}; no file was written under ${path.basename(out)}`, err.details);
+  } finally {
+    if (timer) clearInterval(timer);
+    if (plan.snapshot) await removeSnapshot(plan).catch(() => undefined);
+  }
+}
+
+async function removeSnapshot(plan: DumpPlan): Promise<void> {
+  await execCollect(plan.pod.conn, {
+    namespace: plan.pod.namespace,
+    pod: plan.pod.name,
+    container: plan.pod.container,
+    command: ['rm', '-rf', `${plan.dataDir}/snapshots/${plan.snapshot}`],
+    timeoutMs: 60_000,
+  });
+}
+
+/** Plans and runs a dump. */
+export async function dumpFromPod(req: DumpRequest, o: DumpOptions = {}): Promise<DumpOutcome> {
+  o.onProgress?.({ phase: 'planning', bytes: 0 });
+  const plan = await planDump({ ...req, signal: o.signal });
+  return executeDump(plan, req.output, o);
+}
