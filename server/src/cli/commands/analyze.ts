@@ -1,0 +1,50 @@
+/** `tsdbdump analyze <source> [--json] [--verify quick|full]` */
+import { analyzeSource } from '../../analysis/analyze';
+import { renderReport } from '../../analysis/report';
+import { ToolError } from '../../errors';
+import { oneOf, parseCommandArgs } from '../args';
+import type { CliCommand } from '../types';
+
+export const analyzeCommand: CliCommand = {
+  name: 'analyze',
+  summary: 'analyse a dump (.tar.gz, .tgz, .tar) or a data directory and report what is in it and what is wrong',
+  usage: `Usage: tsdbdump analyze <source> [--json] [--verify quick|full]
+
+Reads a Prometheus dump (.tar.gz/.tgz/.tar as promdump writes it) or a data directory without
+running Prometheus, and reports blocks, head chunks, WAL, time coverage and diagnostics.
+
+Options:
+  --json            print the analysis as JSON (the AnalysisResult schema) instead of the report
+  --verify quick    check what Prometheus checks at startup, plus framing (default)
+  --verify full     also check the CRC32C of every chunk, series entry and postings list
+  -h, --help        show this help
+
+Exit status: 0 no error diagnostics, 1 error diagnostics found, 2 usage or I/O error
+(not a dump, unreadable file, archive cut before its first entry).`,
+  async run(argv, ctx) {
+    const { values, positionals } = parseCommandArgs('analyze', argv, {
+      json: { type: 'boolean' },
+      verify: { type: 'string' },
+    });
+    if (values.help) {
+      ctx.stdout.write(`${this.usage}\n`);
+      return 0;
+    }
+    if (positionals.length !== 1) throw new ToolError('usage', `analyze: expected exactly one <source> (see \`tsdbdump analyze --help\`)`);
+    const verify = oneOf('analyze', 'verify', values.verify as string | undefined, ['quick', 'full'] as const, 'quick');
+    const progress = ctx.progress('analyzing');
+    let result;
+    try {
+      result = await analyzeSource(positionals[0], {
+        verify,
+        signal: ctx.signal,
+        onProgress: (p) => progress.update(p.bytes, p.totalBytes, p.entry),
+      });
+    } finally {
+      progress.done();
+    }
+    if (values.json) ctx.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else ctx.stdout.write(renderReport(result).text);
+    return result.diagnostics.some((d) => d.severity === 'error') ? 1 : 0;
+  },
+};
