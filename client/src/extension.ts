@@ -1,3 +1,400 @@
-// Placeholder: filled in by the extension work.
-export function activate(): void {}
-export function deactivate(): void {}
+/**
+ * The tsdbdump extension: starts the worker (vscode-languageclient over IPC), and wires the Dump
+ * Files and Pods views, the report documents, the timeline and the commands onto it. Everything
+ * slow runs in the worker; this side only asks and renders.
+ */
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import * as vscode from 'vscode';
+import {
+  REPORT_SCHEME,
+  Requests,
+  type AnalysisResult,
+  type DumpResult,
+  type PodInfo,
+  type KubeContextInfo,
+  type RepairResult,
+  type RestoreMode,
+  type RestoreResult,
+  type VerifyDepth,
+} from '../../server/src/protocol';
+import { DumpsProvider, verifyDepth, type TreeNode } from './dumps';
+import { formatBytes, formatRange, parseTimeInput, type TimelineData } from './model';
+import { PodsProvider, kubeSettings, targetOf, type PodNode } from './pods';
+import { ReportProvider } from './report';
+import { TimelinePanels } from './timeline';
+import { Worker, toWorkerError, type WorkerError } from './worker';
+
+export interface TsdbdumpApi {
+  worker: Worker;
+  dumps: DumpsProvider;
+  /** activate() from its first line until the worker answered initialize. */
+  activationMs: number;
+  /** The first discovery of workspace dumps (their analyses are queued after it). */
+  firstRefresh: Promise<void>;
+  /** The data of the last timeline shown. */
+  lastTimeline(): TimelineData | undefined;
+}
+
+let worker: Worker | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<TsdbdumpApi> {
+  const t0 = performance.now();
+  const log = vscode.window.createOutputChannel('tsdbdump', { log: true });
+  context.subscriptions.push(log);
+
+  worker = new Worker(context.asAbsolutePath(path.join('dist', 'server.js')), log);
+  context.subscriptions.push(worker);
+  await worker.start();
+  const w = worker;
+
+  const dumps = new DumpsProvider(w, context.workspaceState, log);
+  const dumpsView = vscode.window.createTreeView('tsdbdump.dumps', { treeDataProvider: dumps, showCollapseAll: true });
+  dumps.treeView = dumpsView;
+  const reports = new ReportProvider(w);
+  const timelines = new TimelinePanels(context.extensionUri, (source, ulid) => dumps.reveal(source, ulid));
+  let lastTimeline: TimelineData | undefined;
+  context.subscriptions.push(
+    dumps,
+    dumpsView,
+    reports,
+    timelines,
+    vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, reports),
+  );
+
+  // The Pods view talks to clusters: only in trusted workspaces.
+  const pods = new PodsProvider(w);
+  let podsRegistered = false;
+  const registerPods = (): void => {
+    if (podsRegistered || !vscode.workspace.isTrusted) return;
+    podsRegistered = true;
+    context.subscriptions.push(vscode.window.registerTreeDataProvider('tsdbdump.pods', pods));
+  };
+  registerPods();
+  context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(registerPods));
+
+  // ---- helpers ------------------------------------------------------------------------------------
+
+  /** A source from a tree node, a URI or a path; otherwise asks with a quick pick / open dialog. */
+  async function sourceOf(arg: unknown, title: string): Promise<string | undefined> {
+    if (typeof arg === 'string') return arg;
+    if (arg instanceof vscode.Uri) return arg.fsPath;
+    if (arg && typeof arg === 'object' && 'source' in arg && typeof (arg as TreeNode).source === 'string') return (arg as TreeNode).source;
+    const browse = { label: '$(folder-opened) Open a dump file or data directory…', source: '' };
+    const items = [
+      ...dumps.all().map((d) => ({
+        label: `$(${d.kind === 'dir' ? 'folder' : 'package'}) ${path.basename(d.source)}`,
+        description: vscode.workspace.asRelativePath(d.source),
+        detail: d.result ? `${d.result.blocks.length} blocks, ${d.result.diagnostics.length} diagnostics` : undefined,
+        source: d.source,
+      })),
+      browse,
+    ];
+    const pick = await vscode.window.showQuickPick(items, { title, placeHolder: 'Pick a Prometheus TSDB dump' });
+    if (!pick) return undefined;
+    if (pick !== browse) return pick.source;
+    const uris = await vscode.window.showOpenDialog({
+      title,
+      canSelectFiles: true,
+      canSelectFolders: true,
+      canSelectMany: false,
+      filters: { 'TSDB dumps': ['gz', 'tgz', 'tar'], 'All files': ['*'] },
+    });
+    if (!uris?.[0]) return undefined;
+    await dumps.open(uris[0].fsPath);
+    return uris[0].fsPath;
+  }
+
+  async function analyzeWithProgress(source: string, verify: VerifyDepth): Promise<AnalysisResult> {
+    return vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Analysing ${path.basename(source)}`, cancellable: true },
+      (progress, token) => dumps.analyze(source, verify, { progress, token }),
+    );
+  }
+
+  async function resultOf(source: string): Promise<AnalysisResult> {
+    return dumps.get(source)?.result ?? analyzeWithProgress(source, verifyDepth());
+  }
+
+  function showFailure(what: string, e: unknown): void {
+    const err: WorkerError = toWorkerError(e);
+    if (err.code === 'cancelled') {
+      void vscode.window.showInformationMessage(`${what}: cancelled.`);
+      return;
+    }
+    log.error(`${what} failed: ${err.code}: ${err.message}`);
+    void vscode.window.showErrorMessage(`${what} failed: ${err.message}`);
+  }
+
+  function requireTrust(what: string): boolean {
+    if (vscode.workspace.isTrusted) return true;
+    void vscode.window.showWarningMessage(`${what} needs a trusted workspace: it talks to a cluster.`);
+    return false;
+  }
+
+  async function pickPod(title: string): Promise<PodInfo | undefined> {
+    const s = kubeSettings();
+    const contexts = await w.request<KubeContextInfo[]>(Requests.listContexts, { kubeconfig: s.kubeconfig });
+    if (!contexts.length) throw new Error('no kubeconfig contexts');
+    const ctx =
+      contexts.length === 1
+        ? contexts[0]
+        : (
+            await vscode.window.showQuickPick(
+              contexts.map((c) => ({ label: c.name, description: `${c.cluster}${c.current ? ' · current' : ''}`, c })),
+              { title, placeHolder: 'Kubernetes context' },
+            )
+          )?.c;
+    if (!ctx) return undefined;
+    const list = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Listing Prometheus pods' }, () =>
+      w.request<PodInfo[]>(Requests.listPods, { kubeconfig: s.kubeconfig, context: ctx.name, labelSelector: s.labelSelector }),
+    );
+    if (!list.length) throw new Error(`no Prometheus pods in context ${ctx.name}`);
+    return (
+      await vscode.window.showQuickPick(
+        list.map((p) => ({ label: p.name, description: `${p.namespace} · ${p.phase}`, p })),
+        { title, placeHolder: 'Prometheus pod' },
+      )
+    )?.p;
+  }
+
+  function podOf(arg: unknown): { pod: PodInfo; container?: string } | undefined {
+    const n = arg as PodNode | undefined;
+    if (n && (n.type === 'pod' || n.type === 'container')) return { pod: n.pod, container: n.type === 'container' ? n.container : undefined };
+    return undefined;
+  }
+
+  // ---- commands -----------------------------------------------------------------------------------
+
+  const register = (id: string, fn: (...args: unknown[]) => unknown): void => {
+    context.subscriptions.push(vscode.commands.registerCommand(id, fn));
+  };
+
+  register('tsdbdump.refresh', async () => {
+    pods.refresh();
+    await dumps.refresh();
+  });
+
+  register('tsdbdump.openDump', async (arg?: unknown) => {
+    let source = arg instanceof vscode.Uri ? arg.fsPath : typeof arg === 'string' ? arg : undefined;
+    if (!source) {
+      const uris = await vscode.window.showOpenDialog({ title: 'Open a Prometheus TSDB dump', canSelectFiles: true, canSelectFolders: true });
+      source = uris?.[0]?.fsPath;
+    }
+    if (!source) return undefined;
+    try {
+      await dumps.open(source);
+      void dumps.enqueue(source);
+      return source;
+    } catch (e) {
+      void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
+      return undefined;
+    }
+  });
+
+  register('tsdbdump.analyze', async (arg?: unknown) => {
+    const source = await sourceOf(arg, 'Analyze Dump');
+    if (!source) return undefined;
+    try {
+      const result = await analyzeWithProgress(source, verifyDepth());
+      const errors = result.diagnostics.filter((d) => d.severity === 'error').length;
+      const warnings = result.diagnostics.filter((d) => d.severity === 'warning').length;
+      const msg = `${path.basename(source)}: ${result.blocks.length} blocks, ${errors} error(s), ${warnings} warning(s).`;
+      void (errors ? vscode.window.showWarningMessage(msg, 'Show Report') : vscode.window.showInformationMessage(msg, 'Show Report')).then(
+        (a) => a && reports.show(source),
+      );
+      return result;
+    } catch (e) {
+      showFailure(`Analysis of ${path.basename(source)}`, e);
+      return undefined;
+    }
+  });
+
+  register('tsdbdump.showReport', async (arg?: unknown, dumpPath?: unknown) => {
+    const source = await sourceOf(arg, 'Show Report');
+    if (!source) return undefined;
+    const at = typeof dumpPath === 'string' ? dumpPath : (arg as { model?: { path?: string } })?.model?.path;
+    try {
+      return await reports.show(source, at);
+    } catch (e) {
+      showFailure('Opening the report', e);
+      return undefined;
+    }
+  });
+
+  register('tsdbdump.showTimeline', async (arg?: unknown) => {
+    const source = await sourceOf(arg, 'Show Timeline');
+    if (!source) return undefined;
+    try {
+      lastTimeline = timelines.show(source, await resultOf(source));
+      return lastTimeline;
+    } catch (e) {
+      showFailure('Timeline', e);
+      return undefined;
+    }
+  });
+
+  register('tsdbdump.revealBlock', (source: unknown, ulid: unknown) =>
+    typeof source === 'string' && typeof ulid === 'string' ? dumps.reveal(source, ulid) : false,
+  );
+
+  register('tsdbdump.repair', async (arg?: unknown) => {
+    const source = await sourceOf(arg, 'Repair Dump');
+    if (!source) return undefined;
+    try {
+      const plan = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Planning the repair of ${path.basename(source)}`, cancellable: true },
+        (progress, token) => w.request<RepairResult>(Requests.repair, { source, dryRun: true }, { progress, token }),
+      );
+      if (plan.nothingToRepair || plan.actions.length === 0) {
+        void vscode.window.showInformationMessage(
+          `${path.basename(source)}: nothing to repair${plan.unfixable.length ? ` (${plan.unfixable.length} problem(s) cannot be repaired)` : ''}.`,
+        );
+        return plan;
+      }
+      const base = path.basename(source).replace(/\.(tar\.gz|tgz|tar)$/, '');
+      const out = await vscode.window.showSaveDialog({
+        title: 'Write the repaired dump to',
+        defaultUri: vscode.Uri.file(path.join(path.dirname(source), `${base}-repaired.tar.gz`)),
+        filters: { 'TSDB dump': ['tar.gz', 'tgz'] },
+      });
+      if (!out) return undefined;
+      const samples = plan.actions.reduce((n, a) => n + a.loss.samples, 0);
+      const detail = plan.actions.map((a) => `• ${a.kind} ${a.path}${a.to ? ` → ${a.to}` : ''}: ${a.reason}`).join('\n');
+      const ok = await vscode.window.showWarningMessage(
+        `Repair ${path.basename(source)} into ${path.basename(out.fsPath)}: ${plan.actions.length} change(s), ${samples} sample(s) lost. The original is not modified.`,
+        { modal: true, detail },
+        'Repair',
+      );
+      if (ok !== 'Repair') return undefined;
+      const result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Repairing ${path.basename(source)}`, cancellable: true },
+        (progress, token) => w.request<RepairResult>(Requests.repair, { source, output: out.fsPath, dryRun: false }, { progress, token }),
+      );
+      const remaining = result.after?.diagnostics.filter((d) => d.severity === 'error').length ?? 0;
+      void vscode.window
+        .showInformationMessage(`Wrote ${path.basename(out.fsPath)}${remaining ? ` (${remaining} error(s) remain)` : ''}.`, 'Analyze')
+        .then(async (a) => {
+          if (a) {
+            await dumps.open(out.fsPath);
+            void dumps.enqueue(out.fsPath);
+          }
+        });
+      return result;
+    } catch (e) {
+      showFailure('Repair', e);
+      return undefined;
+    }
+  });
+
+  register('tsdbdump.dump', async (arg?: unknown) => {
+    if (!requireTrust('Dump from Pod')) return undefined;
+    try {
+      const given = podOf(arg);
+      const pod = given?.pod ?? (await pickPod('Dump from Pod'));
+      if (!pod) return undefined;
+      const fromText = await vscode.window.showInputBox({
+        title: `Dump ${pod.name}: from`,
+        prompt: 'Start time: RFC 3339 with zone (2025-01-03T00:00:00Z), epoch ms, or now-6h. Empty: everything.',
+        validateInput: (v) => (parseTimeInput(v) === null ? 'Not a time: use RFC 3339 with a zone, epoch ms or now-<N>h' : undefined),
+      });
+      if (fromText === undefined) return undefined;
+      const toText = await vscode.window.showInputBox({
+        title: `Dump ${pod.name}: to`,
+        prompt: 'End time (same forms). Empty: now.',
+        validateInput: (v) => (parseTimeInput(v) === null ? 'Not a time: use RFC 3339 with a zone, epoch ms or now-<N>h' : undefined),
+      });
+      if (toText === undefined) return undefined;
+      const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+      const out = await vscode.window.showSaveDialog({
+        title: 'Save the dump as',
+        defaultUri: folder ? vscode.Uri.joinPath(folder, `${pod.name}.tar.gz`) : undefined,
+        filters: { 'TSDB dump': ['tar.gz'] },
+      });
+      if (!out) return undefined;
+      const result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Dumping ${pod.name}`, cancellable: true },
+        (progress, token) =>
+          w.request<DumpResult>(
+            Requests.dump,
+            { target: targetOf(pod, given?.container), from: parseTimeInput(fromText) ?? undefined, to: parseTimeInput(toText) ?? undefined, output: out.fsPath },
+            { progress, token },
+          ),
+      );
+      void vscode.window.showInformationMessage(`Dumped ${result.blocks.length} block(s), ${formatBytes(result.bytes)} to ${path.basename(result.output)}.`);
+      await dumps.open(result.output);
+      void dumps.enqueue(result.output);
+      return result;
+    } catch (e) {
+      showFailure('Dump from pod', e);
+      return undefined;
+    }
+  });
+
+  register('tsdbdump.restore', async (arg?: unknown) => {
+    if (!requireTrust('Restore Dump to Pod')) return undefined;
+    try {
+      const given = podOf(arg);
+      const source = given ? await sourceOf(undefined, 'Restore Dump to Pod') : await sourceOf(arg, 'Restore Dump to Pod');
+      if (!source) return undefined;
+      const pod = given?.pod ?? (await pickPod(`Restore ${path.basename(source)} to`));
+      if (!pod) return undefined;
+      const mode = (
+        await vscode.window.showQuickPick(
+          [
+            { label: 'replace', description: 'the pod’s data dir becomes the dump (the old one is backed up)', mode: 'replace' as RestoreMode },
+            { label: 'merge', description: 'add the dump’s blocks to the pod’s data', mode: 'merge' as RestoreMode },
+          ],
+          { title: `Restore into ${pod.name}`, placeHolder: 'How to restore' },
+        )
+      )?.mode;
+      if (!mode) return undefined;
+      const ok = await vscode.window.showWarningMessage(
+        `Restore ${path.basename(source)} into ${pod.namespace}/${pod.name} (${pod.context}) with mode "${mode}"? Prometheus in that pod is restarted.`,
+        { modal: true },
+        'Restore',
+      );
+      if (ok !== 'Restore') return undefined;
+      const result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Restoring to ${pod.name}`, cancellable: true },
+        (progress, token) => w.request<RestoreResult>(Requests.restore, { source, target: targetOf(pod, given?.container), mode }, { progress, token }),
+      );
+      void vscode.window.showInformationMessage(
+        `Restored ${result.restoredBlocks.length} block(s) to ${pod.name}${result.verifiedRange ? `; Prometheus serves ${formatRange(result.verifiedRange.from, result.verifiedRange.to)}` : ''}. Backup: ${result.backup}`,
+      );
+      pods.refresh();
+      return result;
+    } catch (e) {
+      showFailure('Restore', e);
+      return undefined;
+    }
+  });
+
+  register('tsdbdump.analyzePod', async (arg?: unknown) => {
+    if (!requireTrust('Analyze Pod')) return undefined;
+    try {
+      const given = podOf(arg);
+      const pod = given?.pod ?? (await pickPod('Analyze Pod'));
+      if (!pod) return undefined;
+      const result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Analysing pod ${pod.name}`, cancellable: true },
+        (progress, token) =>
+          w.request<AnalysisResult>(Requests.analyzePod, { ...targetOf(pod, given?.container), verify: verifyDepth() }, { progress, token }),
+      );
+      void vscode.window.showInformationMessage(`${pod.name}: ${result.blocks.length} blocks, ${result.diagnostics.length} diagnostic(s).`);
+      return result;
+    } catch (e) {
+      showFailure('Analysis of the pod', e);
+      return undefined;
+    }
+  });
+
+  const firstRefresh = dumps.refresh();
+  const activationMs = performance.now() - t0;
+  log.info(`activated in ${activationMs.toFixed(0)} ms (worker pid ${w.pid() ?? '?'})`);
+  return { worker: w, dumps, activationMs, firstRefresh, lastTimeline: () => lastTimeline };
+}
+
+export async function deactivate(): Promise<void> {
+  await worker?.client.stop();
+}

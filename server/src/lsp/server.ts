@@ -1,2 +1,266 @@
-// Placeholder: filled in by the worker work.
-export {};
+/**
+ * The worker: a language server over Node IPC that runs the engine for the VS Code client.
+ * Every request of protocol.ts is handled here; long jobs report `$/progress` on the client's
+ * workDoneToken and stop when the client cancels (the token aborts the job's AbortSignal).
+ * Analyses publish diagnostics on the source's report document and, for extracted data dirs,
+ * on the blocks' meta.json files.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  createConnection,
+  ProposedFeatures,
+  ResponseError,
+  TextDocuments,
+  TextDocumentSyncKind,
+  WorkDoneProgress,
+  LSPErrorCodes,
+  DiagnosticSeverity,
+  type CancellationToken,
+  type Diagnostic,
+  type Hover,
+} from 'vscode-languageserver/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { toToolError } from '../errors';
+import {
+  Notifications,
+  Requests,
+  TOOL_ERROR_CODE,
+  reportUri,
+  type AnalysisResult,
+  type AnalyzeParams,
+  type AnalyzedNotification,
+  type DumpRequest,
+  type FailureInfo,
+  type KubeTarget,
+  type ListPodsParams,
+  type ProbeParams,
+  type RepairParams,
+  type ReportParams,
+  type RestoreRequest,
+  type Severity,
+  type TsdbDiagnostic,
+  type VerifyDepth,
+} from '../protocol';
+import * as metaJson from '../tsdb/metaJson';
+import { engine, type JobOptions, type Report } from './engine';
+import { blockDirsOf, metaFieldFor, positionAt, reportLineOf, timeAt } from './metaRanges';
+import { probeSource } from './probe';
+
+const connection = createConnection(ProposedFeatures.all);
+const documents = new TextDocuments(TextDocument);
+
+/** Last analysis per source: serves the report document and the timeline without re-reading. */
+const analyses = new Map<string, { result: AnalysisResult; report: Report }>();
+/** URIs that carry diagnostics of a source, to clear the ones an analysis no longer reports. */
+const published = new Map<string, Set<string>>();
+const running = new Set<AbortController>();
+
+connection.onInitialize(() => ({
+  capabilities: {
+    textDocumentSync: TextDocumentSyncKind.Incremental,
+    hoverProvider: true,
+    // The client shows the worker's pid in its log and the tests kill it to check the restart.
+    experimental: { tsdbdump: { pid: process.pid } },
+  },
+  serverInfo: { name: 'tsdbdump worker' },
+}));
+
+// ---- jobs: cancellation, progress, errors -------------------------------------------------------
+
+async function runJob<T>(
+  token: CancellationToken,
+  workDoneToken: string | number | undefined,
+  title: string,
+  job: (opts: JobOptions) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  running.add(controller);
+  const cancelListener = token.onCancellationRequested(() => controller.abort());
+  if (token.isCancellationRequested) controller.abort();
+  let lastReport = 0;
+  if (workDoneToken !== undefined) {
+    void connection.sendProgress(WorkDoneProgress.type, workDoneToken, { kind: 'begin', title, cancellable: true });
+  }
+  const onProgress = (p: { message?: string; percentage?: number }): void => {
+    const now = Date.now();
+    if (workDoneToken === undefined || now - lastReport < 100) return;
+    lastReport = now;
+    const percentage = p.percentage === undefined ? undefined : Math.max(0, Math.min(100, Math.round(p.percentage)));
+    void connection.sendProgress(WorkDoneProgress.type, workDoneToken, { kind: 'report', message: p.message, percentage });
+  };
+  try {
+    return await job({ signal: controller.signal, onProgress });
+  } catch (e) {
+    throw toResponseError(e, controller.signal.aborted);
+  } finally {
+    cancelListener.dispose();
+    running.delete(controller);
+    if (workDoneToken !== undefined) void connection.sendProgress(WorkDoneProgress.type, workDoneToken, { kind: 'end' });
+  }
+}
+
+function failureOf(e: unknown, aborted: boolean): FailureInfo {
+  if (aborted) return { code: 'cancelled', message: 'cancelled' };
+  const te = toToolError(e);
+  return { code: te.code, message: te.message };
+}
+
+function toResponseError(e: unknown, aborted: boolean): ResponseError<FailureInfo> {
+  const failure = failureOf(e, aborted);
+  if (failure.code === 'cancelled') return new ResponseError(LSPErrorCodes.RequestCancelled, failure.message, failure);
+  return new ResponseError(TOOL_ERROR_CODE, failure.message, failure);
+}
+
+// ---- analysis -----------------------------------------------------------------------------------
+
+async function analyzeSource(source: string, verify: VerifyDepth, opts: JobOptions): Promise<AnalysisResult> {
+  const abs = path.resolve(source);
+  try {
+    const result = await engine.analyze(abs, verify, opts);
+    opts.signal.throwIfAborted();
+    const report = engine.renderReport(result);
+    analyses.set(abs, { result, report });
+    await publishDiagnostics(abs, result, report);
+    notifyAnalyzed({ source: abs, result });
+    return result;
+  } catch (e) {
+    notifyAnalyzed({ source: abs, failure: failureOf(e, opts.signal.aborted) });
+    throw e;
+  }
+}
+
+function notifyAnalyzed(n: AnalyzedNotification): void {
+  void connection.sendNotification(Notifications.analyzed, n);
+}
+
+const SEVERITY: Record<Severity, DiagnosticSeverity> = {
+  error: DiagnosticSeverity.Error,
+  warning: DiagnosticSeverity.Warning,
+  information: DiagnosticSeverity.Information,
+  hint: DiagnosticSeverity.Hint,
+};
+
+function toDiagnostic(d: TsdbDiagnostic, range: Diagnostic['range']): Diagnostic {
+  const message = d.prometheusMessage ? `${d.message}\nPrometheus: ${d.prometheusMessage}` : d.message;
+  return { range, severity: SEVERITY[d.severity], code: d.code, source: 'tsdbdump', message };
+}
+
+async function publishDiagnostics(source: string, result: AnalysisResult, report: Report): Promise<void> {
+  const byUri = new Map<string, Diagnostic[]>();
+  const add = (uri: string, d: Diagnostic): void => {
+    const list = byUri.get(uri) ?? [];
+    list.push(d);
+    byUri.set(uri, list);
+  };
+  const reportLines = report.text.split('\n');
+  const reportDoc = reportUri(source);
+  byUri.set(reportDoc, []);
+  for (const d of result.diagnostics) {
+    const line = reportLineOf(report.lines, d.path);
+    add(reportDoc, toDiagnostic(d, { start: { line, character: 0 }, end: { line, character: reportLines[line]?.length ?? 0 } }));
+  }
+  if ((await fsp.stat(source).catch(() => undefined))?.isDirectory()) {
+    for (const d of result.diagnostics) {
+      for (const dir of blockDirsOf(d)) {
+        const file = path.join(source, dir, 'meta.json');
+        const range = await metaRange(file, metaFieldFor(d.code));
+        if (range) add(pathToFileURL(file).href, toDiagnostic(d, range));
+      }
+    }
+  }
+  const before = published.get(source) ?? new Set<string>();
+  for (const uri of before) if (!byUri.has(uri)) void connection.sendDiagnostics({ uri, diagnostics: [] });
+  for (const [uri, diagnostics] of byUri) void connection.sendDiagnostics({ uri, diagnostics });
+  published.set(source, new Set(byUri.keys()));
+}
+
+/** The range of a meta.json field's value, or the file's first character; undefined when there is no file. */
+async function metaRange(file: string, field: ReturnType<typeof metaFieldFor>): Promise<Diagnostic['range'] | undefined> {
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const whole = { start: { line: 0, character: 0 }, end: { line: 0, character: Math.min(1, text.length) } };
+  if (!field || typeof metaJson.parseMetaJson !== 'function') return whole;
+  const parsed = metaJson.parseMetaJson(new TextEncoder().encode(text));
+  const r = parsed.ok ? parsed.ranges[field] : undefined;
+  if (!r) return whole;
+  // Offsets are characters of the decoded text, like positionAt expects.
+  return { start: positionAt(text, r.valueStart), end: positionAt(text, r.valueEnd) };
+}
+
+// ---- requests -----------------------------------------------------------------------------------
+
+connection.onRequest(Requests.analyze, (params: AnalyzeParams, token: CancellationToken) =>
+  runJob(token, params.workDoneToken, `Analysing ${path.basename(params.source)}`, (opts) =>
+    analyzeSource(params.source, params.verify ?? 'quick', opts),
+  ),
+);
+
+connection.onRequest(Requests.report, (params: ReportParams, token: CancellationToken) =>
+  runJob(token, undefined, 'Report', async (opts) => {
+    const abs = path.resolve(params.source);
+    if (!analyses.has(abs)) await analyzeSource(abs, 'quick', opts);
+    return analyses.get(abs)!.report;
+  }),
+);
+
+connection.onRequest(Requests.probe, (params: ProbeParams, token: CancellationToken) =>
+  runJob(token, undefined, 'Probe', () => Promise.all(params.sources.map((s) => probeSource(s)))),
+);
+
+connection.onRequest(Requests.repair, (params: RepairParams, token: CancellationToken) =>
+  runJob(token, params.workDoneToken, `Repairing ${path.basename(params.source)}`, (opts) => engine.repair(params, opts)),
+);
+
+connection.onRequest(Requests.listContexts, (params: { kubeconfig?: string } | undefined, token: CancellationToken) =>
+  runJob(token, undefined, 'Contexts', () => engine.listContexts(params?.kubeconfig)),
+);
+
+connection.onRequest(Requests.listPods, (params: ListPodsParams, token: CancellationToken) =>
+  runJob(token, undefined, 'Pods', (opts) => engine.listPods(params, opts)),
+);
+
+connection.onRequest(Requests.podSummary, (params: KubeTarget, token: CancellationToken) =>
+  runJob(token, undefined, 'Pod summary', (opts) => engine.podSummary(params, opts)),
+);
+
+connection.onRequest(Requests.dump, (params: DumpRequest & { workDoneToken?: string | number }, token: CancellationToken) =>
+  runJob(token, params.workDoneToken, `Dumping ${params.target.pod ?? 'pod'}`, (opts) => engine.dump(params, opts)),
+);
+
+connection.onRequest(Requests.restore, (params: RestoreRequest & { workDoneToken?: string | number }, token: CancellationToken) =>
+  runJob(token, params.workDoneToken, `Restoring to ${params.target.pod ?? 'pod'}`, (opts) => engine.restore(params, opts)),
+);
+
+connection.onRequest(
+  Requests.analyzePod,
+  (params: KubeTarget & { verify?: VerifyDepth; workDoneToken?: string | number }, token: CancellationToken) =>
+    runJob(token, params.workDoneToken, `Analysing pod ${params.pod ?? ''}`, (opts) => engine.analyzePod(params, params.verify ?? 'quick', opts)),
+);
+
+// ---- meta.json hover ----------------------------------------------------------------------------
+
+connection.onHover((params): Hover | null => {
+  if (!params.textDocument.uri.endsWith('/meta.json')) return null;
+  const doc = documents.get(params.textDocument.uri);
+  if (!doc) return null;
+  const text = doc.getText();
+  const t = timeAt(text, doc.offsetAt(params.position));
+  if (!t) return null;
+  return {
+    contents: { kind: 'markdown', value: `**${t.key}** \`${t.value}\` = **${t.utc}** (UTC)` },
+    range: { start: doc.positionAt(t.start), end: doc.positionAt(t.end) },
+  };
+});
+
+connection.onShutdown(() => {
+  for (const c of running) c.abort();
+});
+
+documents.listen(connection);
+connection.listen();

@@ -1,0 +1,361 @@
+/**
+ * The Dump Files view: dumps found in the workspace (the `tsdbdump.dumpGlob` setting, filtered to
+ * files that look like TSDB dumps), extracted data dirs, and dumps opened with a command. Each
+ * expands to its blocks, Head and WAL once the worker has analysed it.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { Requests, type AnalysisResult, type FailureInfo, type ProbeResult, type Severity, type VerifyDepth } from '../../server/src/protocol';
+import { dataDirOfFile, dumpChildren, dumpSummary, formatBytes, type ModelNode } from './model';
+import type { Worker } from './worker';
+import { toWorkerError } from './worker';
+
+export interface DumpState {
+  source: string;
+  kind: 'archive' | 'dir';
+  opened: boolean;
+  status: 'pending' | 'analysing' | 'done' | 'failed';
+  result?: AnalysisResult;
+  failure?: FailureInfo;
+  node: DumpNode;
+  children?: EntryNode[];
+}
+
+export interface DumpNode {
+  type: 'dump';
+  source: string;
+}
+
+export interface EntryNode {
+  type: 'entry';
+  source: string;
+  model: ModelNode;
+  parent: DumpNode | EntryNode;
+  children: EntryNode[];
+}
+
+export interface MessageNode {
+  type: 'message';
+  source: string;
+  text: string;
+  severity: Severity;
+  parent: DumpNode;
+}
+
+export type TreeNode = DumpNode | EntryNode | MessageNode;
+
+const EXCLUDE = '**/{node_modules,.git}/**';
+const DATA_FILES_GLOB = '**/{meta.json,wal/[0-9]*,chunks_head/[0-9]*}';
+const OPENED_KEY = 'tsdbdump.openedDumps';
+
+export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<TreeNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly dumps = new Map<string, DumpState>();
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private queue: Promise<void> = Promise.resolve();
+  private refreshing: Promise<void> | undefined;
+  private refreshAgain = false;
+  private watchers: vscode.Disposable[] = [];
+  private debounce: NodeJS.Timeout | undefined;
+  treeView?: vscode.TreeView<TreeNode>;
+
+  constructor(
+    private readonly worker: Worker,
+    private readonly state: vscode.Memento,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.subscriptions.push(
+      worker.onDidAnalyze((n) => {
+        const d = this.dumps.get(n.source);
+        if (!d) return;
+        if (n.result) {
+          d.result = n.result;
+          d.failure = undefined;
+          d.status = 'done';
+          d.children = undefined;
+        } else if (n.failure && n.failure.code !== 'cancelled') {
+          d.failure = n.failure;
+          d.status = 'failed';
+          d.children = undefined;
+        }
+        this.changed.fire(d.node);
+      }),
+      // A restarted worker has lost its analyses (and the client cleared their diagnostics).
+      worker.onDidRestart(() => {
+        for (const d of this.dumps.values()) if (d.status !== 'pending') this.enqueue(d.source);
+      }),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('tsdbdump.dumpGlob')) {
+          this.watch();
+          void this.refresh();
+        }
+      }),
+    );
+    this.watch();
+  }
+
+  /** Re-watches the workspace for dumps and TSDB files; changes trigger a (debounced) refresh. */
+  private watch(): void {
+    for (const w of this.watchers) w.dispose();
+    const globs = [dumpGlob(), DATA_FILES_GLOB];
+    this.watchers = globs.flatMap((g) => {
+      const w = vscode.workspace.createFileSystemWatcher(g);
+      const onChange = (uri: vscode.Uri): void => this.onFileEvent(uri);
+      return [w, w.onDidCreate(onChange), w.onDidChange(onChange), w.onDidDelete(onChange)];
+    });
+  }
+
+  private onFileEvent(uri: vscode.Uri): void {
+    const dir = dataDirOfFile(uri.fsPath);
+    for (const key of [uri.fsPath, dir]) {
+      const d = key ? this.dumps.get(key) : undefined;
+      if (d) {
+        d.status = 'pending';
+        d.result = undefined;
+        d.children = undefined;
+      }
+    }
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => void this.refresh(), 300);
+  }
+
+  all(): DumpState[] {
+    return [...this.dumps.values()].sort((a, b) => a.source.localeCompare(b.source));
+  }
+
+  get(source: string): DumpState | undefined {
+    return this.dumps.get(source);
+  }
+
+  /** Finds dumps in the workspace again, keeps opened ones, and analyses what is new or changed. */
+  refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false;
+        await this.discover();
+      } while (this.refreshAgain);
+    })().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async discover(): Promise<void> {
+    const [files, dataFiles] = await Promise.all([
+      vscode.workspace.findFiles(dumpGlob(), EXCLUDE, 5000),
+      vscode.workspace.findFiles(DATA_FILES_GLOB, EXCLUDE, 20000),
+    ]);
+    const candidates = new Set<string>(files.map((u) => u.fsPath));
+    for (const u of dataFiles) {
+      const dir = dataDirOfFile(u.fsPath);
+      if (dir) candidates.add(dir);
+    }
+    const opened = this.state.get<string[]>(OPENED_KEY, []);
+    for (const o of opened) candidates.add(o);
+    let probes: ProbeResult[] = [];
+    try {
+      probes = await this.worker.request<ProbeResult[]>(Requests.probe, { sources: [...candidates] });
+    } catch (e) {
+      this.log.error(`probing dumps failed: ${toWorkerError(e).message}`);
+    }
+    const found = new Map(probes.filter((p) => p.kind !== 'none').map((p) => [p.source, p.kind as 'archive' | 'dir']));
+    for (const p of probes) if (p.kind === 'none') this.log.debug(`not a dump: ${p.source} (${p.reason})`);
+    for (const source of [...this.dumps.keys()]) if (!found.has(source)) this.dumps.delete(source);
+    for (const [source, kind] of found) {
+      if (!this.dumps.has(source)) {
+        this.dumps.set(source, { source, kind, opened: opened.includes(source), status: 'pending', node: { type: 'dump', source } });
+      }
+    }
+    this.changed.fire(undefined);
+    if (vscode.workspace.getConfiguration('tsdbdump').get<boolean>('analyzeOnOpen', true)) {
+      for (const d of this.dumps.values()) if (d.status === 'pending') this.enqueue(d.source);
+    }
+  }
+
+  /** Adds a dump the user picked (kept across sessions) and analyses it. */
+  async open(source: string): Promise<DumpState> {
+    const [probe] = await this.worker.request<ProbeResult[]>(Requests.probe, { sources: [source] });
+    if (!probe || probe.kind === 'none') throw new Error(`${path.basename(source)} is not a Prometheus TSDB dump: ${probe?.reason ?? 'unknown'}`);
+    const opened = this.state.get<string[]>(OPENED_KEY, []);
+    if (!opened.includes(source)) await this.state.update(OPENED_KEY, [...opened, source]);
+    let d = this.dumps.get(source);
+    if (!d) {
+      d = { source, kind: probe.kind, opened: true, status: 'pending', node: { type: 'dump', source } };
+      this.dumps.set(source, d);
+      this.changed.fire(undefined);
+    }
+    return d;
+  }
+
+  /** Analyses in the background, one dump at a time, with progress on the view. */
+  enqueue(source: string): Promise<void> {
+    const d = this.dumps.get(source);
+    if (!d) return Promise.resolve();
+    d.status = 'analysing';
+    this.changed.fire(d.node);
+    this.queue = this.queue.then(() =>
+      vscode.window.withProgress({ location: { viewId: 'tsdbdump.dumps' }, title: `Analysing ${path.basename(source)}` }, async (progress) => {
+        try {
+          await this.analyze(source, verifyDepth(), { progress });
+        } catch (e) {
+          this.log.warn(`analysis of ${source} failed: ${toWorkerError(e).message}`);
+        }
+      }),
+    );
+    return this.queue;
+  }
+
+  async analyze(source: string, verify: VerifyDepth, opts: Parameters<Worker['request']>[2] = {}): Promise<AnalysisResult> {
+    const d = this.dumps.get(source);
+    if (d) {
+      d.status = 'analysing';
+      this.changed.fire(d.node);
+    }
+    try {
+      return await this.worker.request<AnalysisResult>(Requests.analyze, { source, verify }, opts);
+    } catch (e) {
+      const err = toWorkerError(e);
+      if (d && d.status === 'analysing') {
+        // The notification already recorded real failures; a cancel restores the previous state.
+        d.status = d.result ? 'done' : err.code === 'cancelled' ? 'pending' : 'failed';
+        if (err.code !== 'cancelled') d.failure = { code: err.code, message: err.message };
+        this.changed.fire(d.node);
+      }
+      throw err;
+    }
+  }
+
+  // ---- TreeDataProvider ---------------------------------------------------------------------------
+
+  getTreeItem(node: TreeNode): vscode.TreeItem {
+    if (node.type === 'dump') return this.dumpItem(this.dumps.get(node.source));
+    if (node.type === 'message') {
+      const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
+      item.iconPath = severityIcon(node.severity);
+      item.tooltip = node.text;
+      item.contextValue = 'message';
+      return item;
+    }
+    const m = node.model;
+    const item = new vscode.TreeItem(
+      m.label,
+      m.children?.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
+    );
+    item.id = `${node.source}::${m.id}`;
+    item.description = m.description;
+    item.tooltip = new vscode.MarkdownString(m.tooltip);
+    item.iconPath = m.severity === 'error' || m.severity === 'warning' ? severityIcon(m.severity) : new vscode.ThemeIcon(m.icon);
+    item.contextValue = m.problems.length ? `${m.kind}.problem` : m.kind;
+    if (m.path !== undefined) {
+      item.command = { command: 'tsdbdump.showReport', title: 'Show in Report', arguments: [node.source, m.path] };
+    }
+    if (m.kind === 'block' && m.ulid) item.accessibilityInformation = { label: `block ${m.ulid} ${m.description ?? ''}` };
+    return item;
+  }
+
+  private dumpItem(d: DumpState | undefined): vscode.TreeItem {
+    if (!d) return new vscode.TreeItem('(gone)');
+    const name = path.basename(d.source);
+    const item = new vscode.TreeItem(name, vscode.TreeItemCollapsibleState.Collapsed);
+    item.id = d.source;
+    item.resourceUri = vscode.Uri.file(d.source);
+    const rel = vscode.workspace.asRelativePath(d.source, false);
+    const where = rel !== d.source ? path.dirname(rel) : path.dirname(d.source);
+    const errors = d.result?.diagnostics.filter((x) => x.severity === 'error').length ?? 0;
+    const warnings = d.result?.diagnostics.filter((x) => x.severity === 'warning').length ?? 0;
+    if (d.status === 'analysing') {
+      item.description = 'analysing…';
+      item.iconPath = new vscode.ThemeIcon('loading~spin');
+    } else if (d.status === 'failed') {
+      item.description = d.failure?.message ?? 'analysis failed';
+      item.iconPath = severityIcon('error');
+    } else if (d.result) {
+      item.description = `${dumpSummary(d.result)}${where && where !== '.' ? ` · ${where}` : ''}`;
+      item.iconPath = errors ? severityIcon('error') : warnings ? severityIcon('warning') : new vscode.ThemeIcon(d.kind === 'dir' ? 'folder' : 'package');
+    } else {
+      item.description = where && where !== '.' ? where : undefined;
+      item.iconPath = new vscode.ThemeIcon(d.kind === 'dir' ? 'folder' : 'package');
+    }
+    const lines = [`**${d.kind === 'dir' ? 'Data directory' : 'Dump'}** \`${d.source}\``];
+    if (d.result) {
+      lines.push('', `${dumpSummary(d.result)}, ${formatBytes(d.result.totalBytes)}, analysed in ${d.result.durationMs} ms`);
+    }
+    if (d.failure) lines.push('', `Analysis failed (${d.failure.code}): ${d.failure.message}`);
+    item.tooltip = new vscode.MarkdownString(lines.join('\n'));
+    item.contextValue = `dump.${d.kind}${d.result ? '.analysed' : ''}${errors ? '.errors' : ''}`;
+    return item;
+  }
+
+  async getChildren(node?: TreeNode): Promise<TreeNode[]> {
+    if (!node) return this.all().map((d) => d.node);
+    if (node.type === 'entry') return node.children;
+    if (node.type === 'message') return [];
+    const d = this.dumps.get(node.source);
+    if (!d) return [];
+    if (!d.result && d.status !== 'failed') {
+      // Expanding shows the spinner until the analysis is done.
+      try {
+        await this.analyze(d.source, verifyDepth());
+      } catch {
+        // shown as a message below
+      }
+    }
+    if (d.result) return this.entriesOf(d);
+    const text = d.failure ? `${d.failure.message}` : 'not analysed';
+    return [{ type: 'message', source: d.source, text, severity: 'error', parent: d.node }];
+  }
+
+  private entriesOf(d: DumpState): EntryNode[] {
+    if (!d.children && d.result) {
+      const build = (m: ModelNode, parent: DumpNode | EntryNode): EntryNode => {
+        const n: EntryNode = { type: 'entry', source: d.source, model: m, parent, children: [] };
+        n.children = (m.children ?? []).map((c) => build(c, n));
+        return n;
+      };
+      d.children = dumpChildren(d.result).map((m) => build(m, d.node));
+    }
+    return d.children ?? [];
+  }
+
+  getParent(node: TreeNode): TreeNode | undefined {
+    return node.type === 'dump' ? undefined : node.parent;
+  }
+
+  /** The tree node of a block, analysing the dump first when needed. */
+  async blockNode(source: string, ulid: string): Promise<EntryNode | undefined> {
+    const d = this.dumps.get(source);
+    if (!d) return undefined;
+    if (!d.result) await this.analyze(source, verifyDepth());
+    return this.entriesOf(d).find((n) => n.model.kind === 'block' && (n.model.ulid === ulid || n.model.id === ulid));
+  }
+
+  async reveal(source: string, ulid: string): Promise<boolean> {
+    const node = await this.blockNode(source, ulid);
+    if (!node || !this.treeView) return false;
+    await this.treeView.reveal(node, { select: true, focus: true, expand: false });
+    return true;
+  }
+
+  dispose(): void {
+    clearTimeout(this.debounce);
+    for (const s of [...this.subscriptions, ...this.watchers]) s.dispose();
+    this.changed.dispose();
+  }
+}
+
+export function dumpGlob(): string {
+  return vscode.workspace.getConfiguration('tsdbdump').get<string>('dumpGlob') || '**/*.{tar.gz,tgz,tar}';
+}
+
+export function verifyDepth(): VerifyDepth {
+  return vscode.workspace.getConfiguration('tsdbdump').get<VerifyDepth>('verify') === 'full' ? 'full' : 'quick';
+}
+
+function severityIcon(s: Severity): vscode.ThemeIcon {
+  if (s === 'error') return new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsErrorIcon.foreground'));
+  if (s === 'warning') return new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground'));
+  return new vscode.ThemeIcon('info', new vscode.ThemeColor('problemsInfoIcon.foreground'));
+}

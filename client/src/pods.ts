@@ -1,0 +1,151 @@
+/**
+ * The Pods view (trusted workspaces only): kubeconfig contexts → namespaces → Prometheus pods →
+ * containers and the TSDB summary. Everything comes from the worker; errors become items.
+ */
+import * as vscode from 'vscode';
+import { Requests, type KubeContextInfo, type KubeTarget, type PodInfo, type PodTsdbSummary } from '../../server/src/protocol';
+import { formatBytes, formatRange } from './model';
+import type { Worker } from './worker';
+import { toWorkerError } from './worker';
+
+export type PodNode =
+  | { type: 'context'; context: KubeContextInfo }
+  | { type: 'namespace'; context: string; namespace: string; pods: PodInfo[] }
+  | { type: 'pod'; pod: PodInfo }
+  | { type: 'container'; pod: PodInfo; container: string }
+  | { type: 'info'; label: string; description?: string; icon: string; error?: boolean };
+
+export function kubeSettings(): { kubeconfig?: string; labelSelector?: string; dataDir?: string } {
+  const c = vscode.workspace.getConfiguration('tsdbdump');
+  return {
+    kubeconfig: c.get<string>('kubeconfig') || undefined,
+    labelSelector: c.get<string>('labelSelector') || undefined,
+    dataDir: c.get<string>('defaultDataDir') || undefined,
+  };
+}
+
+export function targetOf(pod: PodInfo, container?: string): KubeTarget {
+  const s = kubeSettings();
+  return {
+    kubeconfig: s.kubeconfig,
+    context: pod.context,
+    namespace: pod.namespace,
+    pod: pod.name,
+    container: container ?? pod.prometheusContainer,
+    dataDir: s.dataDir,
+  };
+}
+
+export class PodsProvider implements vscode.TreeDataProvider<PodNode> {
+  private readonly changed = new vscode.EventEmitter<PodNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly podCache = new Map<string, Promise<PodInfo[]>>();
+
+  constructor(private readonly worker: Worker) {}
+
+  refresh(): void {
+    this.podCache.clear();
+    this.changed.fire(undefined);
+  }
+
+  getTreeItem(n: PodNode): vscode.TreeItem {
+    const C = vscode.TreeItemCollapsibleState;
+    switch (n.type) {
+      case 'context': {
+        const item = new vscode.TreeItem(n.context.name, C.Collapsed);
+        item.description = `${n.context.cluster}${n.context.current ? ' · current' : ''}`;
+        item.iconPath = new vscode.ThemeIcon('cloud');
+        item.tooltip = `context ${n.context.name}\ncluster ${n.context.cluster}\nuser ${n.context.user}`;
+        item.contextValue = 'kubeContext';
+        return item;
+      }
+      case 'namespace': {
+        const item = new vscode.TreeItem(n.namespace, C.Expanded);
+        item.description = `${n.pods.length} pod${n.pods.length === 1 ? '' : 's'}`;
+        item.iconPath = new vscode.ThemeIcon('symbol-namespace');
+        item.contextValue = 'kubeNamespace';
+        return item;
+      }
+      case 'pod': {
+        const item = new vscode.TreeItem(n.pod.name, C.Collapsed);
+        item.description = `${n.pod.phase}${n.pod.ready ? '' : ' · not ready'}`;
+        item.iconPath = new vscode.ThemeIcon(n.pod.ready ? 'vm-running' : 'vm-outline');
+        item.tooltip = `${n.pod.namespace}/${n.pod.name} (${n.pod.context})\ncontainers: ${n.pod.containers.join(', ')}`;
+        item.contextValue = 'pod';
+        return item;
+      }
+      case 'container': {
+        const item = new vscode.TreeItem(n.container, C.None);
+        item.description = n.container === n.pod.prometheusContainer ? 'prometheus' : undefined;
+        item.iconPath = new vscode.ThemeIcon('package');
+        item.contextValue = 'container';
+        return item;
+      }
+      case 'info': {
+        const item = new vscode.TreeItem(n.label, C.None);
+        item.description = n.description;
+        item.tooltip = n.description ? `${n.label}: ${n.description}` : n.label;
+        item.iconPath = n.error
+          ? new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsErrorIcon.foreground'))
+          : new vscode.ThemeIcon(n.icon);
+        item.contextValue = n.error ? 'error' : 'info';
+        return item;
+      }
+    }
+  }
+
+  async getChildren(n?: PodNode): Promise<PodNode[]> {
+    try {
+      if (!n) {
+        const contexts = await this.worker.request<KubeContextInfo[]>(Requests.listContexts, { kubeconfig: kubeSettings().kubeconfig });
+        if (!contexts.length) return [{ type: 'info', label: 'No kubeconfig contexts', icon: 'info' }];
+        return contexts.map((context) => ({ type: 'context', context }));
+      }
+      if (n.type === 'context') {
+        const pods = await this.pods(n.context.name);
+        if (!pods.length) return [{ type: 'info', label: 'No Prometheus pods found', description: kubeSettings().labelSelector, icon: 'info' }];
+        const byNs = new Map<string, PodInfo[]>();
+        for (const p of pods) byNs.set(p.namespace, [...(byNs.get(p.namespace) ?? []), p]);
+        return [...byNs].map(([namespace, ps]) => ({ type: 'namespace', context: n.context.name, namespace, pods: ps }));
+      }
+      if (n.type === 'namespace') return n.pods.map((pod) => ({ type: 'pod', pod }));
+      if (n.type === 'pod') {
+        const containers: PodNode[] = n.pod.containers.map((container) => ({ type: 'container', pod: n.pod, container }));
+        return [...containers, ...(await this.summary(n.pod))];
+      }
+      return [];
+    } catch (e) {
+      const err = toWorkerError(e);
+      return [{ type: 'info', label: err.code, description: err.message, icon: 'error', error: true }];
+    }
+  }
+
+  private pods(context: string): Promise<PodInfo[]> {
+    let p = this.podCache.get(context);
+    if (!p) {
+      const s = kubeSettings();
+      p = this.worker.request<PodInfo[]>(Requests.listPods, { kubeconfig: s.kubeconfig, context, labelSelector: s.labelSelector });
+      this.podCache.set(context, p);
+      p.catch(() => this.podCache.delete(context));
+    }
+    return p;
+  }
+
+  private async summary(pod: PodInfo): Promise<PodNode[]> {
+    try {
+      const s = await this.worker.request<PodTsdbSummary>(Requests.podSummary, targetOf(pod));
+      if (s.error) return [{ type: 'info', label: s.error.code, description: s.error.message, icon: 'error', error: true }];
+      const out: PodNode[] = [
+        { type: 'info', label: 'TSDB', description: `${s.dataDir} · ${formatBytes(s.sizeBytes)}`, icon: 'database' },
+        { type: 'info', label: 'Blocks', description: `${s.blocks.length}`, icon: 'layers' },
+        { type: 'info', label: 'Head / WAL', description: `${s.headFiles} chunk files · ${s.walSegments} segments`, icon: 'history' },
+      ];
+      if (s.minTime !== undefined) out.push({ type: 'info', label: 'Range', description: formatRange(s.minTime, s.maxTime), icon: 'calendar' });
+      if (s.prometheusVersion) out.push({ type: 'info', label: 'Prometheus', description: s.prometheusVersion, icon: 'info' });
+      return out;
+    } catch (e) {
+      const err = toWorkerError(e);
+      return [{ type: 'info', label: err.code, description: err.message, icon: 'error', error: true }];
+    }
+  }
+}
