@@ -1,0 +1,485 @@
+/**
+ * The sample-holdings model behind repair decisions: what each file of a dump holds (per series,
+ * as time intervals with sample counts or as exact sample timestamps), which of it Prometheus 2.42
+ * would actually serve from a given set of files (tsdb-format.md §6, §7, §9), and how many samples
+ * one holding set has that another lacks.
+ *
+ * A sample counts as held by a block chunk when its timestamp lies in the chunk's [minTime, maxTime]
+ * (index metas carry no per-sample times); WAL samples and decoded head chunks are exact points.
+ * Where an interval is only partly covered by what remains, its loss is estimated in proportion to
+ * the uncovered time, minus the exact points that remain there.
+ */
+import type { TimeRange } from '../protocol';
+
+/** Inclusive [minTime, maxTime] with the number of samples in it. */
+export interface IntervalPiece {
+  minTime: number;
+  maxTime: number;
+  samples: number;
+  /** Block chunk identity (`<file position>:<offset>`), so a single chunk can be blanked. */
+  chunkId?: string;
+}
+
+export interface BlockModel {
+  dir: string;
+  /** meta.json parses: Prometheus loads the block (unless its index is fatally damaged). */
+  metaReadable: boolean;
+  /** From meta.json, or computed from the index when meta.json is unreadable. */
+  minTime?: number;
+  maxTime?: number;
+  /** meta.json compaction hints (OOO blocks do not raise the head's minimum valid time). */
+  hasHints: boolean;
+  /** The index failed a check Prometheus makes when opening the block (startup is then fatal). */
+  indexFatal: boolean;
+  /** Series pieces from the index; undefined when the index could not be read. */
+  series?: Map<string, IntervalPiece[]>;
+}
+
+export interface HeadRecordModel {
+  offset: number;
+  ref: number;
+  minTime: number;
+  maxTime: number;
+  samples: number;
+  /** Decoded sample times, when the chunk could be decoded. */
+  times?: Float64Array;
+}
+
+export interface HeadFileModel {
+  path: string;
+  number: number;
+  headerOk: boolean;
+  records: HeadRecordModel[];
+  /** Offset of the first damaged record (Prometheus then drops this file and all later ones). */
+  corruptAt?: number;
+}
+
+export interface WalRecordModel {
+  offset: number;
+  series?: { ref: number; key: string }[];
+  refs?: Float64Array;
+  times?: Float64Array;
+}
+
+export interface WalSegmentModel {
+  path: string;
+  number: number;
+  sizeBytes: number;
+  records: WalRecordModel[];
+  /** Offset after the last good record when the segment is damaged or torn (what Prometheus's repair keeps). */
+  corruptAt?: number;
+  /** The damage is a torn last record. */
+  torn?: boolean;
+}
+
+export interface CheckpointModel {
+  path: string;
+  number: number;
+  segments: WalSegmentModel[];
+}
+
+export interface DumpModel {
+  blocks: BlockModel[];
+  headFiles: HeadFileModel[];
+  wal: WalSegmentModel[];
+  checkpoints: CheckpointModel[];
+}
+
+/** The data after some edits, as Prometheus would find it. */
+export interface Layout {
+  blocks: { block: BlockModel; loadable: boolean; maxTime?: number; blanked?: Set<string> }[];
+  headFiles: { file: HeadFileModel; number: number; cutAt?: number }[];
+  wal: { seg: WalSegmentModel; number: number; cutAt?: number }[];
+  checkpoints: { cp: CheckpointModel; number: number }[];
+}
+
+export interface SeriesHold {
+  intervals: IntervalPiece[];
+  points: number[];
+}
+export type HoldSet = Map<string, SeriesHold>;
+
+function holdOf(set: HoldSet, key: string): SeriesHold {
+  let h = set.get(key);
+  if (!h) {
+    h = { intervals: [], points: [] };
+    set.set(key, h);
+  }
+  return h;
+}
+
+/** Union of holding sets (shares the piece arrays' elements, never mutates the inputs). */
+export function unionHolds(...sets: HoldSet[]): HoldSet {
+  const out: HoldSet = new Map();
+  for (const set of sets) {
+    for (const [key, h] of set) {
+      const o = holdOf(out, key);
+      for (const i of h.intervals) o.intervals.push(i);
+      for (const p of h.points) o.points.push(p);
+    }
+  }
+  return out;
+}
+
+// ---- What Prometheus would refuse ----------------------------------------------------------------
+
+/** Fatal startup errors Prometheus 2.42 would hit on this layout (empty: it starts). */
+export function startupFailures(layout: Layout): string[] {
+  const out: string[] = [];
+  const head = [...layout.headFiles].sort((a, b) => a.number - b.number);
+  for (let i = 1; i < head.length; i++) {
+    if (head[i].number !== head[i - 1].number + 1) {
+      out.push(`found unsequential head chunk files ${pad6(head[i - 1].number)} and ${pad6(head[i].number)}`);
+    }
+  }
+  for (const h of head) if (!h.file.headerOk) out.push(`head chunk file ${pad6(h.number)} has a bad header`);
+  const wal = [...layout.wal].sort((a, b) => a.number - b.number);
+  for (let i = 1; i < wal.length; i++) {
+    if (wal[i].number !== wal[i - 1].number + 1) {
+      out.push(`segments are not sequential (${pad8(wal[i - 1].number)} then ${pad8(wal[i].number)})`);
+      break;
+    }
+  }
+  const cp = newestCheckpoint(layout);
+  if (cp && wal.length > 0) {
+    const last = wal[wal.length - 1].number;
+    if (last >= cp.number + 1 && wal[0].number > cp.number + 1) out.push(`checkpoint.${pad8(cp.number)} is not followed by segment ${pad8(cp.number + 1)}`);
+  }
+  for (const b of layout.blocks) if (b.loadable && b.block.indexFatal) out.push(`corrupted block ${b.block.dir}`);
+  return out;
+}
+
+function newestCheckpoint(layout: Layout): { cp: CheckpointModel; number: number } | undefined {
+  let best: { cp: CheckpointModel; number: number } | undefined;
+  for (const c of layout.checkpoints) if (!best || c.number > best.number) best = c;
+  return best;
+}
+
+export const pad6 = (n: number): string => String(n).padStart(6, '0');
+export const pad8 = (n: number): string => String(n).padStart(8, '0');
+
+// ---- What Prometheus would serve -----------------------------------------------------------------
+
+/** Minimum valid time of the head: the largest maxTime among loaded in-order blocks. */
+export function minValidTime(layout: Layout): number {
+  let t = -Infinity;
+  for (const b of layout.blocks) {
+    if (b.loadable && !b.block.indexFatal && !b.block.hasHints && b.maxTime !== undefined) t = Math.max(t, b.maxTime);
+  }
+  return t;
+}
+
+interface ReplayedRecord {
+  rec: WalRecordModel;
+}
+
+/** WAL records Prometheus replays: the newest checkpoint, then segments after it, stopping at damage. */
+function replayedWal(layout: Layout): ReplayedRecord[] {
+  const out: ReplayedRecord[] = [];
+  const cp = newestCheckpoint(layout);
+  if (cp) for (const s of [...cp.cp.segments].sort((a, b) => a.number - b.number)) for (const rec of s.records) out.push({ rec });
+  const after = layout.wal.filter((w) => !cp || w.number > cp.number).sort((a, b) => a.number - b.number);
+  for (const w of after) {
+    const limit = w.cutAt ?? Infinity;
+    const damaged = w.seg.corruptAt !== undefined && w.seg.corruptAt < limit;
+    const end = damaged ? w.seg.corruptAt! : limit;
+    for (const rec of w.seg.records) if (rec.offset < end) out.push({ rec });
+    // Prometheus's WAL repair deletes every later segment.
+    if (damaged) break;
+  }
+  return out;
+}
+
+/** What Prometheus would serve from this layout (assuming it starts). */
+export function servedBy(layout: Layout): HoldSet {
+  const out: HoldSet = new Map();
+  const minValid = minValidTime(layout);
+  for (const b of layout.blocks) {
+    if (!b.loadable || b.block.indexFatal || !b.block.series) continue;
+    for (const [key, pieces] of b.block.series) {
+      const h = holdOf(out, key);
+      for (const p of pieces) if (!(p.chunkId && b.blanked?.has(p.chunkId))) h.intervals.push(p);
+    }
+  }
+  const replay = replayedWal(layout);
+  const refs = new Map<number, string>();
+  for (const { rec } of replay) if (rec.series) for (const s of rec.series) refs.set(s.ref, s.key);
+
+  // m-mapped head chunks, files in order. A damaged record drops its file and all later ones; an
+  // out-of-sequence chunk names no file, so Prometheus drops them all (§6). The WAL refills either.
+  let mmMax = new Map<number, number>();
+  let loaded: HeadRecordModel[] = [];
+  const head = [...layout.headFiles].sort((a, b) => a.number - b.number);
+  for (const f of head) {
+    const local = new Map<number, number>();
+    const accepted: HeadRecordModel[] = [];
+    let damaged = false;
+    let outOfSequence = false;
+    const cut = f.cutAt ?? Infinity;
+    const corrupt = f.file.corruptAt !== undefined && f.file.corruptAt < cut ? f.file.corruptAt : Infinity;
+    for (const r of f.file.records) {
+      if (r.offset >= cut) break;
+      if (r.offset >= corrupt) break;
+      if (r.maxTime < minValid) continue;
+      const prev = local.get(r.ref) ?? mmMax.get(r.ref);
+      if (prev !== undefined && prev >= r.minTime) {
+        outOfSequence = true;
+        break;
+      }
+      local.set(r.ref, r.maxTime);
+      accepted.push(r);
+    }
+    if (corrupt !== Infinity) damaged = true;
+    if (outOfSequence) {
+      mmMax = new Map();
+      loaded = [];
+      break;
+    }
+    if (damaged) break;
+    for (const [ref, t] of local) mmMax.set(ref, t);
+    loaded.push(...accepted);
+  }
+  for (const r of loaded) {
+    const key = refs.get(r.ref);
+    if (key === undefined) continue;
+    const h = holdOf(out, key);
+    if (r.times) for (const t of r.times) h.points.push(t);
+    else h.intervals.push({ minTime: r.minTime, maxTime: r.maxTime, samples: r.samples });
+  }
+
+  for (const { rec } of replay) {
+    if (!rec.refs || !rec.times) continue;
+    for (let i = 0; i < rec.refs.length; i++) {
+      const t = rec.times[i];
+      const ref = rec.refs[i];
+      if (t < minValid) continue;
+      const key = refs.get(ref);
+      if (key === undefined) continue;
+      const mm = mmMax.get(ref);
+      if (mm !== undefined && t <= mm) continue;
+      holdOf(out, key).points.push(t);
+    }
+  }
+  return out;
+}
+
+/** Series refs → label keys from every series record anywhere (checkpoints and segments). */
+export function allSeriesRefs(model: DumpModel): Map<number, string> {
+  const refs = new Map<number, string>();
+  const add = (s: WalSegmentModel) => {
+    for (const rec of s.records) if (rec.series) for (const x of rec.series) refs.set(x.ref, x.key);
+  };
+  for (const cp of [...model.checkpoints].sort((a, b) => a.number - b.number)) for (const s of cp.segments) add(s);
+  for (const s of [...model.wal].sort((a, b) => a.number - b.number)) add(s);
+  return refs;
+}
+
+export interface RawSelection {
+  blocks?: Iterable<BlockModel>;
+  /** Only these chunks of a block (by chunkId). */
+  chunks?: { block: BlockModel; chunkIds: Set<string> }[];
+  headFiles?: Iterable<{ file: HeadFileModel; from?: number }>;
+  wal?: Iterable<{ seg: WalSegmentModel; from?: number }>;
+}
+
+/** Everything the selected files hold, whatever Prometheus would do with it. `from` selects records at or after an offset. */
+export function rawHoldings(sel: RawSelection, refs: Map<number, string>): HoldSet {
+  const out: HoldSet = new Map();
+  for (const b of sel.blocks ?? []) {
+    if (!b.series) continue;
+    for (const [key, pieces] of b.series) for (const p of pieces) holdOf(out, key).intervals.push(p);
+  }
+  for (const { block, chunkIds } of sel.chunks ?? []) {
+    if (!block.series) continue;
+    for (const [key, pieces] of block.series) for (const p of pieces) if (p.chunkId && chunkIds.has(p.chunkId)) holdOf(out, key).intervals.push(p);
+  }
+  for (const { file, from } of sel.headFiles ?? []) {
+    for (const r of file.records) {
+      if (from !== undefined && r.offset < from) continue;
+      const key = refs.get(r.ref);
+      if (key === undefined) continue;
+      const h = holdOf(out, key);
+      if (r.times) for (const t of r.times) h.points.push(t);
+      else h.intervals.push({ minTime: r.minTime, maxTime: r.maxTime, samples: r.samples });
+    }
+  }
+  for (const { seg, from } of sel.wal ?? []) {
+    for (const rec of seg.records) {
+      if (from !== undefined && rec.offset < from) continue;
+      if (!rec.refs || !rec.times) continue;
+      for (let i = 0; i < rec.refs.length; i++) {
+        const key = refs.get(rec.refs[i]);
+        if (key !== undefined) holdOf(out, key).points.push(rec.times[i]);
+      }
+    }
+  }
+  return out;
+}
+
+/** Every sample held by any file of the dump. */
+export function allHoldings(model: DumpModel): HoldSet {
+  const refs = allSeriesRefs(model);
+  return rawHoldings(
+    {
+      blocks: model.blocks,
+      headFiles: model.headFiles.map((file) => ({ file })),
+      wal: [...model.wal, ...model.checkpoints.flatMap((c) => c.segments)].map((seg) => ({ seg })),
+    },
+    refs,
+  );
+}
+
+// ---- Loss ----------------------------------------------------------------------------------------
+
+export interface Loss {
+  samples: number;
+  series: number;
+  ranges: TimeRange[];
+  perSeries: { series: string; samples: number; ranges: TimeRange[] }[];
+}
+
+type Span = [number, number];
+
+function mergeSpans(spans: Span[]): Span[] {
+  const sorted = spans.filter((s) => s[0] <= s[1]).sort((a, b) => a[0] - b[0]);
+  const out: Span[] = [];
+  for (const s of sorted) {
+    const last = out[out.length - 1];
+    if (last && s[0] <= last[1] + 1) last[1] = Math.max(last[1], s[1]);
+    else out.push([s[0], s[1]]);
+  }
+  return out;
+}
+
+function inSpans(spans: Span[], t: number): boolean {
+  let lo = 0;
+  let hi = spans.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (t < spans[mid][0]) hi = mid - 1;
+    else if (t > spans[mid][1]) lo = mid + 1;
+    else return true;
+  }
+  return false;
+}
+
+/** [a, b] minus the merged spans. */
+function subtractSpans(a: number, b: number, spans: Span[]): Span[] {
+  const out: Span[] = [];
+  let cur = a;
+  for (const [x, y] of spans) {
+    if (y < cur) continue;
+    if (x > b) break;
+    if (x > cur) out.push([cur, Math.min(b, x - 1)]);
+    cur = Math.max(cur, y + 1);
+    if (cur > b) break;
+  }
+  if (cur <= b) out.push([cur, b]);
+  return out;
+}
+
+function countIn(sorted: Float64Array, a: number, b: number): number {
+  return lowerBound(sorted, b + 1) - lowerBound(sorted, a);
+}
+
+function lowerBound(sorted: Float64Array, t: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function sortedUnique(points: number[]): Float64Array {
+  const a = Float64Array.from(points).sort();
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (i === 0 || a[i] !== a[i - 1]) a[n++] = a[i];
+  return a.subarray(0, n);
+}
+
+/** Ranges that lie closer than this are reported as one. */
+const RANGE_JOIN_MS = 60_000;
+
+function joinRanges(ranges: TimeRange[]): TimeRange[] {
+  const sorted = [...ranges].sort((a, b) => a.from - b.from);
+  const out: TimeRange[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && r.from <= last.to + RANGE_JOIN_MS) last.to = Math.max(last.to, r.to);
+    else out.push({ ...r });
+  }
+  return out;
+}
+
+/** Samples of `have` that `keep` does not hold. Ranges are [from, to) in ms. */
+export function lossOf(have: HoldSet, keep: HoldSet): Loss {
+  let samples = 0;
+  const perSeries: Loss['perSeries'] = [];
+  const all: TimeRange[] = [];
+  for (const [key, h] of have) {
+    const k = keep.get(key);
+    const keepSpans = mergeSpans((k?.intervals ?? []).map((p) => [p.minTime, p.maxTime] as Span));
+    const keepPoints = sortedUnique(k?.points ?? []);
+    const havePoints = sortedUnique(h.points);
+    const lostPoints: number[] = [];
+    for (const t of havePoints) {
+      if (inSpans(keepSpans, t)) continue;
+      if (countIn(keepPoints, t, t) > 0) continue;
+      lostPoints.push(t);
+    }
+    const lostSorted = Float64Array.from(lostPoints);
+    let seriesLoss = lostPoints.length;
+    const ranges: TimeRange[] = pointRanges(lostPoints);
+    let counted: Span[] = [];
+    for (const p of [...h.intervals].sort((a, b) => a.minTime - b.minTime)) {
+      const blockers = mergeSpans([...keepSpans, ...counted]);
+      const uncovered = subtractSpans(p.minTime, p.maxTime, blockers);
+      counted = mergeSpans([...counted, [p.minTime, p.maxTime]]);
+      if (uncovered.length === 0) continue;
+      const width = p.maxTime - p.minTime + 1;
+      const open = uncovered.reduce((s, [x, y]) => s + (y - x + 1), 0);
+      const estimate = Math.round((p.samples * open) / width);
+      let elsewhere = 0;
+      for (const [x, y] of uncovered) elsewhere += countIn(keepPoints, x, y) + countIn(lostSorted, x, y);
+      const lost = Math.max(0, estimate - elsewhere);
+      if (lost > 0) {
+        seriesLoss += lost;
+        for (const [x, y] of uncovered) ranges.push({ from: x, to: y + 1 });
+      }
+    }
+    if (seriesLoss > 0) {
+      samples += seriesLoss;
+      const joined = joinRanges(ranges);
+      perSeries.push({ series: key, samples: seriesLoss, ranges: joined });
+      all.push(...joined);
+    }
+  }
+  perSeries.sort((a, b) => b.samples - a.samples || (a.series < b.series ? -1 : 1));
+  return { samples, series: perSeries.length, ranges: joinRanges(all), perSeries };
+}
+
+function pointRanges(sorted: number[]): TimeRange[] {
+  const out: TimeRange[] = [];
+  for (const t of sorted) {
+    const last = out[out.length - 1];
+    if (last && t <= last.to + RANGE_JOIN_MS) last.to = t + 1;
+    else out.push({ from: t, to: t + 1 });
+  }
+  return out;
+}
+
+/** Number of distinct samples in a holding set. */
+export function countHeld(set: HoldSet): number {
+  return lossOf(set, new Map()).samples;
+}
+
+/** `{a="b",c="d"}` with __name__ in front, as Prometheus prints a series. */
+export function seriesKey(labels: [string, string][]): string {
+  const sorted = [...labels].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const name = sorted.find(([n]) => n === '__name__')?.[1] ?? '';
+  const rest = sorted.filter(([n]) => n !== '__name__').map(([n, v]) => `${n}=${JSON.stringify(v)}`);
+  return `${name}{${rest.join(',')}}`;
+}
