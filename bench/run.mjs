@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// `npm run bench`: throughput of `tsdbdump analyze` against plain zlib gunzip of the same dump, in
+// one run, plus peak RSS. Builds the `big` fixture once (test/fixtures/make-tsdb.sh, about 4 min
+// for 1024 MB on 2 cores) into .cache/bench/mb<N>/ and reuses it.
+//   TSDBDUMP_BENCH_MB     extra block data in MB (default 1024: a dump of more than 1 GiB uncompressed)
+//   TSDBDUMP_BENCH_CACHE  cache folder (default .cache/bench)
+//   TSDBDUMP_BENCH_RUNS   runs per measurement, best one kept (default 2)
+// Targets: quick >= 0.9x gunzip throughput, full >= 0.8x, peak RSS <= 200 MB.
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, statSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const mb = Number(process.env.TSDBDUMP_BENCH_MB ?? 1024);
+const runs = Math.max(1, Number(process.env.TSDBDUMP_BENCH_RUNS ?? 2));
+const cache = path.resolve(process.env.TSDBDUMP_BENCH_CACHE ?? path.join(root, '.cache/bench'));
+const outDir = path.join(cache, `mb${mb}`);
+const dump = path.join(outDir, 'big.tar.gz');
+const cli = path.join(root, 'dist/cli.js');
+const preload = path.join(root, 'bench/rss-preload.mjs');
+
+if (!existsSync(dump)) {
+  console.log(`building the big fixture (${mb} MB) into ${outDir} …`);
+  execFileSync('bash', [path.join(root, 'test/fixtures/make-tsdb.sh'), 'big', outDir, '--size-mb', String(mb)], { stdio: 'inherit' });
+}
+if (!existsSync(cli)) execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs')], { stdio: 'inherit' });
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-bench-'));
+
+/** Runs node with the RSS preload; returns wall time, peak RSS, exit code and stdout size. */
+function measure(args) {
+  const rssFile = path.join(tmp, `rss-${Math.random().toString(36).slice(2)}.json`);
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(process.execPath, ['--import', pathToFileURL(preload).href, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TSDBDUMP_BENCH_RSS_FILE: rssFile } });
+    let out = '';
+    child.stdout.on('data', (c) => {
+      if (out.length < 1 << 20) out += c;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const usage = existsSync(rssFile) ? JSON.parse(readFileSync(rssFile, 'utf8')) : {};
+      resolve({ ms, code, out, ...usage });
+    });
+  });
+}
+
+async function best(label, args) {
+  let bestRun;
+  for (let i = 0; i < runs; i++) {
+    const r = await measure(args);
+    if (r.code !== 0 && r.code !== 1) throw new Error(`${label} exited ${r.code}`);
+    if (!bestRun || r.ms < bestRun.ms) bestRun = { ...r, maxRssBytes: Math.max(r.maxRssBytes ?? 0, bestRun?.maxRssBytes ?? 0) };
+    else bestRun.maxRssBytes = Math.max(bestRun.maxRssBytes, r.maxRssBytes ?? 0);
+  }
+  return bestRun;
+}
+
+const size = statSync(dump).size;
+const gz = await best('gunzip', [path.join(root, 'bench/gunzip.mjs'), dump]);
+const tarBytes = JSON.parse(gz.out).bytes;
+const quick = await best('analyze quick', [cli, 'analyze', dump, '--json', '--verify', 'quick']);
+const full = await best('analyze full', [cli, 'analyze', dump, '--json', '--verify', 'full']);
+for (const [name, r] of [['quick', quick], ['full', full]]) {
+  const res = JSON.parse(r.out.length >= 1 << 20 ? '{}' : r.out);
+  if (res.blocks) console.log(`analyze ${name}: ${res.blocks.length} blocks, ${res.diagnostics.filter((d) => d.severity === 'error').length} errors, exit ${r.code}`);
+}
+
+const MiB = 1024 * 1024;
+const line = (name, r, target) => {
+  const ratio = gz.ms / r.ms;
+  const ok = target === undefined ? '' : ratio >= target ? `  ok (target >= ${target}x)` : `  BELOW target ${target}x`;
+  const rss = r.maxRssBytes / MiB;
+  return `${name.padEnd(16)} ${(r.ms / 1000).toFixed(2).padStart(7)} s  ${(size / MiB / (r.ms / 1000)).toFixed(0).padStart(5)} MiB/s compressed  ${ratio.toFixed(2)}x gunzip  peak RSS ${rss.toFixed(0)} MB${rss <= 200 || target === undefined ? '' : ' (ABOVE 200 MB)'}${ok}`;
+};
+console.log(`\ndump ${dump}: ${(size / MiB).toFixed(0)} MiB compressed, ${(tarBytes / MiB).toFixed(0)} MiB tar (${tarBytes} bytes); best of ${runs} runs`);
+console.log(line('gunzip (zlib)', gz));
+console.log(line('analyze quick', quick, 0.9));
+console.log(line('analyze full', full, 0.8));
+rmSync(tmp, { recursive: true, force: true });
