@@ -650,6 +650,8 @@ export function planFromFacts(source: string, facts: RepairFacts, diagnostics: T
   const actions: RepairAction[] = [];
   let actionLoss = 0;
   for (const c of chosen) {
+    // Alternatives go with the step that names the decision (not a meta.json rewrite that comes with it).
+    const main = Math.max(0, c.steps.findIndex((s) => s.kind !== 'rebuild-meta'));
     c.steps.forEach((s, i) => {
       const affected = rawHoldings(s.affected, refs);
       const loss: Loss = lossOf(affected, claimed);
@@ -659,7 +661,7 @@ export function planFromFacts(source: string, facts: RepairFacts, diagnostics: T
       if (s.to !== undefined) a.to = s.to;
       if (s.offset !== undefined) a.offset = s.offset;
       if (loss.perSeries.length) a.lostSeries = loss.perSeries.slice(0, MAX_LOST_SERIES);
-      if (i === 0 && c.alternatives?.length) a.alternatives = c.alternatives;
+      if (i === main && c.alternatives?.length) a.alternatives = c.alternatives;
       actions.push(a);
     });
   }
