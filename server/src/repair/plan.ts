@@ -554,6 +554,7 @@ function applyAll(base: EditState, steps: Step[]): EditState {
 interface Scored {
   cand: Candidate;
   lost: number;
+  served: HoldSet;
   startable: boolean;
 }
 
@@ -563,6 +564,10 @@ export function planFromFacts(source: string, facts: RepairFacts, diagnostics: T
   const model = facts.model;
   const data = allHoldings(model);
   const lostWith = (e: EditState): number => lossOf(data, servedBy(layoutOf(model, e))).samples;
+  const evaluate = (e: EditState): { lost: number; served: HoldSet } => {
+    const served = servedBy(layoutOf(model, e));
+    return { lost: lossOf(data, served).samples, served };
+  };
   const failuresWith = (e: EditState, scope: 'head' | 'wal' | 'block', dir?: string): string[] => {
     const f = startupFailures(layoutOf(model, e));
     return f.filter((m) => {
@@ -590,7 +595,7 @@ export function planFromFacts(source: string, facts: RepairFacts, diagnostics: T
   const decide = (g: Group, scope: 'block' | 'head' | 'wal', dir?: string) => {
     const scored: Scored[] = g.candidates.map((cand) => {
       const e = applyAll(edits, cand.steps);
-      return { cand, lost: lostWith(e), startable: failuresWith(e, scope, dir).length === 0 };
+      return { cand, ...evaluate(e), startable: failuresWith(e, scope, dir).length === 0 };
     });
     const base = g.optional ? lostWith(edits) : Infinity;
     let best: Scored | undefined;
@@ -608,28 +613,24 @@ export function planFromFacts(source: string, facts: RepairFacts, diagnostics: T
   if (hg || wg) {
     const heads = hg?.candidates ?? [{ summary: '', steps: [] }];
     const wals = wg?.candidates ?? [{ summary: '', steps: [] }];
-    let best: { h: number; w: number; lost: number } | undefined;
-    const table: { h: number; w: number; lost: number; startable: boolean }[] = [];
+    type Row = { h: number; w: number; lost: number; served: HoldSet; startable: boolean };
+    let best: Row | undefined;
+    const table: Row[] = [];
     for (let w = 0; w < wals.length; w++) {
       for (let h = 0; h < heads.length; h++) {
         const e = applyAll(edits, [...heads[h].steps, ...wals[w].steps]);
         const startable = failuresWith(e, 'head').length === 0 && failuresWith(e, 'wal').length === 0;
-        const lost = lostWith(e);
-        table.push({ h, w, lost, startable });
-        if (startable && (!best || lost < best.lost)) best = { h, w, lost };
+        const row = { h, w, ...evaluate(e), startable };
+        table.push(row);
+        if (startable && (!best || row.lost < best.lost)) best = row;
       }
     }
     if (best) {
       const b = best;
       edits = applyAll(edits, [...heads[b.h].steps, ...wals[b.w].steps]);
-      if (hg) {
-        const rows = table.filter((r) => r.w === b.w);
-        chosen.push({ steps: heads[b.h].steps, alternatives: rows.filter((r) => r.h !== b.h).map((r) => ({ summary: heads[r.h].summary, samples: r.lost - b.lost, series: 0, startable: r.startable })) });
-      }
-      if (wg) {
-        const rows = table.filter((r) => r.h === b.h);
-        chosen.push({ steps: wals[b.w].steps, alternatives: rows.filter((r) => r.w !== b.w).map((r) => ({ summary: wals[r.w].summary, samples: r.lost - b.lost, series: 0, startable: r.startable })) });
-      }
+      const alt = (r: Row, summary: string) => ({ summary, samples: r.lost - b.lost, series: lossOf(b.served, r.served).series, startable: r.startable });
+      if (hg) chosen.push({ steps: heads[b.h].steps, alternatives: table.filter((r) => r.w === b.w && r.h !== b.h).map((r) => alt(r, heads[r.h].summary)) });
+      if (wg) chosen.push({ steps: wals[b.w].steps, alternatives: table.filter((r) => r.h === b.h && r.w !== b.w).map((r) => alt(r, wals[r.w].summary)) });
     }
   }
 
@@ -689,5 +690,5 @@ function fixedIndirectly(d: TsdbDiagnostic, actions: RepairAction[]): boolean {
 }
 
 function alternativesOf(scored: Scored[], best: Scored): RepairAction['alternatives'] {
-  return scored.filter((s) => s !== best).map((s) => ({ summary: s.cand.summary, samples: s.lost - best.lost, series: 0, startable: s.startable }));
+  return scored.filter((s) => s !== best).map((s) => ({ summary: s.cand.summary, samples: s.lost - best.lost, series: lossOf(best.served, s.served).series, startable: s.startable }));
 }

@@ -1,0 +1,343 @@
+/**
+ * Repair end to end: every broken fixture (built by real Prometheus 2.42) and our own corruptions
+ * of the healthy one are repaired with the CLI, the output is extracted, REAL Prometheus is started
+ * on it, and the number of samples it serves must equal what the repair report says is kept.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, closeSync, writeSync, readSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { dataDir, dumpPath, ensureFixtures, facts, repoRoot, type Scenario } from '../helpers/fixtures';
+import type { RepairResult } from '../../server/src/protocol';
+import { repairDump } from '../../server/src/repair/repair';
+
+const A = 1735862400000;
+const TOTAL = 372000;
+const cli = path.join(repoRoot, 'dist/cli.js');
+let work: string;
+
+before(() => {
+  ensureFixtures();
+  work = mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-repair-test-'));
+});
+after(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+function sha256(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+function runRepair(source: string, out: string, extra: string[] = []): { code: number; result?: RepairResult; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, 'repair', source, '-o', out, '--json', ...extra], { encoding: 'utf8', timeout: 240_000 });
+  let result: RepairResult | undefined;
+  try {
+    result = JSON.parse(r.stdout) as RepairResult;
+  } catch {
+    result = undefined;
+  }
+  return { code: r.status ?? -1, result, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface RunningProm {
+  port: number;
+  log: () => string;
+  stop: () => Promise<void>;
+}
+
+/** Starts real Prometheus on a data dir and waits (with a deadline) until /-/ready answers 200. */
+async function startPrometheus(data: string): Promise<RunningProm> {
+  const port = await freePort();
+  const config = path.join(work, `prom-${port}.yml`);
+  writeFileSync(config, 'scrape_configs: []\n');
+  const child: ChildProcess = spawn(
+    'prometheus',
+    [`--storage.tsdb.path=${data}`, `--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`, '--storage.tsdb.retention.time=100y'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let log = '';
+  child.stdout!.on('data', (c) => (log += String(c)));
+  child.stderr!.on('data', (c) => (log += String(c)));
+  let exited: number | null | undefined;
+  const exitP = new Promise<void>((resolve) =>
+    child.once('exit', (code) => {
+      exited = code;
+      resolve();
+    }),
+  );
+  const stop = async () => {
+    if (exited === undefined) {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exitP;
+      clearTimeout(t);
+    }
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited !== undefined) throw new Error(`prometheus exited with ${exited} before ready:\n${log}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/-/ready`);
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`prometheus not ready within 30 s:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { port, log: () => log, stop };
+}
+
+/** Samples Prometheus serves over [A, A+31h) (the query of EXPECTED.md "healthy"). */
+async function servedSamples(port: number): Promise<number> {
+  const q = encodeURIComponent('sum(count_over_time({__name__!=""}[111601s]))');
+  const res = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${q}&time=${(A + 31 * 3600_000) / 1000}`);
+  const body = (await res.json()) as { status: string; error?: string; data?: { result: { value: [number, string] }[] } };
+  assert.equal(body.status, 'success', `query failed: ${body.error}`);
+  const r = body.data!.result;
+  return r.length ? Number(r[0].value[1]) : 0;
+}
+
+function extract(tarGz: string): string {
+  const dir = mkdtempSync(path.join(work, 'data-'));
+  execFileSync('tar', ['xzf', tarGz, '-C', dir]);
+  return dir;
+}
+
+/** Repairs, checks the report, starts Prometheus on the output and compares what it serves. */
+async function repairAndServe(name: string, source: string): Promise<{ result: RepairResult; served: number; log: string }> {
+  const isFile = statSync(source).isFile();
+  const hashBefore = isFile ? sha256(source) : undefined;
+  const out = path.join(work, `${name}.repaired.tar.gz`);
+  const r = runRepair(source, out);
+  assert.equal(r.code, 0, `repair exit ${r.code}: ${r.stderr}\n${r.stdout.slice(0, 4000)}`);
+  const result = r.result!;
+  assert.equal(result.nothingToRepair, false);
+  assert.ok(existsSync(out));
+  assert.ok(!existsSync(`${out}.partial`));
+  if (hashBefore) assert.equal(sha256(source), hashBefore, 'the source is never modified');
+  // The output re-analyses clean.
+  assert.ok(result.after, 'after-analysis present');
+  assert.deepEqual(result.after.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.code} ${d.path}`), []);
+  // Sum of what the actions cost, plus what Prometheus would not serve anyway, is the total loss.
+  const t = result.totals!;
+  const actionLoss = result.actions.reduce((n, a) => n + a.loss.samples, 0);
+  assert.equal(actionLoss + t.notServedAnyway, t.samplesLost);
+  assert.equal(t.samplesHeld - t.samplesLost, t.samplesServedAfter);
+  const data = extract(out);
+  const prom = await startPrometheus(data);
+  try {
+    const served = await servedSamples(prom.port);
+    const log = prom.log();
+    assert.doesNotMatch(log, /level=error/, log);
+    assert.equal(served, t.samplesServedAfter, `Prometheus serves ${served}, the report says ${t.samplesServedAfter}`);
+    return { result, served, log };
+  } finally {
+    await prom.stop();
+  }
+}
+
+function action(result: RepairResult, kind: string, p: string) {
+  return result.actions.find((a) => a.kind === kind && a.path === p);
+}
+
+describe('repair on the broken fixtures', () => {
+  test('healthy: nothing to repair, nothing written', () => {
+    const out = path.join(work, 'healthy.repaired.tar.gz');
+    const r = runRepair(dumpPath('healthy'), out);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.result!.nothingToRepair, true);
+    assert.deepEqual(r.result!.actions, []);
+    assert.ok(!existsSync(out));
+    const human = spawnSync(process.execPath, [cli, 'repair', dumpPath('healthy'), '-o', out], { encoding: 'utf8' });
+    assert.equal(human.status, 0);
+    assert.match(human.stdout, /Nothing to repair/);
+    assert.ok(!existsSync(out));
+  });
+
+  test('head-gap: drops the head chunk files after the gap, loses nothing, Prometheus serves all 372000 samples', async () => {
+    const { result, served } = await repairAndServe('head-gap', dumpPath('head-gap'));
+    const drops = result.actions.filter((a) => a.fixes === 'head-chunks-out-of-sequence');
+    assert.deepEqual(drops.map((a) => `${a.kind} ${a.path}`), ['drop-file chunks_head/000005', 'drop-file chunks_head/000006']);
+    assert.ok(drops.every((a) => a.loss.samples === 0));
+    assert.equal(result.totals!.samplesHeld, TOTAL);
+    assert.equal(served, TOTAL);
+  });
+
+  test('wal-gap: renames 00000006 to 00000005 (loses 0) rather than deleting it (loses 5979)', async () => {
+    const { result, served } = await repairAndServe('wal-gap', dumpPath('wal-gap'));
+    const rename = action(result, 'rename-file', 'wal/00000006');
+    assert.ok(rename, JSON.stringify(result.actions, null, 1));
+    assert.equal(rename.to, 'wal/00000005');
+    assert.equal(rename.loss.samples, 0);
+    const del = rename.alternatives?.find((x) => /drop the WAL segments after the gap/.test(x.summary));
+    assert.ok(del, JSON.stringify(rename.alternatives));
+    assert.equal(del.samples, 5979);
+    assert.equal(served, TOTAL);
+  });
+
+  test('meta-bad: rebuilds both meta.json files from index and chunks, Prometheus serves the blocks again', async () => {
+    const f = facts('meta-bad');
+    const damage = f.damage as { invalid: { block: string }; missing: { block: string } };
+    const { result, served, log } = await repairAndServe('meta-bad', dumpPath('meta-bad'));
+    assert.ok(action(result, 'rebuild-meta', `${damage.invalid.block}/meta.json`));
+    assert.ok(action(result, 'rebuild-meta', `${damage.missing.block}/meta.json`));
+    assert.doesNotMatch(log, /Failed to read meta.json/);
+    assert.equal(served, TOTAL);
+  });
+
+  test('chunk-crc: blanks the damaged chunk only; loses its 121 samples of one series', async () => {
+    const f = facts('chunk-crc');
+    const dmg = f.damage as { chunk: { chunkOffset: number } };
+    const { result, served } = await repairAndServe('chunk-crc', dumpPath('chunk-crc'));
+    const blank = result.actions.find((a) => a.kind === 'blank-chunk');
+    assert.ok(blank, JSON.stringify(result.actions, null, 1));
+    assert.equal(blank.offset, dmg.chunk.chunkOffset);
+    assert.equal(blank.loss.samples, 121);
+    assert.equal(blank.loss.series, 1);
+    assert.equal(blank.lostSeries![0].series, 'node_cpu_seconds_total{cpu="0",instance="node-4:9100",job="node",mode="idle"}');
+    assert.deepEqual(blank.loss.ranges, [{ from: 1735927200010, to: 1735929000004 }]);
+    assert.equal(served, TOTAL - 121);
+  });
+
+  test('overlap (warning): drops the duplicate block whose data the larger one holds; nothing lost, no overlap warning', async () => {
+    const f = facts('overlap');
+    const added = (f.damage as { addedBlock: string | { ulid: string } }).addedBlock;
+    const addedDir = typeof added === 'string' ? added : added.ulid;
+    const { result, served, log } = await repairAndServe('overlap', dumpPath('overlap'));
+    const drop = action(result, 'drop-block', `${addedDir}/`);
+    assert.ok(drop, JSON.stringify(result.actions, null, 1));
+    assert.equal(drop.loss.samples, 0);
+    assert.doesNotMatch(log, /Overlapping blocks/);
+    assert.equal(served, TOTAL);
+  });
+});
+
+/** A copy of the healthy data dir to corrupt. */
+function healthyCopy(name: string): string {
+  const dir = path.join(work, `src-${name}`);
+  cpSync(dataDir('healthy'), dir, { recursive: true });
+  return dir;
+}
+
+function flipByte(file: string, offset: number): void {
+  const fd = openSync(file, 'r+');
+  try {
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, offset);
+    b[0] ^= 0xff;
+    writeSync(fd, b, 0, 1, offset);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('repair on our own corruptions of the healthy dump', () => {
+  test('stale lock file and a tmp leftover dir are left out', async () => {
+    const src = healthyCopy('lock-tmp');
+    writeFileSync(path.join(src, 'lock'), '');
+    const tmp = path.join(src, '01M83YYJ7D8M4N71W2QBVBXFRZ.tmp-for-creation');
+    mkdirSync(tmp);
+    writeFileSync(path.join(tmp, 'meta.json'), '{}');
+    const { result, served } = await repairAndServe('lock-tmp', src);
+    assert.ok(result.actions.some((a) => a.fixes === 'lock-file-present' && a.path === 'lock'));
+    assert.ok(result.actions.some((a) => a.fixes === 'leftover-tmp'));
+    assert.equal(served, TOTAL);
+  });
+
+  test('torn WAL tail: the last segment is cut after its last complete record', async () => {
+    const src = healthyCopy('torn');
+    const seg = path.join(src, 'wal/00000006');
+    truncateSync(seg, 20_000);
+    const { result, served } = await repairAndServe('torn', src);
+    const cut = result.actions.find((a) => a.kind === 'truncate-file' && a.path === 'wal/00000006');
+    assert.ok(cut, JSON.stringify(result.actions, null, 1));
+    assert.ok(cut.offset! < 20_000);
+    assert.ok(served <= TOTAL);
+  });
+
+  test('checkpoint without segment N+1: fixed without losing what the head chunks hold', async () => {
+    const src = healthyCopy('cp-stale');
+    rmSync(path.join(src, 'wal/00000002'));
+    const { result, served } = await repairAndServe('cp-stale', src);
+    assert.ok(result.actions.some((a) => a.fixes === 'wal-checkpoint-stale'), JSON.stringify(result.actions, null, 1));
+    assert.ok(served > TOTAL - 12000);
+  });
+
+  test('WAL record damaged mid-segment: cut there, later segments kept when that loses less', async () => {
+    const src = healthyCopy('wal-mid');
+    flipByte(path.join(src, 'wal/00000003'), 40_000);
+    const { result } = await repairAndServe('wal-mid', src);
+    const cut = result.actions.find((a) => a.kind === 'truncate-file' && a.path === 'wal/00000003');
+    assert.ok(cut, JSON.stringify(result.actions, null, 1));
+    assert.ok(!result.actions.some((a) => a.path === 'wal/00000005' || a.path === 'wal/00000006'), 'later segments are kept');
+  });
+
+  test('head chunk record damaged: repaired with the least loss (the WAL refills the head)', async () => {
+    const src = healthyCopy('head-crc');
+    flipByte(path.join(src, 'chunks_head/000005'), 5_000);
+    const { result, served } = await repairAndServe('head-crc', src);
+    assert.ok(result.actions.some((a) => a.fixes === 'head-chunk-corrupt'), JSON.stringify(result.actions, null, 1));
+    assert.equal(served, TOTAL);
+  });
+});
+
+describe('repair safety', () => {
+  test('the source is untouched and a cancelled repair leaves no file under the final name', async () => {
+    const source = dumpPath('wal-gap');
+    const hash = sha256(source);
+    const out = path.join(work, 'cancelled.tar.gz');
+    const controller = new AbortController();
+    await assert.rejects(
+      repairDump(source, out, {
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.phase === 'write') controller.abort();
+        },
+      }),
+      (e: Error & { code?: string }) => e.code === 'cancelled',
+    );
+    assert.ok(!existsSync(out));
+    assert.ok(!existsSync(`${out}.partial`));
+    assert.equal(sha256(source), hash);
+    assert.deepEqual(readdirSync(work).filter((n) => n.startsWith('.tsdbdump-repair-')), [], 'spool dir removed');
+  });
+
+  test('usage errors exit 2: missing -o, existing output, output equal to the source', () => {
+    const src = dumpPath('head-gap');
+    assert.equal(spawnSync(process.execPath, [cli, 'repair', src], { encoding: 'utf8' }).status, 2);
+    const existing = path.join(work, 'exists.tar.gz');
+    writeFileSync(existing, 'x');
+    assert.equal(spawnSync(process.execPath, [cli, 'repair', src, '-o', existing], { encoding: 'utf8' }).status, 2);
+    assert.equal(readFileSync(existing, 'utf8'), 'x');
+  });
+
+  test('--dry-run prints the plan and writes nothing', () => {
+    const out = path.join(work, 'dry.tar.gz');
+    const r = spawnSync(process.execPath, [cli, 'repair', dumpPath('head-gap'), '-o', out, '--dry-run'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /drop chunks_head\/000005/);
+    assert.match(r.stdout, /dry run/);
+    assert.ok(!existsSync(out));
+  });
+});
+
+void ({} as Scenario);
