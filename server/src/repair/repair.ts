@@ -38,8 +38,9 @@ export interface PlanOutcome {
 }
 
 /** Something to repair: errors or warnings, or entries the source reader refused. */
+const CLEANUP_CODES = new Set(['lock-file-present', 'leftover-tmp', 'tar-unsafe-path', 'dump-truncated', 'block-deletable', 'block-superseded']);
 function needsWork(a: AnalysisResult): boolean {
-  return a.diagnostics.some((d) => d.severity === 'error' || d.severity === 'warning');
+  return a.diagnostics.some((d) => d.severity === 'error' || d.severity === 'warning' || CLEANUP_CODES.has(d.code));
 }
 
 /** Analyses and plans; no file is written (except a temp spool when `spoolNear` is given). */
@@ -259,7 +260,7 @@ async function writeRepaired(source: string, output: string, outcome: PlanOutcom
   await writeDump(output, output_(), { signal: opts.signal, onProgress: (p) => opts.onProgress?.({ phase: 'write', bytes: p.bytes, entry: p.entry }) });
 }
 
-async function* takeBytes(body: AsyncIterable<Uint8Array>, n: number): AsyncGenerator<Uint8Array> {
+export async function* takeBytes(body: AsyncIterable<Uint8Array>, n: number): AsyncGenerator<Uint8Array> {
   let left = n;
   for await (const c of body) {
     if (left <= 0) continue;
@@ -269,7 +270,7 @@ async function* takeBytes(body: AsyncIterable<Uint8Array>, n: number): AsyncGene
   }
 }
 
-async function* zeroFrom(body: AsyncIterable<Uint8Array>, from: number): AsyncGenerator<Uint8Array> {
+export async function* zeroFrom(body: AsyncIterable<Uint8Array>, from: number): AsyncGenerator<Uint8Array> {
   let pos = 0;
   for await (const c of body) {
     const start = pos;
@@ -285,7 +286,7 @@ async function* zeroFrom(body: AsyncIterable<Uint8Array>, from: number): AsyncGe
 }
 
 /** Replaces each damaged chunk by an empty chunk of the same size: data zeroed (sample count 0), CRC recomputed. */
-async function* blankChunks(body: AsyncIterable<Uint8Array>, bad: BadChunk[]): AsyncGenerator<Uint8Array> {
+export async function* blankChunks(body: AsyncIterable<Uint8Array>, bad: BadChunk[]): AsyncGenerator<Uint8Array> {
   // Patches: byte ranges with their new content.
   const patches = bad.map((c) => {
     const bytes = new Uint8Array(1 + c.dataLength + 4);
