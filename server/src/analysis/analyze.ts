@@ -24,7 +24,7 @@ import { parseMetaJson, type BlockMeta } from '../tsdb/metaJson';
 import { readIndex, type IndexSummary, type IndexSeries } from '../tsdb/index';
 import { createChunkSegmentScanner, type ChunkSegmentSummary } from '../tsdb/chunks';
 import { createHeadChunkScanner, type HeadChunkFileSummary } from '../tsdb/headChunks';
-import { createWalSegmentScanner, type WalSegmentSummary } from '../tsdb/wal';
+import { createWalSegmentScanner, WAL_PAGE_SIZE, type WalSegmentSummary } from '../tsdb/wal';
 import { parseTombstones, type TombstonesParse } from '../tsdb/tombstones';
 import type { PushScanner } from '../tsdb/types';
 import { pad, rangeOf, utc } from './goFormat';
@@ -1052,7 +1052,11 @@ function walRecordDiagnostics(a: Analysis, segs: SegmentState[], kind: 'wal' | '
       });
       continue;
     }
-    if (prob.torn && isLast) {
+    // The last segment ending inside a record (a crash's last write): the zeros Prometheus reads
+    // past EOF make it either `last record is torn` or a CRC mismatch in the final page.
+    const problemAt = prob.offset ?? sum.goodUntil;
+    const inFinalPage = sum.endsMidPage && Math.floor(problemAt / WAL_PAGE_SIZE) >= Math.floor(Math.max(0, s.size - 1) / WAL_PAGE_SIZE);
+    if (isLast && (prob.torn || inFinalPage) && sum.problems.length === 1) {
       a.diag({
         code: 'wal-torn-tail',
         severity: 'warning',
