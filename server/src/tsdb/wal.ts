@@ -1,7 +1,14 @@
-/** WAL, WBL and checkpoint segments (tsdb-format.md §7). */
+/** WAL, WBL and checkpoint segments (tsdb-format.md §7), following 2.42's wlog.Reader and record.Decoder. */
+import { uncompress } from 'snappyjs';
+import { Cursor, FormatError } from './cursor';
+import { crc32c, hex, readCrc } from './crc32c';
+import { parseCheckpointDirName, parseDecimalName } from './blockDir';
 import type { FormatProblem, PushScanner } from './types';
 
 export const WAL_PAGE_SIZE = 32 * 1024;
+const HEADER_SIZE = 7;
+/** Records larger than this after decompression are treated as damage (real ones are far smaller). */
+const MAX_RECORD_BYTES = 256 << 20;
 
 export type WalRecord =
   | { type: 'series'; series: { ref: number; labels: [string, string][] }[] }
@@ -16,12 +23,17 @@ export type WalRecord =
 export interface WalProblem extends FormatProblem {
   /** `last record is torn`: the segment ends inside a record (normal only for a crash's last write). */
   torn: boolean;
+  /** Not damage: a feature this reader cannot decode (zstd records of Prometheus 2.46+). */
+  unsupported?: boolean;
 }
 
 export interface WalSegmentSummary {
   sizeBytes: number;
   records: number;
+  /** Float and histogram samples. */
   samples: number;
+  /** Of which histogram samples (record types 7–10). */
+  histogramSamples: number;
   series: number;
   minTime?: number;
   maxTime?: number;
@@ -37,8 +49,386 @@ export interface WalScanOptions {
   onRecord?: (r: WalRecord, offset: number) => void;
 }
 
-export declare function createWalSegmentScanner(opts?: WalScanOptions): PushScanner<WalSegmentSummary>;
+// Fragment types (low 3 bits of the type byte).
+const REC_PAGE_TERM = 0;
+const REC_FULL = 1;
+const REC_FIRST = 2;
+const REC_MIDDLE = 3;
+const REC_LAST = 4;
+const SNAPPY = 0x08;
+const ZSTD = 0x10;
+
+const utf8 = new TextDecoder('utf-8');
+
+class WalSegmentScanner implements PushScanner<WalSegmentSummary> {
+  private fileOffset = 0;
+  private readonly page = new Uint8Array(WAL_PAGE_SIZE);
+  private pageFill = 0;
+  /** Set at the first damage: like Prometheus, nothing after it is read. */
+  private stopped = false;
+  // The record being assembled from fragments.
+  private rec = new Uint8Array(4096);
+  private recLen = 0;
+  private fragmentsInRecord = 0;
+  private recStart = 0;
+  private lastType = REC_FULL;
+  private zstdReported = false;
+  private readonly s: WalSegmentSummary = {
+    sizeBytes: 0, records: 0, samples: 0, histogramSamples: 0, series: 0, endsMidPage: false, goodUntil: 0, problems: [],
+  };
+
+  constructor(private readonly opts: WalScanOptions) {}
+
+  push(buf: Uint8Array): void {
+    let pos = 0;
+    while (pos < buf.length) {
+      const pageStart = this.fileOffset - this.pageFill;
+      // Whole pages straight from the pushed buffer, without copying.
+      if (this.pageFill === 0 && buf.length - pos >= WAL_PAGE_SIZE) {
+        this.fileOffset += WAL_PAGE_SIZE;
+        if (!this.stopped) this.readPage(buf.subarray(pos, pos + WAL_PAGE_SIZE), pageStart, WAL_PAGE_SIZE);
+        pos += WAL_PAGE_SIZE;
+        continue;
+      }
+      const n = Math.min(WAL_PAGE_SIZE - this.pageFill, buf.length - pos);
+      this.page.set(buf.subarray(pos, pos + n), this.pageFill);
+      this.pageFill += n;
+      this.fileOffset += n;
+      pos += n;
+      if (this.pageFill === WAL_PAGE_SIZE) {
+        if (!this.stopped) this.readPage(this.page, pageStart, WAL_PAGE_SIZE);
+        this.pageFill = 0;
+      }
+    }
+  }
+
+  end(): WalSegmentSummary {
+    const s = this.s;
+    s.sizeBytes = this.fileOffset;
+    s.endsMidPage = this.fileOffset % WAL_PAGE_SIZE !== 0;
+    if (this.pageFill > 0 && !this.stopped) {
+      // Prometheus reads a short segment as if zero-padded to the page end.
+      this.page.fill(0, this.pageFill);
+      this.readPage(this.page, this.fileOffset - this.pageFill, this.pageFill);
+      this.pageFill = 0;
+    }
+    if (!this.stopped && this.fragmentsInRecord > 0) {
+      this.problem('last record is torn', this.recStart, true);
+    }
+    // A record may end in the zeros read past EOF; what can be kept ends at the file's end.
+    s.goodUntil = Math.min(s.goodUntil, s.sizeBytes);
+    return s;
+  }
+
+  private problem(message: string, offset: number, torn: boolean): void {
+    this.s.problems.push({ message, offset, torn });
+    this.stopped = true;
+  }
+
+  /** One page; `real` bytes of it are in the file (the rest reads as zeros). */
+  private readPage(page: Uint8Array, pageStart: number, real: number): void {
+    let p = 0;
+    while (p < WAL_PAGE_SIZE && !this.stopped) {
+      const typeByte = page[p];
+      const typ = typeByte & 0x07;
+      if (typ === REC_PAGE_TERM) {
+        for (let i = p + 1; i < WAL_PAGE_SIZE; i++) {
+          if (page[i] !== 0) return this.problem('unexpected non-zero byte in padded page', pageStart + i, false);
+        }
+        return;
+      }
+      if (p + HEADER_SIZE > WAL_PAGE_SIZE) {
+        return this.problem(`fragment header crosses the page boundary at ${pageStart + WAL_PAGE_SIZE}`, pageStart + p, false);
+      }
+      const len = (page[p + 1] << 8) | page[p + 2];
+      const stored = readCrc(page, p + 3);
+      const at = pageStart + p;
+      if (len > WAL_PAGE_SIZE - HEADER_SIZE) return this.problem(`invalid record size ${len}`, at, false);
+      const dataAt = p + HEADER_SIZE;
+      if (dataAt + len > WAL_PAGE_SIZE) {
+        return this.problem(`fragment of ${len} bytes crosses the page boundary at ${pageStart + WAL_PAGE_SIZE}`, at, false);
+      }
+      const data = page.subarray(dataAt, dataAt + len);
+      const actual = crc32c(data);
+      // A fragment cut by the end of the file is a torn write: its missing bytes read as zeros.
+      if (actual !== stored) return this.problem(`unexpected checksum ${hex(actual)}, expected ${hex(stored)}`, at, dataAt + len > real || p + HEADER_SIZE > real);
+      const orderError = this.validateOrder(typ);
+      if (orderError) return this.problem(orderError, at, false);
+      if (this.fragmentsInRecord === 0) this.recStart = at;
+      this.append(data);
+      this.lastType = typ;
+      p = dataAt + len;
+      if (typ === REC_FULL || typ === REC_LAST) {
+        this.fragmentsInRecord = 0;
+        const ok = this.completeRecord(typeByte, pageStart + p);
+        this.recLen = 0;
+        if (!ok) return;
+      } else {
+        this.fragmentsInRecord++;
+      }
+    }
+  }
+
+  private validateOrder(typ: number): string | undefined {
+    const i = this.fragmentsInRecord;
+    switch (typ) {
+      case REC_FULL:
+        return i !== 0 ? 'unexpected full record' : undefined;
+      case REC_FIRST:
+        return i !== 0 ? 'unexpected first record, dropping buffer' : undefined;
+      case REC_MIDDLE:
+        return i === 0 ? 'unexpected middle record, dropping buffer' : undefined;
+      case REC_LAST:
+        return i === 0 ? 'unexpected last record, dropping buffer' : undefined;
+      default:
+        return `unexpected record type ${typ}`;
+    }
+  }
+
+  private append(data: Uint8Array): void {
+    if (this.recLen + data.length > this.rec.length) {
+      const bigger = new Uint8Array(Math.max(this.rec.length * 2, this.recLen + data.length));
+      bigger.set(this.rec.subarray(0, this.recLen));
+      this.rec = bigger;
+    }
+    this.rec.set(data, this.recLen);
+    this.recLen += data.length;
+  }
+
+  /** Decompresses and decodes the assembled record; false when that failed (and stopped the scan). */
+  private completeRecord(typeByte: number, endOffset: number): boolean {
+    let body: Uint8Array = this.rec.subarray(0, this.recLen);
+    if (typeByte & ZSTD) {
+      // Prometheus 2.46+ can write zstd records; count them but do not decode.
+      if (!this.zstdReported) {
+        this.zstdReported = true;
+        this.s.problems.push({ message: 'zstd-compressed WAL records (Prometheus 2.46+) are not supported by this reader', offset: this.recStart, torn: false, unsupported: true });
+      }
+      this.s.records++;
+      this.s.goodUntil = endOffset;
+      return true;
+    }
+    if (typeByte & SNAPPY && body.length > 0) {
+      try {
+        body = uncompress(body, MAX_RECORD_BYTES);
+      } catch {
+        this.problem('snappy: corrupt input', this.recStart, false);
+        return false;
+      }
+    }
+    const err = this.decodeRecord(body);
+    if (err) {
+      this.problem(err, this.recStart, false);
+      return false;
+    }
+    this.s.records++;
+    this.s.goodUntil = endOffset;
+    return true;
+  }
+
+  private time(t: number): void {
+    const s = this.s;
+    if (s.minTime === undefined || t < s.minTime) s.minTime = t;
+    if (s.maxTime === undefined || t > s.maxTime) s.maxTime = t;
+  }
+
+  /** Decodes like record.Decoder; returns Prometheus's error text (as wrapped in head_wal.go) or undefined. */
+  private decodeRecord(body: Uint8Array): string | undefined {
+    if (body.length === 0) return 'decode: empty record';
+    const recordType = body[0];
+    const d = new Cursor(body, 0, 1);
+    const emit = this.opts.onRecord;
+    const s = this.s;
+    let what = 'decode';
+    try {
+      switch (recordType) {
+        case 1: {
+          what = 'decode series';
+          const series: { ref: number; labels: [string, string][] }[] = [];
+          let n = 0;
+          while (d.remaining > 0) {
+            const ref = d.u64n();
+            const labels = readLabels(d);
+            n++;
+            if (emit) series.push({ ref, labels });
+          }
+          s.series += n;
+          emit?.({ type: 'series', series }, this.recStart);
+          return undefined;
+        }
+        case 2: {
+          what = 'decode samples';
+          const samples: { ref: number; t: number; v: number }[] = [];
+          if (d.remaining === 0) {
+            emit?.({ type: 'samples', samples }, this.recStart);
+            return undefined;
+          }
+          const baseRef = d.u64n();
+          const baseT = d.i64();
+          let n = 0;
+          try {
+            while (d.remaining > 0) {
+              const ref = baseRef + d.varint();
+              const t = baseT + d.varint();
+              const v = d.f64();
+              n++;
+              this.time(t);
+              if (emit) samples.push({ ref, t, v });
+            }
+          } catch (e) {
+            if (e instanceof FormatError) return `decode samples: decode error after ${n} samples: invalid size`;
+            throw e;
+          }
+          s.samples += n;
+          emit?.({ type: 'samples', samples }, this.recStart);
+          return undefined;
+        }
+        case 3: {
+          what = 'decode tombstones';
+          const tombstones: { ref: number; minTime: number; maxTime: number }[] = [];
+          while (d.remaining > 0) {
+            const t = { ref: d.u64n(), minTime: d.varint(), maxTime: d.varint() };
+            if (emit) tombstones.push(t);
+          }
+          emit?.({ type: 'tombstones', tombstones }, this.recStart);
+          return undefined;
+        }
+        case 4: {
+          what = 'decode exemplars';
+          let count = 0;
+          if (d.remaining > 0) {
+            d.u64n();
+            d.i64();
+            while (d.remaining > 0) {
+              d.varint();
+              d.varint();
+              d.f64();
+              readLabels(d);
+              count++;
+            }
+          }
+          emit?.({ type: 'exemplars', count }, this.recStart);
+          return undefined;
+        }
+        case 5: {
+          what = 'decode mmap markers';
+          let count = 0;
+          while (d.remaining > 0) {
+            d.u64n();
+            d.u64n();
+            count++;
+          }
+          emit?.({ type: 'mmap-markers', count }, this.recStart);
+          return undefined;
+        }
+        case 6: {
+          what = 'decode metadata';
+          let count = 0;
+          while (d.remaining > 0) {
+            d.uvarint();
+            d.u8();
+            const fields = d.uvarint();
+            for (let i = 0; i < fields; i++) {
+              d.string();
+              d.string();
+            }
+            count++;
+          }
+          emit?.({ type: 'metadata', count }, this.recStart);
+          return undefined;
+        }
+        case 7:
+        case 8:
+        case 9:
+        case 10: {
+          what = 'decode histograms';
+          const samples: { ref: number; t: number }[] = [];
+          let n = 0;
+          if (d.remaining > 0) {
+            const baseRef = d.u64n();
+            const baseT = d.i64();
+            const float = recordType === 8 || recordType === 10;
+            const custom = recordType >= 9;
+            while (d.remaining > 0) {
+              const ref = baseRef + d.varint();
+              const t = baseT + d.varint();
+              skipHistogram(d, float, custom);
+              n++;
+              this.time(t);
+              if (emit) samples.push({ ref, t });
+            }
+          }
+          s.samples += n;
+          s.histogramSamples += n;
+          emit?.({ type: 'histograms', samples }, this.recStart);
+          return undefined;
+        }
+        default:
+          // Unknown types are skipped by Prometheus (3.11+ start-timestamp records among them).
+          emit?.({ type: 'unknown', recordType }, this.recStart);
+          return undefined;
+      }
+    } catch (e) {
+      if (e instanceof FormatError) return `${what}: invalid size`;
+      throw e;
+    }
+  }
+}
+
+function readLabels(d: Cursor): [string, string][] {
+  const n = d.uvarint();
+  const labels: [string, string][] = [];
+  for (let i = 0; i < n; i++) {
+    const name = utf8.decode(d.bytes(d.uvarint()));
+    const value = utf8.decode(d.bytes(d.uvarint()));
+    labels.push([name, value]);
+  }
+  return labels;
+}
+
+/** Skips one encoded histogram (record types 7–10, tsdb-format.md §7). */
+function skipHistogram(d: Cursor, float: boolean, customCapable: boolean): void {
+  d.u8(); // counter reset hint
+  const schema = d.varint();
+  d.f64(); // zero threshold
+  if (float) {
+    d.f64();
+    d.f64();
+  } else {
+    d.uvarint();
+    d.uvarint();
+  }
+  d.f64(); // sum
+  for (let side = 0; side < 2; side++) {
+    const spans = d.uvarint();
+    for (let i = 0; i < spans; i++) {
+      d.varint();
+      d.uvarint();
+    }
+  }
+  for (let side = 0; side < 2; side++) {
+    const buckets = d.uvarint();
+    for (let i = 0; i < buckets; i++) {
+      if (float) d.f64();
+      else d.varint();
+    }
+  }
+  if (customCapable && schema === -53) {
+    const n = d.uvarint();
+    d.skip(n * 8);
+  }
+}
+
+export function createWalSegmentScanner(opts: WalScanOptions = {}): PushScanner<WalSegmentSummary> {
+  return new WalSegmentScanner(opts);
+}
+
 /** `00000012` → 12; undefined for other names. */
-export declare function parseWalSegmentName(name: string): number | undefined;
+export function parseWalSegmentName(name: string): number | undefined {
+  return parseDecimalName(name);
+}
+
 /** `checkpoint.00000011` → 11; undefined for others (including `.tmp`). */
-export declare function parseCheckpointName(name: string): number | undefined;
+export function parseCheckpointName(name: string): number | undefined {
+  return parseCheckpointDirName(name);
+}
