@@ -17,7 +17,7 @@ import type {
   WalCheckpointInfo,
   WalSegmentInfo,
 } from '../protocol';
-import { openSource, type DumpEntry, type SourceProblem, type SourceProgress } from '../dump/source';
+import { openSource, type DumpEntry, type OpenedSource, type SourceProblem, type SourceProgress } from '../dump/source';
 import { collectByteSource, type DisposableByteSource } from '../dump/byteSource';
 import { classifyPath, type PathKind } from '../tsdb/blockDir';
 import { parseMetaJson, type BlockMeta } from '../tsdb/metaJson';
@@ -57,14 +57,22 @@ const DEFAULT_INTERVAL_MS = 60_000;
 export async function analyzeSource(source: string, opts: AnalyzeOptions = {}): Promise<AnalysisResult> {
   const started = Date.now();
   const opened = await openSource(source, { signal: opts.signal, onProgress: opts.onProgress });
-  const result = await analyzeEntries(opened.entries, {
-    verify: opts.verify,
-    signal: opts.signal,
-    source,
-    sourceProblems: () => opened.problems,
-  });
+  const result = await analyzeOpened(opened, { verify: opts.verify, signal: opts.signal, source });
   result.durationMs = Date.now() - started;
   return result;
+}
+
+/**
+ * Analyses a source already opened (openSource, or openTarStream for a tar coming from a pod:
+ * `analyzeOpened(openTarStream(stdout, { label: 'pod:ns/name' }), { source: 'pod:ns/name' })`).
+ */
+export function analyzeOpened(opened: OpenedSource, opts: { verify?: VerifyDepth; signal?: AbortSignal; source?: string }): Promise<AnalysisResult> {
+  return analyzeEntries(opened.entries, {
+    verify: opts.verify,
+    signal: opts.signal,
+    source: opts.source ?? opened.source,
+    sourceProblems: () => opened.problems,
+  });
 }
 
 // ---- State while reading -------------------------------------------------------------------------

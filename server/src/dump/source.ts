@@ -217,13 +217,26 @@ interface PendingEntry {
 const PENDING_LIMIT = 4 * 1024 * 1024;
 
 async function openTar(file: string, kind: 'tar' | 'tar.gz', totalBytes: number, opts: SourceOptions): Promise<OpenedSource> {
+  return tarSource(() => createReadStream(file, { highWaterMark: READ_CHUNK }), file, kind, totalBytes, opts);
+}
+
+/**
+ * Entries of a tar or tar.gz coming as a stream (e.g. `tar cf -` run in a pod), with the same
+ * root detection, unsafe-entry and truncation handling as a file. `label` names it in messages.
+ * The stream is consumed when the entries are iterated.
+ */
+export function openTarStream(input: Readable, opts: SourceOptions & { gzip?: boolean; label?: string; totalBytes?: number } = {}): OpenedSource {
+  return tarSource(() => input, opts.label ?? 'stream', opts.gzip ? 'tar.gz' : 'tar', opts.totalBytes ?? 0, opts);
+}
+
+function tarSource(makeInput: () => Readable, file: string, kind: 'tar' | 'tar.gz', totalBytes: number, opts: SourceOptions): OpenedSource {
   const problems: SourceProblem[] = [];
   const readEntries: string[] = [];
   const opened: OpenedSource = { kind, source: file, totalBytes, entries: tarEntries(), problems, readEntries };
   return opened;
 
   async function* tarEntries(): AsyncGenerator<DumpEntry> {
-    const input = createReadStream(file, { highWaterMark: READ_CHUNK });
+    const input = makeInput();
     let bytesRead = 0;
     let lastReport = 0;
     let currentName: string | undefined;
@@ -231,7 +244,7 @@ async function openTar(file: string, kind: 'tar' | 'tar.gz', totalBytes: number,
       bytesRead += chunk.length;
       if (opts.onProgress && bytesRead - lastReport >= PROGRESS_STEP) {
         lastReport = bytesRead;
-        opts.onProgress({ bytes: bytesRead, totalBytes, entry: currentName });
+        opts.onProgress({ bytes: bytesRead, totalBytes: totalBytes || undefined, entry: currentName });
       }
     });
     const extract = tarStream.extract();
@@ -345,7 +358,7 @@ async function openTar(file: string, kind: 'tar' | 'tar.gz', totalBytes: number,
       problems.push({
         code: 'dump-truncated',
         path: currentName ?? '',
-        message: `the archive ends early or is damaged after ${bytesRead} of ${totalBytes} bytes (${reason}); ${readEntries.length} entries were read (the last: ${currentName ?? 'none'}), everything after is missing`,
+        message: `the archive ends early or is damaged after ${bytesRead}${totalBytes ? ` of ${totalBytes}` : ''} bytes (${reason}); ${readEntries.length} entries were read (the last: ${currentName ?? 'none'}), everything after is missing`,
       });
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
@@ -370,7 +383,7 @@ async function openTar(file: string, kind: 'tar' | 'tar.gz', totalBytes: number,
         if (e) yield e;
       }
     }
-    opts.onProgress?.({ bytes: bytesRead, totalBytes });
+    opts.onProgress?.({ bytes: bytesRead, totalBytes: totalBytes || undefined });
   }
 }
 

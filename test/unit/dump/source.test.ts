@@ -188,3 +188,20 @@ test('collectByteSource keeps small files in memory and spills big ones to a tem
   assert.equal(readdirSync(dir).length, 0);
   assert.ok(!existsSync(path.join(dir, 'x')));
 });
+
+test('openTarStream reads a tar coming as a stream (as from a pod) like a file', async () => {
+  const { Readable } = await import('node:stream');
+  const { openTarStream } = await import('../../../server/src/dump/source');
+  const tarBytes = zlib.gunzipSync(readFileSync(dumpPath('healthy')));
+  const fromFile = await readAllEntries(dumpPath('healthy'));
+  const opened = openTarStream(Readable.from([tarBytes.subarray(0, 100_000), tarBytes.subarray(100_000)]), { label: 'pod:default/prom' });
+  const paths: string[] = [];
+  for await (const e of opened.entries) {
+    paths.push(e.path);
+    for await (const _ of e.stream) void _;
+  }
+  assert.deepEqual(paths, fromFile.entries.map((e) => e.path));
+  const cut = openTarStream(Readable.from([tarBytes.subarray(0, 500_000)]), { label: 'pod:default/prom' });
+  for await (const e of cut.entries) for await (const _ of e.stream) void _;
+  assert.equal(cut.problems[0]?.code, 'dump-truncated');
+});
