@@ -4,7 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { openSource } from '../../../server/src/dump/source';
+import { Readable } from 'node:stream';
+import { openSource, openTarStream } from '../../../server/src/dump/source';
 import { collectByteSource } from '../../../server/src/dump/byteSource';
 import { isToolError } from '../../../server/src/errors';
 import { dataDir, dumpPath } from '../../helpers/fixtures';
@@ -190,8 +191,6 @@ test('collectByteSource keeps small files in memory and spills big ones to a tem
 });
 
 test('openTarStream reads a tar coming as a stream (as from a pod) like a file', async () => {
-  const { Readable } = await import('node:stream');
-  const { openTarStream } = await import('../../../server/src/dump/source');
   const tarBytes = zlib.gunzipSync(readFileSync(dumpPath('healthy')));
   const fromFile = await readAllEntries(dumpPath('healthy'));
   const opened = openTarStream(Readable.from([tarBytes.subarray(0, 100_000), tarBytes.subarray(100_000)]), { label: 'pod:default/prom' });
