@@ -95,6 +95,8 @@ export interface TestPod {
   /** uid of the current instance (undefined while the pod is deleted). */
   uid(): string | undefined;
   ready(): boolean;
+  /** Number of exec sessions whose process is running in the current instance. */
+  activeExecs(): number;
   /** Waits until the current (or next) instance is Ready. */
   waitReady(timeoutMs?: number): Promise<void>;
 }
@@ -216,6 +218,7 @@ export async function startTestCluster(opts: StartOptions = {}): Promise<TestClu
           prometheusUrl: isProm ? `http://127.0.0.1:${port}` : undefined,
           uid: () => slot.current?.uid,
           ready: () => !!slot.current?.ready,
+          activeExecs: () => slot.current?.execs.size ?? 0,
           waitReady: (timeoutMs = 60000) => waitForReady(slot, timeoutMs),
         });
       }));
