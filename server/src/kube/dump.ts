@@ -112,7 +112,7 @@ function overlaps(b: BlockMeta, from?: number, to?: number): boolean {
 }
 
 /** Resolves the pod and lists what a dump of [from, to) would contain, without moving data. */
-export async function planDump(req: Omit<DumpRequest, 'output'> & { signal?: AbortSignal }): Promise<DumpPlan> {
+export async function planDump(req: Omit<DumpRequest, 'output'> & { signal?: AbortSignal; /** every top-level entry (in-place analysis) */ allEntries?: boolean }): Promise<DumpPlan> {
   const pod = await resolvePod(req.target, req.signal);
   await requireExec(pod, req.signal);
   const status = await prometheusStatus(pod, req.signal).catch(() => ({}) as PromStatus);
@@ -141,8 +141,12 @@ export async function planDump(req: Omit<DumpRequest, 'output'> & { signal?: Abo
   }
   const headPaths = HEAD_DIRS.filter((d) => [...listing.files.keys()].some((f) => f.startsWith(`${d}/`)));
   const paths = [...headPaths, ...blocks.map((b) => b.dir), ...unreadable];
+  if (req.allEntries) {
+    const tops = new Set([...listing.files.keys()].map((f) => f.split('/')[0]));
+    for (const t of [...tops].sort()) if (!paths.includes(t) && t !== 'snapshots' && t !== 'queries.active') paths.push(t);
+  }
   const files = new Map<string, number>();
-  for (const p of paths) for (const [f, s] of listing.files) if (f.startsWith(`${p}/`)) files.set(f, s);
+  for (const p of paths) for (const [f, s] of listing.files) if (f === p || f.startsWith(`${p}/`)) files.set(f, s);
   const estimatedBytes = paths.reduce((n, p) => n + sizeUnder(listing, p), 0);
   if (ranged) notes.push('block-granular: whole blocks overlapping the range are included, so the dump can hold samples outside it; the head (chunks_head, wal) is always included');
   return {

@@ -22,6 +22,7 @@ const CLOSE = 255;
 const STDERR_LIMIT = 64 * 1024;
 /** How much stdin may sit in the socket's send buffer before we wait for it to flush. */
 const STDIN_HIGH_WATER = 4 * 1024 * 1024;
+const STDIN_FRAME = 256 * 1024;
 
 export interface ExecOptions {
   namespace: string;
@@ -225,17 +226,22 @@ export function execStream(conn: KubeConnection, o: ExecOptions): ExecHandle {
 
   const pumpStdin = async (sock: WebSocket, input: Readable | AsyncIterable<Buffer>) => {
     const v5 = sock.protocol === 'v5.channel.k8s.io';
-    for await (const chunk of input as AsyncIterable<Buffer>) {
-      if (finished) return;
-      const buf = Buffer.allocUnsafe(chunk.length + 1);
-      buf[0] = STDIN;
-      (Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)).copy(buf, 1);
-      await new Promise<void>((res, rej) => {
-        sock.send(buf, { binary: true }, (err) => (err ? rej(err) : undefined));
-        // wait for the flush only when the send buffer is large: keeps throughput, bounds memory
-        if (sock.bufferedAmount < STDIN_HIGH_WATER) res();
-        else waitFlush(sock).then(res, rej);
-      });
+    for await (const raw of input as AsyncIterable<Buffer>) {
+      const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
+      // frames of at most STDIN_FRAME bytes, as kubectl sends them
+      for (let off = 0; off < chunk.length; off += STDIN_FRAME) {
+        if (finished) return;
+        const part = chunk.subarray(off, Math.min(chunk.length, off + STDIN_FRAME));
+        const buf = Buffer.allocUnsafe(part.length + 1);
+        buf[0] = STDIN;
+        part.copy(buf, 1);
+        await new Promise<void>((res, rej) => {
+          sock.send(buf, { binary: true }, (err) => (err ? rej(err) : undefined));
+          // wait for the flush only when the send buffer is large: keeps throughput, bounds memory
+          if (sock.bufferedAmount < STDIN_HIGH_WATER) res();
+          else waitFlush(sock).then(res, rej);
+        });
+      }
     }
     if (finished) return;
     if (!v5) {

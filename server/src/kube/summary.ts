@@ -20,7 +20,8 @@ const ULID_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 const LIST_SCRIPT = [
   'cd "$1" || exit 3',
   'echo "@tools"',
-  'for t in tar sha256sum df stat head; do command -v "$t" >/dev/null 2>&1 && echo "$t"; done',
+  // look for real files in PATH: `command -v` also reports busybox applets the image lacks as commands
+  'for t in tar sha256sum df stat head; do for d in $(echo "$PATH" | tr ":" " "); do if [ -x "$d/$t" ]; then echo "$t"; break; fi; done; done',
   'echo "@files"',
   'if command -v stat >/dev/null 2>&1; then find . -type f -exec stat -c "%s %n" {} + 2>/dev/null; else find . -type f -exec ls -ln {} + 2>/dev/null | awk \'{ n=$9; for (i=10;i<=NF;i++) n=n" "$i; print $5" "n }\'; fi',
   'for f in */meta.json; do [ -f "$f" ] || continue; echo "@meta $f"; cat "$f"; echo; done',

@@ -1,0 +1,455 @@
+/**
+ * Restore a dump into a pod, never losing the pod's data:
+ *
+ *   analyse the dump (refuse on error diagnostics unless forced) → preflight on the target (Ready,
+ *   exec allowed, tools, free space, version vs overlaps, retention) → confirmation → BACKUP the
+ *   target with a verified dump → upload into a staging dir inside the data dir (same volume, so
+ *   the swap is a rename) → sha256sum there → swap (replace: old data moved aside; merge: new
+ *   block dirs moved in) → restart Prometheus (delete the pod; its StatefulSet recreates it on
+ *   the same volume) → wait until Ready → query the restored range through the pod proxy.
+ *
+ * Failures before the swap remove the staging dir and leave the data as it was. Failures after
+ * the swap move the old data back (it is still in the pod, aside) and restart again; the verified
+ * local backup remains as the last resort, and the error says where it is.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import * as tarStream from 'tar-stream';
+import { ToolError, toToolError } from '../errors';
+import type { AnalysisResult, RestoreRequest, RestoreResult, TimeRange } from '../protocol';
+import { analyzeSource } from '../analysis/analyze';
+import { openSource } from '../dump/source';
+import { executeDump, planDump, podSha256, type DumpOutcome } from './dump';
+import { execCollect, execOk, execStream } from './exec';
+import { deletePod, isReady, requireExec, resolvePod, waitForReady, type ResolvedPod } from './pods';
+import { compareVersions, effectiveDataDir, listDataDir, prometheusStatus, promApi, type DataDirListing, type PromStatus } from './summary';
+
+const ULID_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+/** Never restored: Prometheus's own lock and query log belong to the running instance. */
+const NEVER_RESTORE = new Set(['lock', 'queries.active']);
+
+export type RestorePhase = 'analysing' | 'preflight' | 'backup' | 'uploading' | 'verifying' | 'swapping' | 'restarting' | 'checking' | 'rolling-back' | 'done';
+
+export interface RestoreProgress {
+  phase: RestorePhase;
+  message: string;
+  bytes?: number;
+  totalBytes?: number;
+}
+
+export interface RestorePreview {
+  pod: { context: string; namespace: string; name: string; container: string };
+  dataDir: string;
+  mode: 'replace' | 'merge';
+  prometheusVersion?: string;
+  /** What is replaced (replace mode: everything now in the data dir). */
+  replaces: string[];
+  /** Block dirs written. */
+  adds: string[];
+  /** Entries of the dump left out, with why. */
+  skipped: string[];
+  uploadBytes: number;
+  freeBytes?: number;
+  backup: string;
+  warnings: string[];
+  /** Error diagnostics of the dump (restored anyway only with force). */
+  errors: string[];
+}
+
+export interface RestoreOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: RestoreProgress) => void;
+  /** Asked after the preflight, before anything changes; false cancels. Absent = proceed. */
+  confirm?: (preview: RestorePreview) => Promise<boolean>;
+  /** Analysis to reuse (the caller may have analysed the dump already). */
+  analysis?: AnalysisResult;
+  readyTimeoutMs?: number;
+}
+
+export interface RestoreOutcome extends RestoreResult {
+  preview: RestorePreview;
+  warnings: string[];
+  backupResult: DumpOutcome;
+  verifiedSeries?: number;
+}
+
+interface UploadEntry {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+function blockDirOf(p: string): string | undefined {
+  const top = p.split('/')[0];
+  return ULID_RE.test(top) ? top : undefined;
+}
+
+async function analyse(source: string, signal?: AbortSignal): Promise<AnalysisResult> {
+  return analyzeSource(source, { signal });
+}
+
+async function freeBytes(p: ResolvedPod, dir: string, signal?: AbortSignal): Promise<number | undefined> {
+  const r = await execCollect(p.conn, { namespace: p.namespace, pod: p.name, container: p.container, command: ['df', '-k', dir], signal, timeoutMs: 30_000 }).catch(() => undefined);
+  if (!r || r.exitCode !== 0) return undefined;
+  const lines = r.stdout.toString('utf8').trim().split('\n').slice(1);
+  const tokens = lines.join(' ').trim().split(/\s+/);
+  const avail = Number(tokens[tokens.length - 3]);
+  return Number.isFinite(avail) ? avail * 1024 : undefined;
+}
+
+function rangesOverlap(a: { minTime: number; maxTime: number }, b: { minTime: number; maxTime: number }): boolean {
+  return a.minTime < b.maxTime && b.minTime < a.maxTime;
+}
+
+/** Runs a constant shell script with positional arguments (paths are never interpolated). */
+async function podScript(p: ResolvedPod, script: string, args: string[], signal?: AbortSignal, timeoutMs = 120_000): Promise<void> {
+  await execOk(p.conn, { namespace: p.namespace, pod: p.name, container: p.container, command: ['sh', '-c', script, 'sh', ...args], signal, timeoutMs });
+}
+
+const SWAP_REPLACE = [
+  'set -e',
+  'd="$1"; s="$2"; old="$3"',
+  'mkdir "$old"',
+  // everything visible in the data dir goes aside (dot-dirs, like staging and aside, stay)
+  'for f in "$d"/*; do [ -e "$f" ] || continue; mv "$f" "$old"/; done',
+  'for f in "$s"/* "$s"/.[!.]*; do [ -e "$f" ] || continue; mv "$f" "$d"/; done',
+  'rmdir "$s"',
+].join('\n');
+
+const SWAP_MERGE = ['set -e', 'd="$1"; s="$2"; shift 2', 'for b in "$@"; do mv "$s/$b" "$d/$b"; done', 'rm -rf "$s"'].join('\n');
+
+const ROLLBACK_REPLACE = [
+  'set -e',
+  'd="$1"; old="$2"; junk="$3"',
+  '[ -d "$old" ] || exit 4',
+  'mkdir -p "$junk"',
+  'for f in "$d"/*; do [ -e "$f" ] || continue; mv "$f" "$junk"/; done',
+  'for f in "$old"/* "$old"/.[!.]*; do [ -e "$f" ] || continue; mv "$f" "$d"/; done',
+  'rmdir "$old"',
+  'rm -rf "$junk"',
+].join('\n');
+
+const ROLLBACK_MERGE = ['set -e', 'd="$1"; shift', 'for b in "$@"; do rm -rf "$d/$b"; done'].join('\n');
+
+function defaultBackupPath(source: string, pod: ResolvedPod): string {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '').replace(/\d{3}Z$/, 'Z');
+  return path.join(path.dirname(path.resolve(source)), `${pod.conn.context}-${pod.namespace}-${pod.name}-backup-${stamp}.tar.gz`);
+}
+
+/** Restores `req.source` into the target pod. */
+export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}): Promise<RestoreOutcome> {
+  const started = Date.now();
+  const { signal } = o;
+  const say = (phase: RestorePhase, message: string, extra: Partial<RestoreProgress> = {}) => o.onProgress?.({ phase, message, ...extra });
+  const warnings: string[] = [];
+
+  // 1. The dump itself.
+  say('analysing', `analysing ${req.source}`);
+  const analysis = o.analysis ?? (await analyse(req.source, signal));
+  const errors = analysis.diagnostics.filter((d) => d.severity === 'error');
+  const errorLines = errors.map((d) => `${d.code} ${d.path}: ${d.message}`);
+  if (errors.length && !req.force) {
+    throw new ToolError('restore-refused', `the dump has ${errors.length} error diagnostic(s) (${[...new Set(errors.map((d) => d.code))].join(', ')}); restoring it could make Prometheus fail or lose data. Repair it first, or force the restore`, { errors: errorLines });
+  }
+
+  // 2. The target.
+  say('preflight', 'checking the target pod');
+  const pod = await resolvePod(req.target, signal);
+  if (!isReady(pod.pod)) throw new ToolError('restore-refused', `target pod ${pod.namespace}/${pod.name} is not Ready; restore needs a running Prometheus to check and to verify`);
+  await requireExec(pod, signal);
+  const owner = pod.pod.metadata?.ownerReferences?.find((r) => r.controller);
+  if (!owner) throw new ToolError('restore-refused', `${pod.namespace}/${pod.name} has no controller (StatefulSet): deleting it to restart Prometheus would not bring it back`);
+  const status: PromStatus = await prometheusStatus(pod, signal).catch(() => ({}));
+  const dataDir = effectiveDataDir(req.target, status);
+  const listing: DataDirListing = await listDataDir(pod, dataDir, signal);
+  if (!listing.tools.has('sha256sum')) throw new ToolError('pod-missing-tool', `sha256sum is not available in ${pod.namespace}/${pod.name}: uploads could not be verified`);
+
+  // What to upload.
+  const sourceBlocks = analysis.blocks.filter((b) => b.metaReadable);
+  const targetBlocks = new Set(listing.blocks.map((b) => b.dir).concat(listing.unreadableBlocks));
+  const skipped: string[] = [];
+  let include: (p: string) => boolean;
+  let adds: string[];
+  if (req.mode === 'merge') {
+    const fresh = sourceBlocks.filter((b) => !targetBlocks.has(b.dir));
+    for (const b of sourceBlocks) if (targetBlocks.has(b.dir)) skipped.push(`${b.dir} (already in the target)`);
+    adds = fresh.map((b) => b.dir);
+    const addSet = new Set(adds);
+    include = (p) => addSet.has(blockDirOf(p) ?? '');
+    if (analysis.head.chunksHeadFiles.length || analysis.wal.segments.length) skipped.push('chunks_head/ and wal/ (merge adds blocks only; the target keeps its own head)');
+    if (!adds.length) throw new ToolError('restore-refused', `nothing to merge: every block of the dump is already in ${pod.namespace}/${pod.name}`);
+  } else {
+    adds = sourceBlocks.map((b) => b.dir);
+    include = (p) => !NEVER_RESTORE.has(p.split('/')[0]) && !p.startsWith('snapshots/');
+  }
+
+  // Version and retention.
+  const version = status.version;
+  const refusesOverlaps = version !== undefined && compareVersions(version, '2.39.0') < 0;
+  const resulting = req.mode === 'merge' ? [...listing.blocks, ...sourceBlocks.filter((b) => adds.includes(b.dir))] : sourceBlocks;
+  const overlapping: string[] = [];
+  for (let i = 0; i < resulting.length; i++) {
+    for (let j = i + 1; j < resulting.length; j++) if (rangesOverlap(resulting[i], resulting[j])) overlapping.push(`${resulting[i].dir}/${resulting[j].dir}`);
+  }
+  if (overlapping.length) {
+    const msg = `${overlapping.length} pair(s) of blocks would overlap (${overlapping.slice(0, 3).join(', ')})`;
+    if (refusesOverlaps) throw new ToolError('restore-refused', `${msg}; Prometheus ${version} (before 2.39) refuses to start with overlapping blocks`);
+    if (version === undefined) warnings.push(`${msg}; the target's Prometheus version is unknown (before 2.39 it would refuse to start)`);
+    else warnings.push(`${msg}; Prometheus ${version} merges them at the next compaction`);
+  }
+  if (status.retentionMs) {
+    const cutoff = Date.now() - status.retentionMs;
+    const old = sourceBlocks.filter((b) => adds.includes(b.dir) && b.maxTime < cutoff);
+    if (old.length) warnings.push(`${old.length} block(s) end before the target's retention (${status.retention}): Prometheus deletes them at its next retention pass (${old.map((b) => b.dir).slice(0, 3).join(', ')}${old.length > 3 ? ', …' : ''})`);
+  } else if (!status.retention) {
+    warnings.push('the target\'s retention is unknown (Prometheus status API not reachable)');
+  }
+
+  // Sizes and space.
+  const uploadBytes = req.mode === 'merge' ? sourceBlocks.filter((b) => adds.includes(b.dir)).reduce((n, b) => n + b.sizeBytes, 0) : analysis.totalBytes;
+  const free = await freeBytes(pod, dataDir, signal);
+  if (free !== undefined && free < uploadBytes * 1.05 + 16 * 1024 * 1024) {
+    throw new ToolError('restore-refused', `not enough space in ${pod.namespace}/${pod.name}:${dataDir}: ${Math.round(free / 1048576)} MiB free, the restore stages ${Math.round(uploadBytes / 1048576)} MiB beside the current data`);
+  }
+  if (free === undefined) warnings.push('free space in the pod could not be checked (no df)');
+
+  const backup = path.resolve(req.backup ?? defaultBackupPath(req.source, pod));
+  const preview: RestorePreview = {
+    pod: { context: pod.conn.context, namespace: pod.namespace, name: pod.name, container: pod.container },
+    dataDir,
+    mode: req.mode,
+    prometheusVersion: version,
+    replaces: req.mode === 'replace' ? [...new Set([...listing.files.keys()].map((f) => f.split('/')[0]))].sort() : [],
+    adds,
+    skipped,
+    uploadBytes,
+    freeBytes: free,
+    backup,
+    warnings,
+    errors: errorLines,
+  };
+  if (o.confirm && !(await o.confirm(preview))) throw new ToolError('cancelled', 'restore cancelled; nothing was changed');
+  signal?.throwIfAborted();
+
+  // 3. Backup (a verified dump of everything the target has now).
+  say('backup', `backing up ${pod.namespace}/${pod.name}:${dataDir} to ${backup}`);
+  const backupPlan = await planDump({ target: { ...req.target, dataDir }, signal });
+  const backupResult = await executeDump(backupPlan, backup, {
+    signal,
+    onProgress: (p) => say('backup', 'backing up', { bytes: p.bytes, totalBytes: p.totalBytes }),
+  });
+
+  // 4. Upload into staging and verify there.
+  const id = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  const staging = `${dataDir}/.tsdbdump-staging-${id}`;
+  const aside = `${dataDir}/.tsdbdump-previous-${id}`;
+  let uploaded: UploadEntry[];
+  try {
+    say('uploading', `uploading to ${staging}`, { bytes: 0, totalBytes: uploadBytes });
+    await execOk(pod.conn, { namespace: pod.namespace, pod: pod.name, container: pod.container, command: ['mkdir', '-p', staging], signal, timeoutMs: 30_000 });
+    uploaded = listing.tools.has('tar')
+      ? await uploadWithTar(pod, req.source, staging, include, (b) => say('uploading', 'uploading', { bytes: b, totalBytes: uploadBytes }), signal)
+      : await uploadWithCat(pod, req.source, staging, include, (b) => say('uploading', 'uploading', { bytes: b, totalBytes: uploadBytes }), signal);
+    say('verifying', `verifying ${uploaded.length} files in the pod`);
+    const podHashes = await podSha256(pod, staging, uploaded.map((u) => u.path), signal);
+    const bad = uploaded.filter((u) => podHashes.get(u.path) !== u.sha256);
+    if (bad.length) throw new ToolError('checksum-mismatch', `${bad.length} uploaded file(s) differ in the pod from the dump: ${bad.slice(0, 5).map((b) => b.path).join(', ')}`);
+  } catch (e) {
+    await removeDir(pod, staging);
+    const err = toToolError(e, 'restore-failed');
+    if (signal?.aborted) throw new ToolError('cancelled', `restore cancelled before anything was replaced; ${pod.namespace}/${pod.name} is unchanged (backup at ${backup})`);
+    throw new ToolError(err.code === 'internal' ? 'restore-failed' : err.code, `restore failed before anything was replaced: ${err.message}; ${pod.namespace}/${pod.name} is unchanged, the staging dir was removed (backup at ${backup})`);
+  }
+
+  // 5. Swap, restart, verify. From here a failure rolls back.
+  let swapped = false;
+  try {
+    say('swapping', req.mode === 'replace' ? `moving the current data aside to ${aside} and the restored data in` : `adding ${adds.length} block(s)`);
+    if (req.mode === 'replace') await podScript(pod, SWAP_REPLACE, [dataDir, staging, aside], signal);
+    else await podScript(pod, SWAP_MERGE, [dataDir, staging, ...adds], signal);
+    swapped = true;
+    const verifiedRange = await restartAndCheck(pod, adds, sourceBlocks, o, say);
+    if (req.mode === 'replace') await removeDir(pod, aside);
+    say('done', 'restore verified');
+    return {
+      target: { ...req.target, context: pod.conn.context, namespace: pod.namespace, container: pod.container, dataDir },
+      backup,
+      restoredBlocks: adds,
+      verifiedRange: verifiedRange?.range,
+      verifiedSeries: verifiedRange?.series,
+      durationMs: Date.now() - started,
+      preview,
+      warnings,
+      backupResult,
+    };
+  } catch (e) {
+    const err = toToolError(e, 'restore-failed');
+    if (!swapped) {
+      // The swap script failed part-way (set -e): undo what it moved.
+      await rollback(pod, req.mode, dataDir, aside, adds, id).catch(() => undefined);
+      await removeDir(pod, staging);
+    } else {
+      say('rolling-back', 'restore failed after the swap: putting the previous data back');
+      try {
+        await rollback(pod, req.mode, dataDir, aside, adds, id);
+        await restartPrometheus(pod, o.readyTimeoutMs);
+      } catch (re) {
+        throw new ToolError('restore-failed', `restore failed after the swap (${err.message}) and putting the previous data back failed too (${toToolError(re).message}); restore the verified backup ${backup} into ${pod.namespace}/${pod.name}`);
+      }
+    }
+    throw new ToolError('restore-failed', `restore failed (${err.message}); the previous data of ${pod.namespace}/${pod.name} was put back${swapped ? ' and Prometheus restarted' : ''}; the verified backup is at ${backup}`);
+  }
+}
+
+async function rollback(pod: ResolvedPod, mode: 'replace' | 'merge', dataDir: string, aside: string, adds: string[], id: string): Promise<void> {
+  const fresh = pod;
+  if (mode === 'replace') {
+    const r = await execCollect(fresh.conn, { namespace: fresh.namespace, pod: fresh.name, container: fresh.container, command: ['sh', '-c', ROLLBACK_REPLACE, 'sh', dataDir, aside, `${dataDir}/.tsdbdump-failed-${id}`], timeoutMs: 120_000 });
+    if (r.exitCode === 4) return; // nothing was moved aside yet
+    if (r.exitCode !== 0) throw new ToolError('restore-failed', `moving the previous data back failed: ${r.stderr.trim()}`);
+  } else {
+    await podScript(fresh, ROLLBACK_MERGE, [dataDir, ...adds]);
+  }
+}
+
+async function removeDir(pod: ResolvedPod, dir: string): Promise<void> {
+  await execCollect(pod.conn, { namespace: pod.namespace, pod: pod.name, container: pod.container, command: ['rm', '-rf', dir], timeoutMs: 120_000 }).catch(() => undefined);
+}
+
+/** Deletes the pod (its StatefulSet recreates it on the same volume) and waits for the new instance. */
+async function restartPrometheus(pod: ResolvedPod, timeoutMs?: number): Promise<void> {
+  const oldUid = pod.pod.metadata?.uid;
+  await deletePod(pod.conn, pod.name);
+  const fresh = await waitForReady(pod.conn, pod.name, { oldUid, timeoutMs });
+  pod.pod = fresh;
+}
+
+async function restartAndCheck(
+  pod: ResolvedPod,
+  adds: string[],
+  blocks: { dir: string; minTime: number; maxTime: number }[],
+  o: RestoreOptions,
+  say: (phase: RestorePhase, message: string) => void,
+): Promise<{ range: TimeRange; series: number } | undefined> {
+  say('restarting', `restarting ${pod.namespace}/${pod.name}`);
+  const oldUid = pod.pod.metadata?.uid;
+  await deletePod(pod.conn, pod.name, o.signal);
+  pod.pod = await waitForReady(pod.conn, pod.name, { oldUid, timeoutMs: o.readyTimeoutMs, signal: o.signal });
+  const restored = blocks.filter((b) => adds.includes(b.dir));
+  if (!restored.length) return undefined;
+  const range = { from: Math.min(...restored.map((b) => b.minTime)), to: Math.max(...restored.map((b) => b.maxTime)) };
+  say('checking', `querying ${new Date(range.from).toISOString()} – ${new Date(range.to).toISOString()} through the pod proxy`);
+  // Ready can come a moment before the query API serves the loaded blocks: poll with a deadline.
+  const until = Date.now() + 60_000;
+  let last = '';
+  for (;;) {
+    try {
+      const q = new URLSearchParams({ 'match[]': '{__name__!=""}', start: (range.from / 1000).toFixed(3), end: ((range.to - 1) / 1000).toFixed(3) });
+      const series = await promApi<unknown[]>(pod, 'GET', `/api/v1/series?${q.toString()}`, o.signal, 60_000);
+      if (series.length > 0) return { range, series: series.length };
+      last = 'no series in the restored range';
+    } catch (e) {
+      last = toToolError(e).message;
+    }
+    if (Date.now() > until) throw new ToolError('restore-failed', `the restored range does not answer queries after the restart: ${last}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** Streams the selected entries of the dump as a tar into `tar xf - -C <staging>` in the pod. */
+async function uploadWithTar(
+  pod: ResolvedPod,
+  source: string,
+  staging: string,
+  include: (p: string) => boolean,
+  onBytes: (n: number) => void,
+  signal?: AbortSignal,
+): Promise<UploadEntry[]> {
+  const opened = await openSource(source, { signal });
+  const pack = tarStream.pack();
+  const stdin = new PassThrough({ highWaterMark: 1024 * 1024 });
+  (pack as unknown as NodeJS.ReadableStream).pipe(stdin);
+  const h = execStream(pod.conn, { namespace: pod.namespace, pod: pod.name, container: pod.container, command: ['tar', 'xf', '-', '-C', staging], stdin, signal });
+  h.stdout.resume();
+  const entries: UploadEntry[] = [];
+  let bytes = 0;
+  const producing = (async () => {
+    for await (const e of opened.entries) {
+      if (!include(e.path) || (e.type !== 'file' && e.type !== 'directory')) continue;
+      if (e.type === 'directory') {
+        await new Promise<void>((res, rej) => pack.entry({ name: `${e.path}/`, type: 'directory', mode: 0o755 }, (err) => (err ? rej(err) : res())));
+        continue;
+      }
+      const hash = createHash('sha256');
+      const sink = pack.entry({ name: e.path, type: 'file', size: e.size, mode: 0o644 });
+      const finished = new Promise<void>((res, rej) => {
+        sink.on('finish', res);
+        sink.on('error', rej);
+      });
+      for await (const chunk of e.stream) {
+        hash.update(chunk);
+        bytes += chunk.length;
+        if (!sink.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))) await new Promise<void>((r) => sink.once('drain', () => r()));
+        onBytes(bytes);
+      }
+      sink.end(null);
+      await finished;
+      entries.push({ path: e.path, size: e.size, sha256: hash.digest('hex') });
+    }
+    const trunc = opened.problems.find((p) => p.code === 'dump-truncated');
+    if (trunc) throw new ToolError('dump-truncated', `the dump is truncated: ${trunc.message}`);
+    pack.finalize();
+  })();
+  producing.catch(() => {
+    pack.destroy();
+    h.kill();
+  });
+  const [, status] = await Promise.all([producing, h.done]);
+  if (status.missingExecutable) throw new ToolError('pod-missing-tool', `tar is not available in ${pod.namespace}/${pod.name}`);
+  if (status.exitCode !== 0) throw new ToolError('restore-failed', `tar in the pod exited with ${status.exitCode}: ${status.stderr.trim().slice(0, 500)}`);
+  return entries;
+}
+
+/** Without tar: one `cat > file` per file (the path is a positional argument of a constant script). */
+async function uploadWithCat(
+  pod: ResolvedPod,
+  source: string,
+  staging: string,
+  include: (p: string) => boolean,
+  onBytes: (n: number) => void,
+  signal?: AbortSignal,
+): Promise<UploadEntry[]> {
+  const opened = await openSource(source, { signal });
+  const entries: UploadEntry[] = [];
+  let bytes = 0;
+  const made = new Set<string>();
+  for await (const e of opened.entries) {
+    if (!include(e.path) || e.type !== 'file') continue;
+    const dir = path.posix.dirname(e.path);
+    if (dir !== '.' && !made.has(dir)) {
+      await execOk(pod.conn, { namespace: pod.namespace, pod: pod.name, container: pod.container, command: ['mkdir', '-p', `${staging}/${dir}`], signal, timeoutMs: 30_000 });
+      made.add(dir);
+    }
+    const hash = createHash('sha256');
+    const stdin = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const h = execStream(pod.conn, { namespace: pod.namespace, pod: pod.name, container: pod.container, command: ['sh', '-c', 'cat > "$1"', 'sh', `${staging}/${e.path}`], stdin, signal });
+    h.stdout.resume();
+    const feeding = (async () => {
+      for await (const chunk of e.stream) {
+        hash.update(chunk);
+        bytes += chunk.length;
+        if (!stdin.write(chunk)) await new Promise((r) => stdin.once('drain', r));
+        onBytes(bytes);
+      }
+      stdin.end();
+    })();
+    feeding.catch(() => h.kill());
+    const [, status] = await Promise.all([feeding, h.done]);
+    if (status.exitCode !== 0) throw new ToolError('restore-failed', `writing ${e.path} in the pod failed (exit ${status.exitCode}): ${status.stderr.trim().slice(0, 300)}`);
+    entries.push({ path: e.path, size: e.size, sha256: hash.digest('hex') });
+  }
+  const trunc = opened.problems.find((p) => p.code === 'dump-truncated');
+  if (trunc) throw new ToolError('dump-truncated', `the dump is truncated: ${trunc.message}`);
+  return entries;
+}
