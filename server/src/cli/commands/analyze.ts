@@ -2,6 +2,8 @@
 import { analyzeSource } from '../../analysis/analyze';
 import { renderReport } from '../../analysis/report';
 import { ToolError } from '../../errors';
+import { analyzePod } from '../../kube/analyzePod';
+import { KUBE_OPTIONS, targetFrom } from '../../kube/target';
 import { oneOf, parseCommandArgs } from '../args';
 import type { CliCommand } from '../types';
 
@@ -12,6 +14,9 @@ export const analyzeCommand: CliCommand = {
 
 Reads a Prometheus dump (.tar.gz/.tgz/.tar as promdump writes it) or a data directory without
 running Prometheus, and reports blocks, head chunks, WAL, time coverage and diagnostics.
+
+<source> may also be pod:<pod> (or pod:<namespace>/<pod>, with --kubeconfig, --context, -n, -c,
+--data-dir): the pod's data dir is streamed straight into the analysis, nothing is saved.
 
 Options:
   --json            print the analysis as JSON (the AnalysisResult schema) instead of the report
@@ -25,6 +30,7 @@ Exit status: 0 no error diagnostics, 1 error diagnostics found, 2 usage or I/O e
     const { values, positionals } = parseCommandArgs('analyze', argv, {
       json: { type: 'boolean' },
       verify: { type: 'string' },
+      ...KUBE_OPTIONS,
     });
     if (values.help) {
       ctx.stdout.write(`${this.usage}\n`);
@@ -35,7 +41,10 @@ Exit status: 0 no error diagnostics, 1 error diagnostics found, 2 usage or I/O e
     const progress = ctx.progress('analyzing');
     let result;
     try {
-      result = await analyzeSource(positionals[0], {
+      // `pod:<pod>`: stream the pod's data dir straight into the analysis (server/src/kube)
+      const onProgress = (p: { bytes: number; totalBytes?: number; entry?: string }) => progress.update(p.bytes, p.totalBytes, p.entry);
+      if (positionals[0].startsWith('pod:')) result = await analyzePod(targetFrom(positionals[0], values), { verify, signal: ctx.signal, onProgress });
+      else result = await analyzeSource(positionals[0], {
         verify,
         signal: ctx.signal,
         onProgress: (p) => progress.update(p.bytes, p.totalBytes, p.entry),

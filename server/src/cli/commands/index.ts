@@ -2,5 +2,9 @@
 import type { CliCommand } from '../types';
 import { analyzeCommand } from './analyze';
 import { repairCommand } from './repair';
+import { podsCommand } from './pods';
+import { metaCommand } from './meta';
+import { dumpCommand } from './dump';
+import { restoreCommand } from './restore';
 
-export const COMMANDS: CliCommand[] = [analyzeCommand, repairCommand];
+export const COMMANDS: CliCommand[] = [analyzeCommand, repairCommand, podsCommand, metaCommand, dumpCommand, restoreCommand];
