@@ -17,7 +17,7 @@ export class FormatError extends Error {
 const TWO_32 = 2 ** 32;
 
 export class Cursor {
-  private readonly view: DataView;
+  private dv: DataView | undefined;
   private pos: number;
 
   /**
@@ -31,8 +31,12 @@ export class Cursor {
     start = 0,
     readonly end = buf.length,
   ) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.pos = start;
+  }
+
+  /** Created on first use: most cursors only read varints. */
+  private get view(): DataView {
+    return (this.dv ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength));
   }
 
   /** Current file offset. */

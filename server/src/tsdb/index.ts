@@ -94,6 +94,7 @@ class IndexReader {
   summary: IndexSummary = { version: 0, symbolCount: 0, seriesCount: 0, chunkCount: 0, problems: this.problems };
   /** Offsets of every series entry (= id * 16), ascending: postings must point at them. */
   seriesIds: number[] = [];
+  private prevRef = -1;
 
   constructor(
     readonly src: ByteSource,
@@ -284,7 +285,6 @@ class IndexReader {
     const end = this.seriesEnd(toc);
     let pos = align(toc.series, 16);
     let prevLabels: [string, string][] | undefined;
-    let prevRef = -1;
     while (pos < end) {
       // Zero padding between entries is normal; a zero where an entry should start ends the region.
       const head = this.win.at(pos, 5);
@@ -324,11 +324,6 @@ class IndexReader {
           this.problem('series', `out-of-order series added with label set ${formatLabels(s.labels)}`, pos);
         }
         prevLabels = s.labels;
-        for (const ch of s.chunks) {
-          const ref = Number(ch.ref);
-          if (ref <= prevRef) this.problem('series', `series ${id}: chunk ref ${ref} is not above the previous ref ${prevRef}`, pos);
-          prevRef = ref;
-        }
         if (this.onSeries && this.symbolsOk) {
           try {
             this.onSeries(s);
@@ -373,6 +368,9 @@ class IndexReader {
           maxt = t0 + d.uvarint();
           ref += d.varint();
         }
+        // Refs strictly increase within and across series (the writer enforces it).
+        if (ref <= this.prevRef) this.problem('series', `series ${id}: chunk ref ${ref} is not above the previous ref ${this.prevRef}`, pos);
+        this.prevRef = ref;
         chunks.push({ minTime: t0, maxTime: maxt, ref: BigInt(ref) });
       }
       if (d.remaining !== 0) this.problem('series', `series ${id}: ${d.remaining} unexpected bytes after the chunk metas`, pos);
