@@ -117,6 +117,24 @@ test('head chunk damage: record CRC, header, truncation and a dirty short tail, 
   assert.deepEqual(scan(edited, 'full').problems, []);
 });
 
+test('out-of-order head chunks (encoding 0x81) are recognised and counted like XOR', () => {
+  const bytes = file('000006');
+  const recs: HeadChunkRecord[] = [];
+  scan(bytes, 'full', undefined, recs);
+  const edited = bytes.slice();
+  const r = recs[3];
+  edited[r.offset + 24] = 0x81;
+  const end = recs[4].offset - 4;
+  new DataView(edited.buffer).setUint32(end, crc32c(edited.subarray(r.offset, end)));
+  const got: HeadChunkRecord[] = [];
+  const s = scan(edited, 'full', undefined, got);
+  assert.deepEqual(s.problems, []);
+  assert.equal(got[3].encoding, 0x81);
+  assert.equal(got[3].encoding & 0x7f, 1);
+  assert.equal(got[3].samples, r.samples);
+  assert.equal(got[3].crcOk, true);
+});
+
 test('randomized mutations of head chunk files never throw and always end in a summary', () => {
   const bytes = file('000004');
   const r = rng(99);
