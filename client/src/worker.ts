@@ -151,7 +151,9 @@ export class Worker implements vscode.Disposable {
         })
       : undefined;
     try {
-      return await this.client.sendRequest<R>(method, workDoneToken ? { ...params, workDoneToken } : params, opts.token);
+      const body = workDoneToken ? { ...params, workDoneToken } : params;
+      // An `undefined` token would be sent as a second positional parameter: pass it only when there is one.
+      return opts.token ? await this.client.sendRequest<R>(method, body, opts.token) : await this.client.sendRequest<R>(method, body);
     } catch (e) {
       throw toWorkerError(e);
     } finally {

