@@ -90,7 +90,7 @@ export interface Layout {
   blocks: { block: BlockModel; loadable: boolean; maxTime?: number; blanked?: Set<string> }[];
   headFiles: { file: HeadFileModel; number: number; cutAt?: number }[];
   wal: { seg: WalSegmentModel; number: number; cutAt?: number }[];
-  checkpoints: { cp: CheckpointModel; number: number }[];
+  checkpoints: { cp: CheckpointModel; number: number; cuts?: Map<string, number> }[];
 }
 
 export interface SeriesHold {
@@ -145,12 +145,18 @@ export function startupFailures(layout: Layout): string[] {
     const last = wal[wal.length - 1].number;
     if (last >= cp.number + 1 && wal[0].number > cp.number + 1) out.push(`checkpoint.${pad8(cp.number)} is not followed by segment ${pad8(cp.number + 1)}`);
   }
+  if (cp) {
+    for (const s of cp.cp.segments) {
+      const cut = cp.cuts?.get(s.path);
+      if (s.corruptAt !== undefined && (cut === undefined || cut > s.corruptAt)) out.push(`backfill checkpoint: ${s.path} is damaged at byte ${s.corruptAt}`);
+    }
+  }
   for (const b of layout.blocks) if (b.loadable && b.block.indexFatal) out.push(`corrupted block ${b.block.dir}`);
   return out;
 }
 
-function newestCheckpoint(layout: Layout): { cp: CheckpointModel; number: number } | undefined {
-  let best: { cp: CheckpointModel; number: number } | undefined;
+function newestCheckpoint(layout: Layout): Layout['checkpoints'][number] | undefined {
+  let best: Layout['checkpoints'][number] | undefined;
   for (const c of layout.checkpoints) if (!best || c.number > best.number) best = c;
   return best;
 }
@@ -282,9 +288,23 @@ export interface RawSelection {
   wal?: Iterable<{ seg: WalSegmentModel; from?: number }>;
 }
 
+/**
+ * Samples whose series ref no series record declares (lost with a damaged checkpoint, say) are
+ * still counted as held, under this pseudo label set: Prometheus never serves them.
+ */
+export function unknownSeries(ref: number): string {
+  return `{__unknown_series_ref__="${ref}"}`;
+}
+
 /** Everything the selected files hold, whatever Prometheus would do with it. `from` selects records at or after an offset. */
-export function rawHoldings(sel: RawSelection, refs: Map<number, string>): HoldSet {
+export function rawHoldings(sel: RawSelection, refs: Map<number, string>, unknownFrom = -Infinity): HoldSet {
   const out: HoldSet = new Map();
+  // Samples of undeclared series are counted only where no block could hold them under their real name.
+  const holdFor = (ref: number, t: number): SeriesHold | undefined => {
+    const key = refs.get(ref);
+    if (key !== undefined) return holdOf(out, key);
+    return t >= unknownFrom ? holdOf(out, unknownSeries(ref)) : undefined;
+  };
   for (const b of sel.blocks ?? []) {
     if (!b.series) continue;
     for (const [key, pieces] of b.series) for (const p of pieces) holdOf(out, key).intervals.push(p);
@@ -296,21 +316,16 @@ export function rawHoldings(sel: RawSelection, refs: Map<number, string>): HoldS
   for (const { file, from } of sel.headFiles ?? []) {
     for (const r of file.records) {
       if (from !== undefined && r.offset < from) continue;
-      const key = refs.get(r.ref);
-      if (key === undefined) continue;
-      const h = holdOf(out, key);
-      if (r.times) for (const t of r.times) h.points.push(t);
-      else h.intervals.push({ minTime: r.minTime, maxTime: r.maxTime, samples: r.samples });
+      if (r.times) {
+        for (const t of r.times) holdFor(r.ref, t)?.points.push(t);
+      } else holdFor(r.ref, r.maxTime)?.intervals.push({ minTime: r.minTime, maxTime: r.maxTime, samples: r.samples });
     }
   }
   for (const { seg, from } of sel.wal ?? []) {
     for (const rec of seg.records) {
       if (from !== undefined && rec.offset < from) continue;
       if (!rec.refs || !rec.times) continue;
-      for (let i = 0; i < rec.refs.length; i++) {
-        const key = refs.get(rec.refs[i]);
-        if (key !== undefined) holdOf(out, key).points.push(rec.times[i]);
-      }
+      for (let i = 0; i < rec.refs.length; i++) holdFor(rec.refs[i], rec.times[i])?.points.push(rec.times[i]);
     }
   }
   return out;
@@ -319,6 +334,7 @@ export function rawHoldings(sel: RawSelection, refs: Map<number, string>): HoldS
 /** Every sample held by any file of the dump. */
 export function allHoldings(model: DumpModel): HoldSet {
   const refs = allSeriesRefs(model);
+  const newestBlockEnd = newestBlockEndOf(model);
   return rawHoldings(
     {
       blocks: model.blocks,
@@ -326,7 +342,13 @@ export function allHoldings(model: DumpModel): HoldSet {
       wal: [...model.wal, ...model.checkpoints.flatMap((c) => c.segments)].map((seg) => ({ seg })),
     },
     refs,
+    newestBlockEnd,
   );
+}
+
+/** Largest maxTime among in-order blocks (readable or not). */
+export function newestBlockEndOf(model: DumpModel): number {
+  return model.blocks.reduce((m, b) => (b.hasHints || b.maxTime === undefined ? m : Math.max(m, b.maxTime)), -Infinity);
 }
 
 // ---- Loss ----------------------------------------------------------------------------------------

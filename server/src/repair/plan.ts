@@ -5,7 +5,7 @@
  * the files it removes or changes held that nothing left in the dump still holds.
  */
 import type { DiagnosticCode } from '../errors';
-import type { RepairAction, RepairActionKind, RepairPlan, TsdbDiagnostic } from '../protocol';
+import type { RepairAction, RepairActionKind, RepairPlan, TimeRange, TsdbDiagnostic } from '../protocol';
 import type { BlockMeta } from '../tsdb/metaJson';
 import {
   type BlockModel,
@@ -18,6 +18,7 @@ import {
   allSeriesRefs,
   countHeld,
   lossOf,
+  newestBlockEndOf,
   pad6,
   pad8,
   rawHoldings,
@@ -126,7 +127,8 @@ export function layoutOf(model: DumpModel, e: EditState): Layout {
     .filter((c) => !e.dropPaths.has(c.path))
     .map((c) => {
       const to = e.renames.get(c.path);
-      return { cp: c, number: to ? (lastNumber(to, /checkpoint\.(\d+)$/) ?? c.number) : c.number };
+      const cuts = new Map(c.segments.filter((s) => e.cuts.has(s.path)).map((s) => [s.path, e.cuts.get(s.path)!]));
+      return { cp: c, number: to ? (lastNumber(to, /checkpoint\.(\d+)$/) ?? c.number) : c.number, cuts };
     });
   return { blocks, headFiles, wal, checkpoints };
 }
@@ -142,6 +144,8 @@ interface Step {
   reason: string;
   /** What the files this step removes or changes held (for its cost). */
   affected: RawSelection;
+  /** A block whose index cannot be read: its cost comes from meta.json (per series unknown). */
+  unreadable?: { samples: number; series: number; range?: TimeRange };
   apply(e: EditState): void;
 }
 
@@ -340,6 +344,36 @@ function walGroup(facts: RepairFacts): Group | undefined {
   return { title: 'WAL', candidates: dedupe(candidates.filter((c) => c.steps.length > 0)), joint: 'wal' };
 }
 
+/** A damaged segment in the newest checkpoint: Prometheus refuses to start (`backfill checkpoint`). */
+function checkpointGroup(facts: RepairFacts): Group | undefined {
+  const cps = [...facts.model.checkpoints].sort((a, b) => a.number - b.number);
+  const cp = cps[cps.length - 1];
+  const damaged = cp?.segments.filter((s) => s.corruptAt !== undefined) ?? [];
+  if (!cp || damaged.length === 0) return undefined;
+  const code: DiagnosticCode = 'wal-record-corrupt';
+  return {
+    title: cp.path,
+    candidates: [
+      {
+        summary: `cut the damaged checkpoint segment${damaged.length > 1 ? 's' : ''} after the last good record`,
+        steps: damaged.map<Step>((s) => ({
+          kind: 'truncate-file',
+          path: s.path,
+          offset: s.corruptAt,
+          fixes: code,
+          reason: `damaged checkpoint record: Prometheus refuses to start ("backfill checkpoint"); cut at byte ${s.corruptAt}, keeping the records before it`,
+          affected: { wal: [{ seg: s, from: s.corruptAt }] },
+          apply: (e) => void e.cuts.set(s.path, s.corruptAt!),
+        })),
+      },
+      {
+        summary: `drop ${cp.path}`,
+        steps: [dropStep(cp.path, code, 'damaged checkpoint: without it the WAL segments replay from the first one', { wal: cp.segments.map((seg) => ({ seg })) })],
+      },
+    ],
+  };
+}
+
 /** When the newest checkpoint N is not followed by segment N+1, adds the ways to fix that. */
 function withCheckpointFix(facts: RepairFacts, c: Candidate): Candidate[] {
   const e = emptyEdits();
@@ -404,12 +438,17 @@ function blockGroups(facts: RepairFacts, diagnostics: TsdbDiagnostic[]): Group[]
   for (const bf of facts.blocks) {
     const bm = byDir.get(bf.dir);
     if (!bm) continue;
+    const unreadable: Step['unreadable'] =
+      !bm.series && bf.meta
+        ? { samples: bf.meta.stats?.numSamples ?? 0, series: bf.meta.stats?.numSeries ?? 0, range: { from: bf.meta.minTime, to: bf.meta.maxTime } }
+        : undefined;
     const drop = (fixes: DiagnosticCode, reason: string): Step => ({
       kind: 'drop-block',
       path: `${bf.dir}/`,
       fixes,
-      reason,
+      reason: unreadable ? `${reason} (its ${unreadable.samples} samples of ${unreadable.series} series, per meta.json, are lost)` : reason,
       affected: { blocks: [bm] },
+      unreadable,
       apply: (e) => void e.dropBlocks.add(bf.dir),
     });
     const metaOk = bf.meta !== undefined && (bf.meta.version === 1 || bf.meta.version === 2);
@@ -568,11 +607,12 @@ export function planFromFacts(source: string, facts: RepairFacts, diagnostics: T
     const served = servedBy(layoutOf(model, e));
     return { lost: lossOf(data, served).samples, served };
   };
-  const failuresWith = (e: EditState, scope: 'head' | 'wal' | 'block', dir?: string): string[] => {
+  const failuresWith = (e: EditState, scope: 'head' | 'wal' | 'block' | 'checkpoint', dir?: string): string[] => {
     const f = startupFailures(layoutOf(model, e));
     return f.filter((m) => {
       if (scope === 'block') return dir !== undefined && m.includes(dir);
       if (scope === 'head') return /head chunk/.test(m);
+      if (scope === 'checkpoint') return /backfill checkpoint/.test(m);
       return /segment|checkpoint/.test(m);
     });
   };
@@ -592,7 +632,7 @@ export function planFromFacts(source: string, facts: RepairFacts, diagnostics: T
     chosen.push({ steps: cleanup });
   }
 
-  const decide = (g: Group, scope: 'block' | 'head' | 'wal', dir?: string) => {
+  const decide = (g: Group, scope: 'block' | 'head' | 'wal' | 'checkpoint', dir?: string) => {
     const scored: Scored[] = g.candidates.map((cand) => {
       const e = applyAll(edits, cand.steps);
       return { cand, ...evaluate(e), startable: failuresWith(e, scope, dir).length === 0 };
@@ -606,6 +646,8 @@ export function planFromFacts(source: string, facts: RepairFacts, diagnostics: T
   };
 
   for (const g of blockGroups(facts, diagnostics)) decide(g, 'block', g.title);
+  const cg = checkpointGroup(facts);
+  if (cg) decide(cg, 'checkpoint');
 
   // Head chunks and WAL together: which head chunks stay decides which WAL samples replay.
   const hg = headGroup(facts);
@@ -647,15 +689,23 @@ export function planFromFacts(source: string, facts: RepairFacts, diagnostics: T
   // Costs: each action's files, against what is served in the end (first claim wins).
   const served = servedBy(layoutOf(model, edits));
   const refs = allSeriesRefs(model);
+  const unknownFrom = newestBlockEndOf(model);
   let claimed: HoldSet = served;
   const actions: RepairAction[] = [];
   let actionLoss = 0;
+  let unreadableHeld = 0;
   for (const c of chosen) {
     // Alternatives go with the step that names the decision (not a meta.json rewrite that comes with it).
     const main = Math.max(0, c.steps.findIndex((s) => s.kind !== 'rebuild-meta'));
     c.steps.forEach((s, i) => {
-      const affected = rawHoldings(s.affected, refs);
+      const affected = rawHoldings(s.affected, refs, unknownFrom);
       const loss: Loss = lossOf(affected, claimed);
+      if (s.unreadable) {
+        loss.samples += s.unreadable.samples;
+        loss.series += s.unreadable.series;
+        if (s.unreadable.range) loss.ranges.push(s.unreadable.range);
+        unreadableHeld += s.unreadable.samples;
+      }
       claimed = unionHolds(claimed, affected);
       actionLoss += loss.samples;
       const a: RepairAction = { kind: s.kind, path: s.path, fixes: s.fixes, reason: s.reason, loss: { samples: loss.samples, series: loss.series, ranges: loss.ranges } };
@@ -666,8 +716,8 @@ export function planFromFacts(source: string, facts: RepairFacts, diagnostics: T
       actions.push(a);
     });
   }
-  const held = countHeld(data);
-  const lost = lossOf(data, served).samples;
+  const held = countHeld(data) + unreadableHeld;
+  const lost = lossOf(data, served).samples + unreadableHeld;
   const fixed = new Set(actions.map((a) => a.fixes));
   const unfixable = diagnostics.filter((d) => d.severity === 'error' && !fixed.has(d.code) && !fixedIndirectly(d, actions));
   return {
