@@ -35,7 +35,7 @@
  * the port given in its --web.listen-address arg, not 9090); no /proc in the root; all containers of a pod share
  * the root. Needs root (chroot).
  */
-import { mkdtemp, mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -65,8 +65,10 @@ export interface ContextInfo {
 export interface StartOptions {
   /** Where to write the kubeconfig (default <stateDir>/kubeconfig). */
   kubeconfigPath?: string;
-  /** Pod roots, certificates, images (default: a new temporary directory, removed by nothing). */
+  /** Pod roots, certificates, images (default: a new temporary directory, removed by stop()). */
   stateDir?: string;
+  /** Keep the temporary state dir after stop() (only matters without `stateDir`). */
+  keepState?: boolean;
   /**
    * Host directories copied into a pod's /prometheus when its root is first created, by pod key
    * ("prod/monitoring/prometheus-0"). Default: the `healthy` fixture into prod/monitoring/prometheus-0.
@@ -166,6 +168,7 @@ export async function startTestCluster(opts: StartOptions = {}): Promise<TestClu
   if (process.getuid && process.getuid() !== 0) {
     throw new Error('the test cluster needs root: pods are chroot directories (run as root, e.g. in the CI container)');
   }
+  const ownStateDir = !opts.stateDir;
   const stateDir = opts.stateDir ?? (await mkdtemp(path.join(os.tmpdir(), 'tsdbdump-cluster-')));
   await mkdir(stateDir, { recursive: true });
   const kubeconfigPath = opts.kubeconfigPath ?? path.join(stateDir, 'kubeconfig');
@@ -257,6 +260,7 @@ export async function startTestCluster(opts: StartOptions = {}): Promise<TestClu
     for (const s of states.values()) s.stopping = true;
     await Promise.all(servers.map((s) => s.close()));
     await Promise.all([...slotsByKey.values()].map(({ slot }) => slot.shutdown()));
+    if (ownStateDir && !opts.keepState) await rm(stateDir, { recursive: true, force: true });
   }
 
   function lookup(key: string): { state: ClusterState; slot: PodSlot } {

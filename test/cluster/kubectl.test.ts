@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -55,6 +55,7 @@ before(async () => {
 
 after(async () => {
   await cluster?.stop();
+  await rm(work, { recursive: true, force: true });
 });
 
 describe('real kubectl against the test cluster', () => {

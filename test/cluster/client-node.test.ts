@@ -1,0 +1,176 @@
+/**
+ * The test cluster with @kubernetes/client-node 1.x (the library the extension uses): kubeconfig
+ * loading, CoreV1Api lists, Exec over WebSocket with large stdin/stdout streams (flow control and
+ * integrity by SHA-256), exit statuses, access reviews, logs, and the fault-injection hooks.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestCluster, type TestCluster } from './index';
+
+type K8s = typeof import('@kubernetes/client-node', { with: { 'resolution-mode': 'import' } });
+type V1Status = import('@kubernetes/client-node', { with: { 'resolution-mode': 'import' } }).V1Status;
+
+let cluster: TestCluster;
+let k8s: K8s;
+let work: string;
+
+before(async () => {
+  k8s = await import('@kubernetes/client-node');
+  work = await mkdtemp(path.join(os.tmpdir(), 'tsdbdump-client-node-'));
+  cluster = await startTestCluster({ stateDir: path.join(work, 'state') });
+});
+
+after(async () => {
+  await cluster?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+function kubeConfig(context = 'prod') {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(cluster.kubeconfigPath);
+  kc.setCurrentContext(context); // only on this in-memory copy: the file is never edited
+  return kc;
+}
+
+interface ExecResult {
+  stdout: Buffer;
+  stderr: string;
+  status: V1Status;
+  stdoutSha256: string;
+  stdoutBytes: number;
+}
+
+/** Runs argv in a pod through client-node's Exec; keeps only a hash of big outputs. */
+async function exec(argv: string[], opts: { context?: string; pod?: string; namespace?: string; container?: string; stdin?: Readable; keep?: boolean; slowReader?: boolean } = {}): Promise<ExecResult> {
+  const ex = new k8s.Exec(kubeConfig(opts.context));
+  const hash = createHash('sha256');
+  const kept: Buffer[] = [];
+  let stdoutBytes = 0;
+  let stderr = '';
+  const stdout = new Writable({
+    highWaterMark: 1 << 16,
+    write(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      stdoutBytes += chunk.length;
+      if (opts.keep !== false) kept.push(chunk);
+      if (opts.slowReader) setTimeout(cb, 1);
+      else cb();
+    },
+  });
+  const stderrStream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      stderr += chunk.toString();
+      cb();
+    },
+  });
+  const stdoutDone = new Promise<void>((resolve) => {
+    stdout.on('finish', resolve);
+    stdout.on('close', resolve);
+  });
+  const status = await new Promise<V1Status>((resolve, reject) => {
+    ex.exec(opts.namespace ?? 'monitoring', opts.pod ?? 'prometheus-0', opts.container ?? 'prometheus', argv, stdout, stderrStream, opts.stdin ?? null, false, (s) => resolve(s))
+      .then((ws) => ws.on('close', () => setTimeout(() => reject(new Error('socket closed without a status')), 2000)))
+      .catch(reject);
+  });
+  // client-node ends stdout when the status arrives; a slow writer may still be draining its buffer.
+  await stdoutDone;
+  return { stdout: Buffer.concat(kept), stderr, status, stdoutSha256: hash.digest('hex'), stdoutBytes };
+}
+
+/** client-node rejects with ws ErrorEvents, not Errors: match on their message. */
+const errorMatching = (re: RegExp) => (e: unknown): boolean => {
+  assert.match(String((e as { message?: string }).message ?? e), re);
+  return true;
+};
+
+const exitCode = (s: V1Status): number =>
+  s.status === 'Success' ? 0 : Number(s.details?.causes?.find((c) => c.reason === 'ExitCode')?.message ?? -1);
+
+describe('@kubernetes/client-node against the test cluster', () => {
+  test('CoreV1Api lists pods by label and namespaces', async () => {
+    const api = kubeConfig().makeApiClient(k8s.CoreV1Api);
+    const pods = await api.listNamespacedPod({ namespace: 'monitoring', labelSelector: 'app.kubernetes.io/name=prometheus' });
+    assert.deepEqual(pods.items.map((p) => p.metadata?.name).sort(), ['prometheus-0', 'prometheus-notar-0']);
+    const all = await api.listPodForAllNamespaces({ labelSelector: 'app.kubernetes.io/name!=prometheus' });
+    assert.deepEqual(all.items.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`), ['default/web-0']);
+    const one = await api.readNamespacedPod({ namespace: 'monitoring', name: 'prometheus-0' });
+    assert.equal(one.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+    assert.deepEqual(one.spec?.containers.map((c) => c.ports?.[0]?.containerPort), [9090, undefined]);
+    const namespaces = await api.listNamespace();
+    assert.ok(namespaces.items.some((n) => n.metadata?.name === 'monitoring'));
+    const dev = await kubeConfig('dev').makeApiClient(k8s.CoreV1Api).listNamespacedPod({ namespace: 'observability' });
+    assert.deepEqual(dev.items.map((p) => p.metadata?.name), ['prometheus-0']);
+  });
+
+  test('Exec streams 20 MB through stdin and back intact (v5 stdin close ends cat)', async () => {
+    const input = randomBytes(20 << 20);
+    const want = createHash('sha256').update(input).digest('hex');
+    const stdin = new PassThrough();
+    const feed = Readable.from((function* () {
+      for (let i = 0; i < input.length; i += 256 << 10) yield input.subarray(i, i + (256 << 10));
+    })());
+    feed.pipe(stdin);
+    const r = await exec(['sh', '-c', 'cat | sha256sum >&2; true'], { stdin, keep: false });
+    assert.equal(r.status.status, 'Success', JSON.stringify(r.status));
+    assert.equal(r.stderr.split(/\s+/)[0], want);
+
+    const echo = new PassThrough();
+    Readable.from([input.subarray(0, 8 << 20)]).pipe(echo);
+    const back = await exec(['cat'], { stdin: echo, keep: false, slowReader: true });
+    assert.equal(back.status.status, 'Success');
+    assert.equal(back.stdoutBytes, 8 << 20);
+    assert.equal(back.stdoutSha256, createHash('sha256').update(input.subarray(0, 8 << 20)).digest('hex'));
+  });
+
+  test('Exec output larger than any buffer keeps its bytes in order with a slow reader', async () => {
+    const r = await exec(['sh', '-c', 'head -c 33554432 /dev/urandom | tee /tmp/big.bin | sha256sum > /tmp/big.sha; true'], {});
+    assert.equal(r.status.status, 'Success');
+    const big = await exec(['cat', '/tmp/big.bin'], { keep: false, slowReader: true });
+    assert.equal(big.stdoutBytes, 32 << 20);
+    const sum = await exec(['cat', '/tmp/big.sha']);
+    assert.equal(sum.stdout.toString().split(/\s+/)[0], big.stdoutSha256);
+  });
+
+  test('Exec statuses: exit codes, missing executables, 403 for the restricted user', async () => {
+    const r = await exec(['sh', '-c', 'exit 7']);
+    assert.equal(r.status.status, 'Failure');
+    assert.equal(r.status.reason, 'NonZeroExitCode');
+    assert.equal(exitCode(r.status), 7);
+    const missing = await exec(['tar', 'cf', '-', '/etc'], { pod: 'prometheus-notar-0' });
+    assert.equal(missing.status.reason, 'InternalError');
+    assert.match(String(missing.status.message), /executable file not found in \$PATH/);
+    await assert.rejects(exec(['ls'], { context: 'prod-restricted' }), errorMatching(/Unexpected server response: 403/));
+  });
+
+  test('SelfSubjectAccessReview tells who may exec', async () => {
+    const review = (context: string) => kubeConfig(context).makeApiClient(k8s.AuthorizationV1Api).createSelfSubjectAccessReview({
+      body: { spec: { resourceAttributes: { namespace: 'monitoring', verb: 'create', resource: 'pods', subresource: 'exec', name: 'prometheus-0' } } },
+    });
+    assert.equal((await review('prod')).status?.allowed, true);
+    assert.equal((await review('prod-restricted')).status?.allowed, false);
+  });
+
+  test('fault injection: a dropped exec connection and a failing exec', async () => {
+    cluster.injectFault('prod/monitoring/prometheus-0', { kind: 'drop-exec-after-bytes', bytes: 1 << 20 });
+    await assert.rejects(exec(['cat', '/tmp/big.bin'], { keep: false }), errorMatching(/closed without a status/));
+    cluster.injectFault('prod/monitoring/prometheus-0', { kind: 'fail-next-exec', code: 500 });
+    await assert.rejects(exec(['true']), errorMatching(/Unexpected server response: 500/));
+    const fine = await exec(['true']);
+    assert.equal(fine.status.status, 'Success');
+  });
+
+  test('Log reads a container log', async () => {
+    const chunks: Buffer[] = [];
+    const sink = new Writable({ write(c: Buffer, _e, cb) { chunks.push(c); cb(); } });
+    await new Promise<void>((resolve, reject) => {
+      sink.on('finish', resolve);
+      new k8s.Log(kubeConfig()).log('monitoring', 'prometheus-0', 'prometheus', sink, { follow: false, tailLines: 50 }).catch(reject);
+    });
+    assert.match(Buffer.concat(chunks).toString(), /level=info/);
+  });
+});
