@@ -22,7 +22,29 @@ export interface ChunkMeta {
   minTime: number;
   maxTime: number;
   /** Upper 32 bits: 0-based chunk segment position; lower 32 bits: offset of the chunk's len field. */
-  ref: bigint;
+  readonly ref: bigint;
+  /** The same ref split into numbers (cheaper than bigint operations in hot loops). */
+  readonly segment: number;
+  readonly offset: number;
+}
+
+const TWO_32 = 2 ** 32;
+
+/** Chunk metas are the most numerous objects of an index: the bigint ref is made only when asked for. */
+class IndexChunkMeta implements ChunkMeta {
+  readonly segment: number;
+  readonly offset: number;
+  constructor(
+    public minTime: number,
+    public maxTime: number,
+    ref: number,
+  ) {
+    this.segment = Math.floor(ref / TWO_32);
+    this.offset = ref % TWO_32;
+  }
+  get ref(): bigint {
+    return (BigInt(this.segment) << 32n) | BigInt(this.offset);
+  }
 }
 
 export interface IndexSeries {
@@ -371,7 +393,7 @@ class IndexReader {
         // Refs strictly increase within and across series (the writer enforces it).
         if (ref <= this.prevRef) this.problem('series', `series ${id}: chunk ref ${ref} is not above the previous ref ${this.prevRef}`, pos);
         this.prevRef = ref;
-        chunks.push({ minTime: t0, maxTime: maxt, ref: BigInt(ref) });
+        chunks.push(new IndexChunkMeta(t0, maxt, ref));
       }
       if (d.remaining !== 0) this.problem('series', `series ${id}: ${d.remaining} unexpected bytes after the chunk metas`, pos);
       const sm = this.summary;
