@@ -299,6 +299,60 @@ describe('repair on our own corruptions of the healthy dump', () => {
   });
 });
 
+/** The healthy dump's block dirs by role (facts.json order: L3, L2, L1b, L1h). */
+function healthyBlock(i: number): string {
+  return facts('healthy').blocks[i].dir;
+}
+
+describe('repair of damaged blocks and checkpoints (own corruptions)', () => {
+  test('index with a damaged TOC: the block is dropped and its loss is stated from meta.json', async () => {
+    const src = healthyCopy('index-toc');
+    const l1b = healthyBlock(2);
+    flipByte(path.join(src, l1b, 'index'), statSync(path.join(src, l1b, 'index')).size - 30);
+    const { result, served } = await repairAndServe('index-toc', src);
+    const drop = action(result, 'drop-block', `${l1b}/`);
+    assert.ok(drop, JSON.stringify(result.actions, null, 1));
+    assert.equal(drop.loss.samples, 24000);
+    assert.equal(drop.loss.series, 50);
+    assert.equal(served, TOTAL - 24000);
+  });
+
+  test('damaged tombstones file: only the tombstones go, the block stays', async () => {
+    const src = healthyCopy('tombstones');
+    const l1b = healthyBlock(2);
+    writeFileSync(path.join(src, l1b, 'tombstones'), Buffer.from([0x01, 0x30, 0xba, 0x30, 0x01, 0x67, 0x61, 0x72, 0x62]));
+    const { result, served } = await repairAndServe('tombstones', src);
+    assert.ok(action(result, 'drop-file', `${l1b}/tombstones`), JSON.stringify(result.actions, null, 1));
+    assert.equal(served, TOTAL);
+  });
+
+  test('a duplicate of a block under another ULID (same sources): one copy is dropped, nothing lost', async () => {
+    const src = healthyCopy('duplicate');
+    const l1b = healthyBlock(2);
+    const copy = '01M83YYE6WQYE4QMR4K1K5QKNZ';
+    cpSync(path.join(src, l1b), path.join(src, copy), { recursive: true });
+    const meta = JSON.parse(readFileSync(path.join(src, copy, 'meta.json'), 'utf8')) as { ulid: string };
+    meta.ulid = copy;
+    writeFileSync(path.join(src, copy, 'meta.json'), JSON.stringify(meta, null, '\t'));
+    const { result, served, log } = await repairAndServe('duplicate', src);
+    const drops = result.actions.filter((a) => a.kind === 'drop-block');
+    assert.equal(drops.length, 1, JSON.stringify(result.actions, null, 1));
+    assert.equal(drops[0].loss.samples, 0);
+    assert.doesNotMatch(log, /Overlapping blocks/);
+    assert.equal(served, TOTAL);
+  });
+
+  test('damaged checkpoint: cut so Prometheus starts; the head samples whose series it declared are reported lost', async () => {
+    const src = healthyCopy('checkpoint-damage');
+    flipByte(path.join(src, 'wal/checkpoint.00000001/00000000'), 100);
+    const { result, served } = await repairAndServe('checkpoint-damage', src);
+    assert.ok(result.actions.some((a) => a.path === 'wal/checkpoint.00000001/00000000' && a.kind === 'truncate-file'), JSON.stringify(result.actions, null, 1));
+    // The one series record is gone: the 36000 head samples cannot be tied to a series any more.
+    assert.equal(result.totals!.samplesLost, 36000);
+    assert.equal(served, TOTAL - 36000);
+  });
+});
+
 describe('repair safety', () => {
   test('the source is untouched and a cancelled repair leaves no file under the final name', async () => {
     const source = dumpPath('wal-gap');
