@@ -448,6 +448,25 @@ function union(ranges: TimeRange[]): TimeRange[] {
   return out;
 }
 
+/** Merges ranges separated by at most `tolerance` ms. */
+function unionWithin(ranges: TimeRange[], tolerance: number): TimeRange[] {
+  const out: TimeRange[] = [];
+  for (const r of union(ranges)) {
+    const last = out[out.length - 1];
+    if (last && r.from - last.to <= tolerance) last.to = Math.max(last.to, r.to);
+    else out.push({ ...r });
+  }
+  return out;
+}
+
+/** Typical time between two samples of a series, from the blocks' stats (a scrape interval). */
+function scrapeInterval(blocks: BlockInfo[]): number {
+  const intervals = blocks
+    .filter((b) => b.metaReadable && b.numSamples > 0 && b.numSeries > 0 && b.maxTime > b.minTime)
+    .map((b) => (b.maxTime - b.minTime) / Math.max(1, b.numSamples / b.numSeries - 1));
+  return median(intervals) ?? DEFAULT_INTERVAL_MS;
+}
+
 function median(xs: number[]): number | undefined {
   if (xs.length === 0) return undefined;
   const s = [...xs].sort((a, b) => a - b);
@@ -876,8 +895,11 @@ function headInfo(a: Analysis, blocks: BlockInfo[]): AnalysisResult['head'] {
       message: `Head chunk files jump from ${prev.name} to ${cur.name} (${cur.number - prev.number - 1} missing). Prometheus refuses to start. Run \`tsdbdump repair\` (drops chunks_head/${cur.name} and later files; the WAL still holds their samples), or delete those files by hand.`,
     });
   }
-  // Header or record damage.
-  const walCover = walCoverage(a);
+  // Header or record damage. What the WAL replays (segments a scrape interval apart count as one
+  // stretch) and what blocks hold is not lost when Prometheus drops head chunk files.
+  const tolerance = 2 * scrapeInterval(blocks);
+  const newestBlockEnd = Math.max(-Infinity, ...blocks.filter((b) => b.metaReadable && !b.deletable).map((b) => b.maxTime));
+  const walCover = unionWithin(walCoverage(a), tolerance);
   for (let i = 0; i < files.length; i++) {
     const f = files[i];
     const s = f.summary;
@@ -897,8 +919,8 @@ function headInfo(a: Analysis, blocks: BlockInfo[]): AnalysisResult['head'] {
       const lost = files
         .slice(i)
         .filter((x) => x.summary?.minTime !== undefined)
-        .map((x) => ({ from: x.summary!.minTime!, to: x.summary!.maxTime! + 1 }))
-        .filter((r) => !walCover.some((w) => w.from <= r.from && r.to <= w.to));
+        .map((x) => ({ from: Math.max(x.summary!.minTime!, newestBlockEnd), to: x.summary!.maxTime! + 1 }))
+        .filter((r) => r.to > r.from && !walCover.some((w) => w.from <= r.from && r.to <= w.to));
       const prob = s.problems[0];
       a.diag({
         code: 'head-chunk-corrupt',
@@ -1104,11 +1126,7 @@ function coverageOf(a: Analysis, blocks: BlockInfo[], head: AnalysisResult['head
   const merged = union(ranges);
   if (merged.length === 0) return { gaps: [] };
   // A gap shorter than about two scrape intervals is normal (block boundaries, a missed scrape).
-  const intervals = served
-    .filter((b) => b.numSamples > 0 && b.numSeries > 0)
-    .map((b) => (b.maxTime - b.minTime) / Math.max(1, b.numSamples / b.numSeries - 1));
-  const interval = median(intervals) ?? DEFAULT_INTERVAL_MS;
-  const threshold = Math.max(2 * interval, 1000);
+  const threshold = Math.max(2 * scrapeInterval(served), 1000);
   const gaps: TimeRange[] = [];
   for (let i = 1; i < merged.length; i++) {
     const g = { from: merged[i - 1].to, to: merged[i].from };
