@@ -100,6 +100,8 @@ export interface DumpOptions {
   gzipLevel?: number;
   /** Hash in the pod while streaming (default) or after the stream ended. */
   podHashConcurrently?: boolean;
+  /** Bandwidth limit (tar bytes per second), to spare a production cluster's network and API server. */
+  maxBytesPerSecond?: number;
 }
 
 export interface DumpOutcome extends DumpResult {
@@ -385,9 +387,19 @@ export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions
     const writing = pipeline(gz, hashTap, file, { signal });
     writing.catch(() => undefined);
     const hasher = tarHasher((name) => (current = name));
+    const streamStart = Date.now();
+    let lastEntry: string | undefined;
     for await (const chunk of src.stream as AsyncIterable<Buffer>) {
       bytes += chunk.length;
       await Promise.all([writeTo(gz, chunk), writeTo(hasher.sink, chunk)]);
+      if (current !== lastEntry) {
+        lastEntry = current;
+        progress('streaming');
+      }
+      if (o.maxBytesPerSecond) {
+        const ahead = bytes / o.maxBytesPerSecond - (Date.now() - streamStart) / 1000;
+        if (ahead > 0.005) await new Promise((r) => setTimeout(r, ahead * 1000));
+      }
     }
     gz.end();
     hasher.sink.end();

@@ -27,6 +27,7 @@ Options:
   -o, --output FILE   output .tar.gz (default: <context>-<namespace>-<pod>-<time>.tar.gz)
   --snapshot          use Prometheus's admin API snapshot (consistent; needs --web.enable-admin-api)
   --gzip-level N      gzip level 0-9 (default 1: TSDB data is already compressed)
+  --rate-limit MB     at most MB megabytes per second from the pod (spares a busy cluster)
   --json              print the result as JSON
 ${KUBE_USAGE}
   -h, --help          show this help`,
@@ -38,6 +39,7 @@ ${KUBE_USAGE}
       output: { type: 'string', short: 'o' },
       snapshot: { type: 'boolean' },
       'gzip-level': { type: 'string' },
+      'rate-limit': { type: 'string' },
       json: { type: 'boolean' },
     });
     if (values.help) {
@@ -50,6 +52,8 @@ ${KUBE_USAGE}
     const to = values.to !== undefined ? parseTime(values.to as string, now) : undefined;
     const level = values['gzip-level'] !== undefined ? Number(values['gzip-level']) : undefined;
     if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 9)) throw new ToolError('usage', 'dump: --gzip-level must be 0-9');
+    const rate = values['rate-limit'] !== undefined ? Number(values['rate-limit']) : undefined;
+    if (rate !== undefined && !(rate > 0)) throw new ToolError('usage', 'dump: --rate-limit must be a positive number of MB/s');
     const target = targetFrom(positionals[0], values);
     const plan = await planDump({ target, from, to, snapshot: !!values.snapshot, signal: ctx.signal });
     const stamp = new Date(now).toISOString().replace(/[:.]/g, '').replace(/\d{3}Z$/, 'Z');
@@ -64,7 +68,7 @@ ${KUBE_USAGE}
     const progress = ctx.progress('dumping');
     let result;
     try {
-      result = await executeDump(plan, output, { signal: ctx.signal, gzipLevel: level, onProgress: (p) => progress.update(p.bytes, p.totalBytes, p.entry) });
+      result = await executeDump(plan, output, { signal: ctx.signal, gzipLevel: level, maxBytesPerSecond: rate ? rate * 1e6 : undefined, onProgress: (p) => progress.update(p.bytes, p.totalBytes, p.entry) });
     } finally {
       progress.done();
     }

@@ -1,0 +1,69 @@
+/** Shared by the kube-*.test.ts files: a test cluster whose Prometheus keep the 2025 fixture data. */
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import * as tarStream from 'tar-stream';
+import { defaultTopology, startTestCluster, type StartOptions, type TestCluster } from './index';
+
+/**
+ * The fixtures hold samples from 2025-01-03/04; with Prometheus's default 15d retention the pods
+ * would delete them at start. 100y keeps them (as a long-retention production Prometheus would).
+ */
+export async function startKubeTestCluster(opts: StartOptions = {}): Promise<TestCluster> {
+  const topology = defaultTopology();
+  for (const c of topology) for (const p of c.pods) p.retention = '100y';
+  return startTestCluster({ topology, ...opts });
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of createReadStream(file)) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+/** Every regular file under dir (relative path → sha256). */
+export async function hashTree(dir: string, filter: (rel: string) => boolean = () => true): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const entries = await fsp.readdir(dir, { recursive: true, withFileTypes: true });
+  for (const e of entries) {
+    if (!e.isFile()) continue;
+    const abs = path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name);
+    const rel = path.relative(dir, abs);
+    if (filter(rel)) out.set(rel, await sha256File(abs));
+  }
+  return out;
+}
+
+/** Entries of a .tar.gz in archive order, with the sha256 of each file. */
+export async function tarGzEntries(file: string): Promise<{ name: string; type: string; size: number; sha256?: string }[]> {
+  const extract = tarStream.extract();
+  const out: { name: string; type: string; size: number; sha256?: string }[] = [];
+  const input = createReadStream(file).pipe(zlib.createGunzip());
+  input.pipe(extract as unknown as NodeJS.WritableStream);
+  for await (const entry of extract) {
+    const h = createHash('sha256');
+    for await (const c of entry) h.update(c as Buffer);
+    const type = entry.header.type ?? 'file';
+    out.push({ name: entry.header.name.replace(/\/$/, ''), type, size: entry.header.size ?? 0, sha256: type === 'file' ? h.digest('hex') : undefined });
+  }
+  return out;
+}
+
+export const BLOCK_RE = /^[0-9A-HJKMNP-TV-Z]{26}\//;
+
+/** Polls `check` until it returns a value (not undefined) or the deadline passes. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (e) {
+      lastErr = e;
+    }
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
