@@ -174,3 +174,74 @@ describe('@kubernetes/client-node against the test cluster', () => {
     assert.match(Buffer.concat(chunks).toString(), /level=info/);
   });
 });
+
+describe('exec subprotocols on the wire', () => {
+  /** One exec over a raw WebSocket: returns every message as [channel, payload]. */
+  async function rawExec(protocols: string[], query: string, send?: (ws: import('ws').WebSocket) => void): Promise<{ protocol: string; frames: [number, Buffer][] }> {
+    const { WebSocket } = await import('ws');
+    const url = `${cluster.servers.prod.replace('https', 'wss')}/api/v1/namespaces/monitoring/pods/prometheus-0/exec?${query}`;
+    const ws = new WebSocket(url, protocols, { ca: cluster.caPem, headers: { Authorization: `Bearer ${cluster.tokens['prod-admin']}` } });
+    const frames: [number, Buffer][] = [];
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) frames.push([data[0], data.subarray(1)]);
+      else frames.push([Number(data.toString()[0]), Buffer.from(data.toString().slice(1), 'base64')]);
+    });
+    ws.on('open', () => send?.(ws));
+    await new Promise<void>((resolve, reject) => {
+      ws.on('close', () => resolve());
+      ws.on('error', reject);
+    });
+    return { protocol: ws.protocol, frames };
+  }
+
+  const argv = (...a: string[]) => a.map((x) => `command=${encodeURIComponent(x)}`).join('&');
+
+  test('v4.channel.k8s.io: ready frame, stdout, then a JSON status on channel 3', async () => {
+    const r = await rawExec(['v4.channel.k8s.io'], `${argv('sh', '-c', 'echo hi; exit 4')}&container=prometheus&stdout=true&stderr=true`);
+    assert.equal(r.protocol, 'v4.channel.k8s.io');
+    assert.deepEqual(r.frames[0], [1, Buffer.alloc(0)]);
+    assert.equal(Buffer.concat(r.frames.filter((f) => f[0] === 1).map((f) => f[1])).toString(), 'hi\n');
+    const last = r.frames[r.frames.length - 1];
+    assert.equal(last[0], 3);
+    const st = JSON.parse(last[1].toString()) as { reason: string; details: { causes: { reason: string; message: string }[] } };
+    assert.equal(st.reason, 'NonZeroExitCode');
+    assert.deepEqual(st.details.causes, [{ reason: 'ExitCode', message: '4' }]);
+  });
+
+  test('v5 stdin close and base64.channel.k8s.io text frames', async () => {
+    const v5 = await rawExec(['v5.channel.k8s.io'], `${argv('wc', '-c')}&container=prometheus&stdin=true&stdout=true`, (ws) => {
+      ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('12345')]));
+      ws.send(Buffer.from([255, 0]));
+    });
+    assert.equal(Buffer.concat(v5.frames.filter((f) => f[0] === 1).map((f) => f[1])).toString().trim(), '5');
+    assert.deepEqual(JSON.parse(v5.frames[v5.frames.length - 1][1].toString()), { metadata: {}, status: 'Success' });
+    const b64 = await rawExec(['base64.channel.k8s.io'], `${argv('echo', 'text frames')}&container=prometheus&stdout=true`);
+    assert.equal(b64.protocol, 'base64.channel.k8s.io');
+    assert.equal(Buffer.concat(b64.frames.filter((f) => f[0] === 1).map((f) => f[1])).toString(), 'text frames\n');
+  });
+
+  test('an unsupported subprotocol or a bad request is refused before the upgrade', async () => {
+    await assert.rejects(rawExec(['v2.channel.k8s.io'], `${argv('true')}&container=prometheus&stdout=true`), /Unexpected server response: 400/);
+    await assert.rejects(rawExec(['v5.channel.k8s.io'], `${argv('true')}&container=nope&stdout=true`), /Unexpected server response: 400/);
+  });
+
+  test('Prometheus stopped through /-/quit is restarted in place like a kubelet would', async () => {
+    const pod = cluster.pod('dev/observability/prometheus-0');
+    const uid = pod.uid();
+    const res = await fetch(`${pod.prometheusUrl}/-/quit`, { method: 'POST' });
+    assert.equal(res.status, 200);
+    const api = kubeConfig('dev').makeApiClient(k8s.CoreV1Api);
+    const deadline = Date.now() + 30000;
+    for (;;) {
+      const p = await api.readNamespacedPod({ namespace: 'observability', name: 'prometheus-0' });
+      const cs = p.status?.containerStatuses?.[0];
+      if (cs?.restartCount === 1 && cs.ready) {
+        assert.equal(p.metadata?.uid, uid, 'same pod, restarted container');
+        assert.ok(cs.lastState?.terminated, 'lastState shows the stopped container');
+        break;
+      }
+      assert.ok(Date.now() < deadline, 'container restarted and Ready again');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+});
