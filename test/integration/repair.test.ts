@@ -142,6 +142,7 @@ async function repairAndServe(name: string, source: string): Promise<{ result: R
   assert.equal(actionLoss + t.notServedAnyway, t.samplesLost);
   assert.equal(t.samplesHeld - t.samplesLost, t.samplesServedAfter);
   const data = extract(out);
+  assertPromdumpLayout(out, data);
   const prom = await startPrometheus(data);
   try {
     const served = await servedSamples(prom.port);
@@ -151,6 +152,23 @@ async function repairAndServe(name: string, source: string): Promise<{ result: R
     return { result, served, log };
   } finally {
     await prom.stop();
+  }
+}
+
+/** promdump's order: chunks_head/, wal/ (segments, then checkpoints), block dirs by minTime with chunks, index, meta.json, tombstones. */
+function assertPromdumpLayout(tarGz: string, data: string): void {
+  const names = execFileSync('tar', ['tzf', tarGz], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n').filter(Boolean).map((n) => n.replace(/\/$/, ''));
+  const section = (n: string) => (n.startsWith('chunks_head') ? 0 : n.startsWith('wal') ? 1 : /^[0-9A-Z]{26}(\/|$)/.test(n) ? 2 : 3);
+  const sections = names.map(section);
+  assert.deepEqual(sections, [...sections].sort((a, b) => a - b), `sections out of order: ${names.join(' ')}`);
+  const blockDirs = names.filter((n) => /^[0-9A-Z]{26}$/.test(n));
+  const minTimes = blockDirs.map((d) => (JSON.parse(readFileSync(path.join(data, d, 'meta.json'), 'utf8')) as { minTime: number }).minTime);
+  assert.deepEqual(minTimes, [...minTimes].sort((a, b) => a - b), 'blocks by minTime');
+  for (const d of blockDirs) {
+    const inner = names.filter((n) => n.startsWith(`${d}/`)).map((n) => n.slice(d.length + 1));
+    const rank = (n: string) => (n.startsWith('chunks') ? 0 : n === 'index' ? 1 : n === 'meta.json' ? 2 : n === 'tombstones' ? 3 : 4);
+    assert.deepEqual(inner.map(rank), inner.map(rank).sort((a, b) => a - b), `entries of ${d}: ${inner.join(' ')}`);
+    assert.ok(inner.includes('meta.json') && inner.includes('index'), `${d} has index and meta.json`);
   }
 }
 

@@ -85,7 +85,9 @@ export async function repairDump(source: string, output: string, opts: RepairOpt
   const srcAbs = path.resolve(source);
   const outAbs = path.resolve(output);
   if (srcAbs === outAbs) throw new ToolError('usage', 'the output must differ from the source (the source is never modified)');
-  const outcome = await planRepair(source, { ...opts, spoolNear: opts.dryRun ? undefined : outAbs });
+  // A directory can be read in any order, so only archives need blocks copied aside.
+  const isDir = (await fsp.stat(srcAbs).catch(() => undefined))?.isDirectory() ?? false;
+  const outcome = await planRepair(source, { ...opts, spoolNear: opts.dryRun || isDir ? undefined : outAbs });
   const { plan } = outcome;
   const { edits: _edits, ...publicPlan } = plan;
   void _edits;
@@ -257,7 +259,46 @@ async function writeRepaired(source: string, output: string, outcome: PlanOutcom
     }
   }
 
-  await writeDump(output, output_(), { signal: opts.signal, onProgress: (p) => opts.onProgress?.({ phase: 'write', bytes: p.bytes, entry: p.entry }) });
+  /** A data directory: every entry in promdump's order, read straight from disk. */
+  async function* fromDirectory(root: string): AsyncGenerator<DumpWriteEntry> {
+    const section = (x: EntryInfo) => {
+      const top = x.path.split('/')[0];
+      return top === 'chunks_head' ? 0 : top === 'wal' ? 1 : isUlid(top) && (x.path !== top || x.type === 'directory') ? 2 : 3;
+    };
+    const list = entries!.filter((x) => !dropped(x.path) && (x.type === 'file' || x.type === 'directory'));
+    for (const dir of metaBytes.keys()) {
+      if (!e.dropBlocks.has(dir) && !list.some((x) => x.path === `${dir}/meta.json`)) list.push({ path: `${dir}/meta.json`, type: 'file', size: 0 });
+    }
+    const order = new Map(list.map((x, i) => [x, i]));
+    list.sort((a, b) => {
+      const sa = section(a);
+      const sb = section(b);
+      if (sa !== sb) return sa - sb;
+      if (sa !== 2) return order.get(a)! - order.get(b)!;
+      const ta = a.path.split('/')[0];
+      const tb = b.path.split('/')[0];
+      if (ta !== tb) return blockMin.get(ta)! - blockMin.get(tb)! || (ta < tb ? -1 : 1);
+      return blockEntryRank(a.path) - blockEntryRank(b.path) || (a.path < b.path ? -1 : 1);
+    });
+    for (const x of list) {
+      opts.signal?.throwIfAborted();
+      if (x.type === 'directory') {
+        yield { path: renamed(x.path, e.renames), size: 0, type: 'directory' };
+        continue;
+      }
+      const kind = classifyPath(x.path);
+      if (kind.kind === 'block-meta' && metaBytes.has(kind.ulid)) {
+        const bytes = metaBytes.get(kind.ulid)!;
+        yield { path: x.path, size: bytes.length, body: bytes };
+        continue;
+      }
+      yield* transformed(x.path, x.size, createReadStream(path.join(root, x.path), { signal: opts.signal }));
+    }
+  }
+
+  const opened = await openSource(source, { signal: opts.signal });
+  const body = opened.kind === 'directory' ? fromDirectory(opened.source) : output_();
+  await writeDump(output, body, { signal: opts.signal, onProgress: (p) => opts.onProgress?.({ phase: 'write', bytes: p.bytes, entry: p.entry }) });
 }
 
 export async function* takeBytes(body: AsyncIterable<Uint8Array>, n: number): AsyncGenerator<Uint8Array> {
