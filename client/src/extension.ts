@@ -28,6 +28,7 @@ import { Worker, toWorkerError, type WorkerError } from './worker';
 export interface TsdbdumpApi {
   worker: Worker;
   dumps: DumpsProvider;
+  pods: PodsProvider;
   /** activate() from its first line until the worker answered initialize. */
   activationMs: number;
   /** The first discovery of workspace dumps (their analyses are queued after it). */
@@ -392,7 +393,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
   const firstRefresh = dumps.refresh();
   const activationMs = performance.now() - t0;
   log.info(`activated in ${activationMs.toFixed(0)} ms (worker pid ${w.pid() ?? '?'})`);
-  return { worker: w, dumps, activationMs, firstRefresh, lastTimeline: () => lastTimeline };
+  return { worker: w, dumps, pods, activationMs, firstRefresh, lastTimeline: () => lastTimeline };
 }
 
 export async function deactivate(): Promise<void> {

@@ -83,11 +83,15 @@ export async function runAcceptance({ url, workspace, outDir }) {
 
     await step('clicking the head-gap problem opens the report document at the chunk file line', async () => {
       const row = page.locator('.markers-panel .monaco-list-row', { hasText: /head-chunks-out-of-sequence/ }).first();
+      const line = /\[Ln (\d+), Col 1\]/.exec(await row.innerText())?.[1];
+      if (!line) throw new Error(`no line in the problem row: ${await row.innerText()}`);
       await row.dblclick();
       await page.locator('.tabs-container .tab.active', { hasText: 'head-gap.tar.gz.tsdb-report' }).waitFor({ timeout: 30_000 });
-      const current = page.locator('.monaco-editor .view-overlays .current-line').first();
-      await current.waitFor({ timeout: 30_000 });
       await page.locator('.monaco-editor .view-line', { hasText: /^head\s+chunks_head\/00000[35]/ }).first().waitFor();
+      // The cursor is on the problem's line, which is the chunk file's entry in the report.
+      await page.locator('.statusbar-item', { hasText: new RegExp(`^Ln ${line}, Col`) }).first().waitFor({ timeout: 10_000 });
+      const lineText = await page.locator('.monaco-editor .view-line', { hasText: /^head\s+chunks_head\/000005/ }).first().innerText();
+      if (!/000005/.test(lineText)) throw new Error(`unexpected line: ${lineText}`);
       await shot('03-report-document');
     });
 
@@ -105,7 +109,7 @@ export async function runAcceptance({ url, workspace, outDir }) {
       await overlapping.nth(1).waitFor();
       if ((await overlapping.count()) !== 2) throw new Error(`expected 2 overlapping blocks, got ${await overlapping.count()}`);
       await timeline.locator('.overlap-band[data-kind="overlap"]').first().waitFor();
-      if ((await timeline.locator('.block').count()) !== 5) throw new Error('expected 5 blocks on the timeline');
+      if ((await timeline.locator('.block[data-ulid]').count()) !== 5) throw new Error('expected 5 blocks on the timeline');
       await shot('05-timeline-overlap');
     });
 

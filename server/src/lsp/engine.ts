@@ -1,10 +1,10 @@
 /**
- * The engine functions the worker calls, in one place. A function whose module has not landed yet
- * fails with a clear ToolError instead of crashing the worker.
+ * The engine functions the worker calls, in one place, adapted to one job shape (AbortSignal +
+ * progress as message/percentage). Cluster and repair modules are loaded on first use: the
+ * Kubernetes client is most of the bundle, and the worker must answer `initialize` fast.
  */
 import { analyzeSource } from '../analysis/analyze';
 import { renderReport } from '../analysis/report';
-import { ToolError } from '../errors';
 import type {
   AnalysisResult,
   DumpRequest,
@@ -32,44 +32,58 @@ export interface Report {
   lines: Record<string, number>;
 }
 
-function notAvailable(what: string): never {
-  throw new ToolError('internal', `${what} is not available yet in this build`);
+/** Byte progress → percentage, with what is being read as the message. */
+function bytesProgress(opts: JobOptions, prefix?: string) {
+  return (p: { bytes?: number; totalBytes?: number; entry?: string; message?: string; phase?: string }): void =>
+    opts.onProgress?.({
+      message: [prefix ?? p.phase, p.message ?? p.entry].filter(Boolean).join(': ') || undefined,
+      percentage: p.totalBytes && p.bytes !== undefined ? (100 * p.bytes) / p.totalBytes : undefined,
+    });
 }
 
 export const engine = {
   analyze(source: string, verify: VerifyDepth, opts: JobOptions): Promise<AnalysisResult> {
-    return analyzeSource(source, {
-      verify,
-      signal: opts.signal,
-      onProgress: (p) =>
-        opts.onProgress?.({
-          message: p.entry,
-          percentage: p.totalBytes ? (100 * p.bytes) / p.totalBytes : undefined,
-        }),
-    });
+    return analyzeSource(source, { verify, signal: opts.signal, onProgress: bytesProgress(opts, '') });
   },
   renderReport(result: AnalysisResult): Report {
     return renderReport(result);
   },
-  async repair(_params: RepairParams, _opts: JobOptions): Promise<RepairResult> {
-    return notAvailable('repair');
+  async repair(params: RepairParams, opts: JobOptions): Promise<RepairResult> {
+    // A dry run writes nothing; repairDump still wants an output path distinct from the source.
+    const output = params.output ?? `${params.source}.repaired.tar.gz`;
+    const { repairDump } = await import('../repair/repair.js');
+    return repairDump(params.source, output, { dryRun: params.dryRun ?? !params.output, signal: opts.signal, onProgress: bytesProgress(opts) });
   },
-  async listContexts(_kubeconfig: string | undefined): Promise<KubeContextInfo[]> {
-    return notAvailable('listing kube contexts');
+  async listContexts(kubeconfig: string | undefined): Promise<KubeContextInfo[]> {
+    const { listContexts } = await import('../kube/kubeconfig.js');
+    return listContexts(kubeconfig);
   },
-  async listPods(_params: ListPodsParams, _opts: JobOptions): Promise<PodInfo[]> {
-    return notAvailable('listing pods');
+  async listPods(params: ListPodsParams, opts: JobOptions): Promise<PodInfo[]> {
+    const { listPrometheusPods } = await import('../kube/pods.js');
+    return listPrometheusPods({ kubeconfig: params.kubeconfig, context: params.context, labelSelector: params.labelSelector, signal: opts.signal });
   },
-  async podSummary(_target: KubeTarget, _opts: JobOptions): Promise<PodTsdbSummary> {
-    return notAvailable('the pod summary');
+  async podSummary(target: KubeTarget, opts: JobOptions): Promise<PodTsdbSummary> {
+    const { podSummary } = await import('../kube/summary.js');
+    return podSummary(target, opts.signal);
   },
-  async dump(_req: DumpRequest, _opts: JobOptions): Promise<DumpResult> {
-    return notAvailable('dumping from a pod');
+  async dump(req: DumpRequest, opts: JobOptions): Promise<DumpResult> {
+    const { dumpFromPod } = await import('../kube/dump.js');
+    const { manifestData: _manifest, ...result } = await dumpFromPod(req, { signal: opts.signal, onProgress: bytesProgress(opts) });
+    return result;
   },
-  async restore(_req: RestoreRequest, _opts: JobOptions): Promise<RestoreResult> {
-    return notAvailable('restoring to a pod');
+  async restore(req: RestoreRequest, opts: JobOptions): Promise<RestoreResult> {
+    const { restoreToPod } = await import('../kube/restore.js');
+    const outcome = await restoreToPod(req, { signal: opts.signal, onProgress: bytesProgress(opts) });
+    return {
+      target: outcome.target,
+      backup: outcome.backup,
+      restoredBlocks: outcome.restoredBlocks,
+      verifiedRange: outcome.verifiedRange,
+      durationMs: outcome.durationMs,
+    };
   },
-  async analyzePod(_target: KubeTarget, _verify: VerifyDepth, _opts: JobOptions): Promise<AnalysisResult> {
-    return notAvailable('analysing a pod');
+  async analyzePod(target: KubeTarget, verify: VerifyDepth, opts: JobOptions): Promise<AnalysisResult> {
+    const { analyzePod } = await import('../kube/analyzePod.js');
+    return analyzePod(target, { verify, signal: opts.signal, onProgress: bytesProgress(opts, '') });
   },
 };

@@ -161,7 +161,7 @@ async function publishDiagnostics(source: string, result: AnalysisResult, report
     const line = reportLineOf(report.lines, d.path);
     add(reportDoc, toDiagnostic(d, { start: { line, character: 0 }, end: { line, character: reportLines[line]?.length ?? 0 } }));
   }
-  if ((await fsp.stat(source).catch(() => undefined))?.isDirectory()) {
+  if (path.isAbsolute(source) && (await fsp.stat(source).catch(() => undefined))?.isDirectory()) {
     for (const d of result.diagnostics) {
       for (const dir of blockDirsOf(d)) {
         const file = path.join(source, dir, 'meta.json');
@@ -203,9 +203,10 @@ connection.onRequest(Requests.analyze, (params: AnalyzeParams, token: Cancellati
 
 connection.onRequest(Requests.report, (params: ReportParams, token: CancellationToken) =>
   runJob(token, undefined, 'Report', async (opts) => {
-    const abs = path.resolve(params.source);
-    if (!analyses.has(abs)) await analyzeSource(abs, 'quick', opts);
-    return analyses.get(abs)!.report;
+    // Pod sources (`pod:…`) are known only from an earlier analysis; paths are analysed on demand.
+    const key = analyses.has(params.source) ? params.source : path.resolve(params.source);
+    if (!analyses.has(key)) await analyzeSource(key, 'quick', opts);
+    return analyses.get(key)!.report;
   }),
 );
 
@@ -240,7 +241,15 @@ connection.onRequest(Requests.restore, (params: RestoreRequest & { workDoneToken
 connection.onRequest(
   Requests.analyzePod,
   (params: KubeTarget & { verify?: VerifyDepth; workDoneToken?: string | number }, token: CancellationToken) =>
-    runJob(token, params.workDoneToken, `Analysing pod ${params.pod ?? ''}`, (opts) => engine.analyzePod(params, params.verify ?? 'quick', opts)),
+    runJob(token, params.workDoneToken, `Analysing pod ${params.pod ?? ''}`, async (opts) => {
+      const result = await engine.analyzePod(params, params.verify ?? 'quick', opts);
+      // The pod's report document (`pod:<context>/<ns>/<pod>`) gets its diagnostics like a dump's.
+      const report = engine.renderReport(result);
+      analyses.set(result.source, { result, report });
+      await publishDiagnostics(result.source, result, report);
+      notifyAnalyzed({ source: result.source, result });
+      return result;
+    }),
 );
 
 // ---- meta.json hover ----------------------------------------------------------------------------

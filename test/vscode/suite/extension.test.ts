@@ -11,7 +11,7 @@ import * as tarStream from 'tar-stream';
 import * as vscode from 'vscode';
 import type { TsdbdumpApi } from '../../../client/src/extension';
 import type { EntryNode, TreeNode } from '../../../client/src/dumps';
-import { Requests, reportUri, type AnalysisResult, type AnalyzedNotification } from '../../../server/src/protocol';
+import { Requests, reportUri, type AnalysisResult, type AnalyzedNotification, type RepairResult } from '../../../server/src/protocol';
 
 const EXTENSION_ID = 'tsdbdump.tsdbdump';
 
@@ -173,6 +173,48 @@ suite('tsdbdump extension host', () => {
     assert.equal(await vscode.commands.executeCommand('tsdbdump.revealBlock', source, ulid), true);
     const selected = api.dumps.treeView?.selection as TreeNode[];
     assert.equal((selected[0] as EntryNode).model.ulid, ulid);
+  });
+
+  test('repair dry run of head-gap plans to drop the head chunk files after the gap', async () => {
+    const source = path.join(ws(), 'head-gap.tar.gz');
+    const plan = await api.worker.request<RepairResult>(Requests.repair, { source, dryRun: true });
+    assert.equal(plan.dryRun, true);
+    assert.equal(plan.nothingToRepair, false);
+    const fixes = plan.actions.filter((a) => a.fixes === 'head-chunks-out-of-sequence');
+    assert.ok(fixes.length > 0, JSON.stringify(plan.actions));
+    assert.ok(fixes.every((a) => a.path.startsWith('chunks_head/')));
+    assert.equal(fs.existsSync(`${source}.repaired.tar.gz`), false, 'a dry run writes nothing');
+  });
+
+  test('Pods view: contexts from the kubeconfig setting, an unreachable cluster becomes an error item', async () => {
+    const kubeconfig = path.join(os.tmpdir(), `tsdbdump-ext-test-kubeconfig-${process.pid}.yaml`);
+    fs.writeFileSync(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{name: nowhere, cluster: {server: "https://127.0.0.1:9"}}]',
+        'users: [{name: nobody, user: {token: "x"}}]',
+        'contexts: [{name: test-nowhere, context: {cluster: nowhere, user: nobody, namespace: monitoring}}]',
+        'current-context: test-nowhere',
+        '',
+      ].join('\n'),
+    );
+    const config = vscode.workspace.getConfiguration('tsdbdump');
+    await config.update('kubeconfig', kubeconfig, vscode.ConfigurationTarget.Global);
+    try {
+      const roots = await api.pods.getChildren();
+      assert.deepEqual(roots.map((r) => (r.type === 'context' ? r.context.name : `${r.type}:${(r as { label?: string }).label}`)), ['test-nowhere']);
+      const children = await api.pods.getChildren(roots[0]);
+      assert.equal(children.length, 1);
+      const item = api.pods.getTreeItem(children[0]);
+      assert.equal(item.contextValue, 'error');
+      assert.match(String(item.label), /^kube-/);
+      assert.ok(String(item.description).length > 0);
+    } finally {
+      await config.update('kubeconfig', undefined, vscode.ConfigurationTarget.Global);
+      fs.rmSync(kubeconfig, { force: true });
+    }
   });
 
   test('cancelling an analysis stops the worker job before it has read the dump', async () => {
