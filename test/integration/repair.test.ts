@@ -371,6 +371,32 @@ describe('repair of damaged blocks and checkpoints (own corruptions)', () => {
   });
 });
 
+describe('repair of damaged archives', () => {
+  test('an archive cut short: the entry cut in the middle and the block it belonged to are left out, the rest is served', async () => {
+    const whole = readFileSync(dumpPath('healthy'));
+    const cut = path.join(work, 'cut.tar.gz');
+    writeFileSync(cut, whole.subarray(0, Math.floor(whole.length * 0.6)));
+    const { result, served } = await repairAndServe('cut', cut);
+    assert.ok(result.actions.some((a) => a.fixes === 'dump-truncated'), JSON.stringify(result.actions, null, 1));
+    assert.ok(served > 0);
+  });
+
+  test('unsafe tar entries (.. in the name) are reported and left out', async () => {
+    const tree = path.join(work, 'unsafe-tree');
+    mkdirSync(tree);
+    cpSync(dataDir('healthy'), path.join(tree, 'data'), { recursive: true });
+    writeFileSync(path.join(tree, 'evil'), 'should never be written\n');
+    const blocks = facts('healthy').blocks.map((b) => b.dir);
+    const tarGz = path.join(work, 'unsafe.tar.gz');
+    execFileSync('tar', ['--sort=name', '-C', path.join(tree, 'data'), '-czPf', tarGz, 'chunks_head', 'wal', ...blocks, '../evil']);
+    const { result, served } = await repairAndServe('unsafe', tarGz);
+    const drop = result.actions.find((a) => a.fixes === 'tar-unsafe-path');
+    assert.ok(drop, JSON.stringify(result.actions, null, 1));
+    assert.equal(drop.path, '../evil');
+    assert.equal(served, TOTAL);
+  });
+});
+
 describe('repair safety', () => {
   test('the source is untouched and a cancelled repair leaves no file under the final name', async () => {
     const source = dumpPath('wal-gap');
