@@ -385,11 +385,20 @@ function inSpans(spans: Span[], t: number): boolean {
   return false;
 }
 
-/** [a, b] minus the merged spans. */
+/** [a, b] minus the merged spans (sorted, disjoint). */
 function subtractSpans(a: number, b: number, spans: Span[]): Span[] {
   const out: Span[] = [];
   let cur = a;
-  for (const [x, y] of spans) {
+  // First span that ends at or after a.
+  let lo = 0;
+  let hi = spans.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (spans[mid][1] < a) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo; i < spans.length; i++) {
+    const [x, y] = spans[i];
     if (y < cur) continue;
     if (x > b) break;
     if (x > cur) out.push([cur, Math.min(b, x - 1)]);
@@ -455,11 +464,13 @@ export function lossOf(have: HoldSet, keep: HoldSet): Loss {
     const lostSorted = Float64Array.from(lostPoints);
     let seriesLoss = lostPoints.length;
     const ranges: TimeRange[] = pointRanges(lostPoints);
-    let counted: Span[] = [];
+    // Pieces of `have` already counted (sorted by start, merged as they come).
+    const counted: Span[] = [];
     for (const p of [...h.intervals].sort((a, b) => a.minTime - b.minTime)) {
-      const blockers = mergeSpans([...keepSpans, ...counted]);
-      const uncovered = subtractSpans(p.minTime, p.maxTime, blockers);
-      counted = mergeSpans([...counted, [p.minTime, p.maxTime]]);
+      const uncovered = subtractSpans(p.minTime, p.maxTime, keepSpans).flatMap(([x, y]) => subtractSpans(x, y, counted));
+      const last = counted[counted.length - 1];
+      if (last && p.minTime <= last[1] + 1) last[1] = Math.max(last[1], p.maxTime);
+      else counted.push([p.minTime, p.maxTime]);
       if (uncovered.length === 0) continue;
       const width = p.maxTime - p.minTime + 1;
       const open = uncovered.reduce((s, [x, y]) => s + (y - x + 1), 0);
