@@ -198,8 +198,8 @@ class IndexReader {
   }
 
   private toc(): IndexToc | undefined {
-    if (this.size < HEADER_LEN + TOC_LEN) {
-      this.problem('toc', 'read TOC: invalid size', Math.max(0, this.size - TOC_LEN));
+    if (this.size < TOC_LEN) {
+      this.problem('toc', 'read TOC: invalid size', 0);
       return undefined;
     }
     const at = this.size - TOC_LEN;

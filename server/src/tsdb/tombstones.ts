@@ -12,10 +12,13 @@ export interface TombstonesParse { intervals: TombstoneInterval[]; problems: For
 export function parseTombstones(bytes: Uint8Array): TombstonesParse {
   const intervals: TombstoneInterval[] = [];
   const fail = (message: string, offset: number): TombstonesParse => ({ intervals, problems: [{ message, offset }] });
-  // magic (4) + version (1) + CRC (4); Go would even panic on 8 bytes, so treat all short files alike.
-  if (bytes.length < 9) {
-    if (bytes.length >= 4 && readCrc(bytes, 0) !== TOMBSTONES_MAGIC) return fail(`invalid magic number ${hex(readCrc(bytes, 0))}`, 0);
-    return fail('tombstones header: invalid size', 0);
+  if (bytes.length < 5) return fail('tombstones header: invalid size', 0);
+  // Go reads the magic from the bytes before the CRC: with fewer than 4 of them it reads 0.
+  if (bytes.length < 8) return fail('invalid magic number 0', 0);
+  if (bytes.length === 8) {
+    if (readCrc(bytes, 0) !== TOMBSTONES_MAGIC) return fail(`invalid magic number ${hex(readCrc(bytes, 0))}`, 0);
+    // Verified with promtool 2.42: the CRC code slices an empty buffer and Prometheus crashes.
+    return fail('panic: runtime error: slice bounds out of range [1:0]', 4);
   }
   const magic = readCrc(bytes, 0);
   if (magic !== TOMBSTONES_MAGIC) return fail(`invalid magic number ${hex(magic)}`, 0);

@@ -89,7 +89,10 @@ test('tombstones: the empty file of every healthy block, entries, and each damag
   assert.deepEqual(parseTombstones(withByte(file, 6)).problems, [{ message: 'checksum did not match', offset: 9 }]);
   assert.deepEqual(parseTombstones(withByte(file, 10)).problems, [{ message: 'checksum did not match', offset: 9 }]);
   assert.deepEqual(parseTombstones(withByte(file, 4, 3)).problems, [{ message: 'invalid tombstone format 2', offset: 4 }]);
+  // Short files, as promtool 2.42 reports them (verified; 8 bytes even crash it).
   assert.deepEqual(parseTombstones(file.subarray(0, 3)).problems, [{ message: 'tombstones header: invalid size', offset: 0 }]);
+  assert.deepEqual(parseTombstones(file.subarray(0, 7)).problems, [{ message: 'invalid magic number 0', offset: 0 }]);
+  assert.deepEqual(parseTombstones(file.subarray(0, 8)).problems, [{ message: 'panic: runtime error: slice bounds out of range [1:0]', offset: 4 }]);
   // A truncated entry with a matching CRC still fails to decode.
   const cut = new Uint8Array([0x01, 0x30, 0xba, 0x30, 1, 5, 1, 0x80, 0, 0, 0, 0]);
   new DataView(cut.buffer).setUint32(8, crc32c(cut.subarray(5, 8)));
