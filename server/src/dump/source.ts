@@ -67,6 +67,7 @@ export interface OpenedSource {
 const GZIP_MAGIC = [0x1f, 0x8b];
 const PROGRESS_STEP = 4 * 1024 * 1024;
 const READ_CHUNK = 1024 * 1024;
+const GUNZIP_AHEAD = 4 * 1024 * 1024;
 
 /** Opens a source. Throws ToolError('io-error') when it cannot be read, ToolError('not-a-dump') when it is not a dump. */
 export async function openSource(source: string, opts: SourceOptions = {}): Promise<OpenedSource> {
@@ -251,7 +252,8 @@ function tarSource(makeInput: () => Readable, file: string, kind: 'tar' | 'tar.g
     let decoded: Readable = input;
     let gunzip: zlib.Gunzip | undefined;
     if (kind === 'tar.gz') {
-      gunzip = zlib.createGunzip({ chunkSize: 256 * 1024 });
+      // A deep output buffer lets inflation (on the libuv pool) run ahead while the main thread parses.
+      gunzip = zlib.createGunzip({ chunkSize: 256 * 1024, readableHighWaterMark: GUNZIP_AHEAD } as zlib.ZlibOptions);
       input.pipe(gunzip);
       decoded = gunzip;
       input.on('error', (e) => gunzip!.destroy(e));
