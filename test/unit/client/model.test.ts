@@ -1,0 +1,159 @@
+// Client mapping logic (no VS Code): tree labels/badges, timeline lanes and overlaps, time input,
+// data-dir discovery; and the worker's pure glue: report lines, meta.json ranges and hovers, probe.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import {
+  blockOverlaps,
+  dataDirOfFile,
+  dumpChildren,
+  dumpSummary,
+  formatBytes,
+  formatRange,
+  parseTimeInput,
+  timelineData,
+  worstSeverity,
+} from '../../../client/src/model';
+import { blockDirsOf, metaFieldFor, positionAt, reportLineOf, timeAt } from '../../../server/src/lsp/metaRanges';
+import { classifyArchiveHead, probeSource, tarEntryNames } from '../../../server/src/lsp/probe';
+import { reportUri, sourceOfReportPath } from '../../../server/src/protocol';
+import type { AnalysisResult, BlockInfo } from '../../../server/src/protocol';
+import { dataDir, dumpPath, facts } from '../../helpers/fixtures';
+
+const A = 1735862400000; // 2025-01-03T00:00:00Z, the fixtures' anchor
+const H = 3600_000;
+
+function block(ulid: string, minTime: number, maxTime: number, level = 1): BlockInfo {
+  return {
+    ulid, dir: ulid, minTime, maxTime, level, numSamples: 24000, numSeries: 50, numChunks: 200,
+    sizeBytes: 150_000, path: ulid, metaReadable: true, chunkFiles: ['000001'],
+  };
+}
+
+function result(blocks: BlockInfo[], diagnostics: AnalysisResult['diagnostics'] = []): AnalysisResult {
+  return {
+    source: '/x/d.tar.gz', verify: 'quick', blocks,
+    head: { chunksHeadFiles: [{ name: '000003', number: 3, sizeBytes: 131072, records: 100, minTime: A + 26 * H, maxTime: A + 27 * H }], minTime: A + 28 * H, maxTime: A + 31 * H },
+    wal: { segments: [{ name: '00000002', number: 2, sizeBytes: 32768, records: 10, samples: 12000, minTime: A + 28 * H, maxTime: A + 29 * H }], samples: 12000, minTime: A + 28 * H, maxTime: A + 31 * H },
+    coverage: { minTime: A, maxTime: A + 31 * H, gaps: [] }, diagnostics, otherEntries: [], totalBytes: 1_000_000, durationMs: 12,
+  };
+}
+
+const U1 = '01JGZ0000000000000000000A1';
+const U2 = '01JGZ0000000000000000000A2';
+const U3 = '01JGZ0000000000000000000A3';
+
+test('formatting: UTC ranges (same day shortened), sizes, worst severity', () => {
+  assert.equal(formatRange(A, A + 18 * H - 15_000), '2025-01-03 00:00:00 → 17:59:45 UTC');
+  assert.equal(formatRange(A, A + 26 * H), '2025-01-03 00:00:00 → 2025-01-04 02:00:00 UTC');
+  assert.equal(formatBytes(512), '512 B');
+  assert.equal(formatBytes(1536), '1.5 KiB');
+  assert.equal(formatBytes(150 * 1024 * 1024), '150 MiB');
+  assert.equal(worstSeverity([{ severity: 'hint' }, { severity: 'warning' }, { severity: 'information' }]), 'warning');
+  assert.equal(worstSeverity([]), undefined);
+});
+
+test('dump children: blocks by minTime with level and badge, then Head and WAL; problems attach by path and by block', () => {
+  const r = result([block(U2, A + 18 * H, A + 24 * H, 2), block(U1, A, A + 18 * H, 3), block(U3, A + 20 * H, A + 22 * H)], [
+    { code: 'block-overlap', severity: 'warning', message: 'overlap', path: `${U3}/meta.json`, blocks: [U2, U3], range: { from: A + 20 * H, to: A + 22 * H } },
+    { code: 'wal-segments-not-sequential', severity: 'error', message: 'gap', path: 'wal/00000002' },
+  ]);
+  const nodes = dumpChildren(r);
+  assert.deepEqual(nodes.map((n) => n.label), [U1, U2, U3, 'Head', 'WAL']);
+  assert.deepEqual(nodes.slice(0, 3).map((n) => n.severity), [undefined, 'warning', 'warning']);
+  assert.match(nodes[0].description!, /^2025-01-03 00:00:00 → 18:00:00 UTC · 146 KiB · L3$/);
+  assert.match(nodes[1].tooltip, /\*\*Problems\*\*/);
+  const wal = nodes.find((n) => n.kind === 'wal')!;
+  assert.equal(wal.severity, 'error');
+  assert.equal(wal.children![0].severity, 'error');
+  assert.equal(nodes.find((n) => n.kind === 'head')!.children![0].label, '000003');
+  assert.equal(dumpSummary(r), '3 blocks · 1 error, 1 warning');
+  assert.equal(dumpSummary(result([block(U1, A, A + H)])), '1 block · no problems');
+});
+
+test('timeline: greedy lanes, overlaps from the diagnostic or computed from ranges', () => {
+  const blocks = [block(U1, A, A + 18 * H, 3), block(U2, A + 18 * H, A + 24 * H, 2), block(U3, A + 20 * H, A + 22 * H)];
+  assert.deepEqual(blockOverlaps(blocks), [{ from: A + 20 * H, to: A + 22 * H, blocks: [U2, U3] }]);
+  const t = timelineData('/x/d.tar.gz', 'd.tar.gz', result(blocks));
+  assert.deepEqual(t.blocks.map((b) => [b.ulid, b.lane, b.overlap]), [[U1, 0, false], [U2, 0, true], [U3, 1, true]]);
+  assert.equal(t.lanes, 2);
+  assert.equal(t.from, A);
+  assert.equal(t.to, A + 31 * H);
+  assert.deepEqual(t.head, { from: A + 28 * H, to: A + 31 * H });
+  // Adjacent blocks ([a, b) then [b, c)) do not overlap.
+  assert.deepEqual(blockOverlaps([block(U1, A, A + H), block(U2, A + H, A + 2 * H)]), []);
+});
+
+test('time input: empty, epoch ms, RFC 3339 with zone, now-Nh; local time without a zone is refused', () => {
+  const now = A + 30 * H;
+  assert.equal(parseTimeInput('', now), undefined);
+  assert.equal(parseTimeInput('1735862400000', now), A);
+  assert.equal(parseTimeInput('2025-01-03T00:00:00Z', now), A);
+  assert.equal(parseTimeInput('2025-01-03T01:00:00+01:00', now), A);
+  assert.equal(parseTimeInput('now-6h', now), now - 6 * H);
+  assert.equal(parseTimeInput('now', now), now);
+  assert.equal(parseTimeInput('2025-01-03T00:00:00', now), null);
+  assert.equal(parseTimeInput('yesterday', now), null);
+});
+
+test('data dirs of workspace files: block meta.json, wal and chunks_head segments', () => {
+  assert.equal(dataDirOfFile(`/w/data/${U1}/meta.json`), '/w/data');
+  assert.equal(dataDirOfFile('/w/data/wal/00000002'), '/w/data');
+  assert.equal(dataDirOfFile('/w/data/chunks_head/000003'), '/w/data');
+  assert.equal(dataDirOfFile('/w/data/wal/checkpoint.00000001'), undefined);
+  assert.equal(dataDirOfFile('/w/pkg/node_modules/x/meta.json'), undefined);
+});
+
+test('report URIs round-trip for paths with spaces and for pod sources', () => {
+  const uri = reportUri('/w/my dumps/a#1.tar.gz');
+  assert.equal(uri, 'tsdbdump-report:/w/my%20dumps/a%231.tar.gz.tsdb-report');
+  assert.equal(sourceOfReportPath(decodeURIComponent(new URL(uri).pathname)), '/w/my dumps/a#1.tar.gz');
+  assert.equal(sourceOfReportPath(decodeURIComponent(new URL(reportUri('pod:kind/monitoring/prom-0')).pathname)), 'pod:kind/monitoring/prom-0');
+});
+
+test('worker glue: report line per dump path, meta.json field per code, hover times', () => {
+  const lines = { [U1]: 10, 'chunks_head/000005': 18 };
+  assert.equal(reportLineOf(lines, `${U1}/meta.json`), 10);
+  assert.equal(reportLineOf(lines, 'chunks_head/000005'), 18);
+  assert.equal(reportLineOf(lines, 'wal/00000004'), 0);
+  assert.equal(metaFieldFor('block-overlap'), 'minTime');
+  assert.equal(metaFieldFor('block-ulid-mismatch'), 'ulid');
+  assert.equal(metaFieldFor('meta-invalid'), undefined);
+  assert.deepEqual(blockDirsOf({ code: 'block-overlap', severity: 'warning', message: '', path: `${U2}/meta.json`, blocks: [U1, U2] }), [U1, U2]);
+  const text = `{\n\t"ulid": "${U1}",\n\t"minTime": ${A},\n\t"maxTime": ${A + H}\n}`;
+  const at = text.indexOf(String(A)) + 3;
+  assert.deepEqual(positionAt(text, text.indexOf('"minTime"')), { line: 2, character: 1 });
+  const hover = timeAt(text, at)!;
+  assert.equal(hover.key, 'minTime');
+  assert.equal(hover.utc, '2025-01-03T00:00:00.000Z');
+  assert.equal(timeAt(text, text.indexOf('ulid')), undefined);
+});
+
+test('probe: real fixture dumps and data dirs are dumps; text, other tars and plain dirs are not', async () => {
+  for (const s of ['healthy', 'overlap', 'head-gap'] as const) {
+    assert.equal((await probeSource(dumpPath(s))).kind, 'archive', s);
+    assert.equal((await probeSource(dataDir(s))).kind, 'dir', s);
+  }
+  assert.ok(facts('healthy').blocks.length === 4);
+  const tmp = mkdtempSync(path.join(tmpdir(), 'tsdbdump-probe-'));
+  try {
+    const text = zlib.gzipSync('No persistent blocks found\n');
+    assert.equal(classifyArchiveHead(text).kind, 'none');
+    execFileSync('tar', ['-cf', path.join(tmp, 'src.tar'), '-C', path.resolve(__dirname, '../../../..'), 'package.json']);
+    const otherTar = readFileSync(path.join(tmp, 'src.tar'));
+    assert.deepEqual(tarEntryNames(otherTar, 8), ['package.json']);
+    assert.equal(classifyArchiveHead(otherTar).kind, 'none');
+    assert.equal(classifyArchiveHead(zlib.gzipSync(otherTar)).kind, 'none');
+    assert.equal((await probeSource(tmp)).kind, 'none');
+    // Only the first 64 KiB are read: a cut-off gzip of a real dump still probes as a dump.
+    const head = readFileSync(dumpPath('healthy')).subarray(0, 4096);
+    assert.equal(classifyArchiveHead(head).kind, 'archive');
+    assert.ok(readdirSync(tmp).length === 1);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
