@@ -324,8 +324,10 @@ class Analysis {
       });
       const onSeries = (s: IndexSeries) => {
         for (const c of s.chunks) {
-          const pos = Number(c.ref >> 32n);
-          const off = Number(c.ref & 0xffffffffn);
+          // Number arithmetic is exact here (refs < 2^53) and much cheaper than BigInt shifts.
+          const refN = Number(c.ref);
+          const pos = Math.floor(refN / 0x100000000);
+          const off = refN % 0x100000000;
           const seg = segments[pos];
           let reason: string | undefined;
           if (!seg) reason = `segment index ${pos} out of range`;
