@@ -19,7 +19,7 @@
  *   wbl  wbl/<NNNNNNNN>  |<bar>|  ...                   same as wal
  *   <severity> <code> <path>: <message>              one per diagnostic; severity is error|warning|information|hint
  *       prometheus: <exact log line>                   continuation (4 spaces) of the diagnostic above
- *       at: <byte offset>[  range: <from> .. <to>]    continuation (4 spaces)
+ *       at: <byte offset>  range: <from> .. <to>      continuation (4 spaces); either part may be absent
  *   other  <path>                                       entries that are not TSDB data
  *   none                                                a section with nothing in it
  *
