@@ -80,6 +80,9 @@ test('head chunk damage: record CRC, header, truncation and a dirty short tail, 
   assert.equal(flipped.problems[0].offset, r5.offset);
   assert.equal(flipped.records, 100);
   assert.deepEqual(scan(withByte(bytes, r5.offset + 40), 'quick').problems, []);
+  // Verified with Prometheus 2.42 on this very edit: `Loading on-disk chunks failed` err="iterate on on-disk
+  // chunks: corruption in head chunk file …/000003: checksum mismatch expected:84cc9d07, actual:09c6c280".
+  assert.deepEqual(scan(withByte(bytes, 8 + 25 + 10), 'full').problems, [{ message: 'checksum mismatch expected:84cc9d07, actual:09c6c280', offset: 8 }]);
   // Header.
   assert.deepEqual(scan(withByte(bytes, 1), 'quick').problems, [{ message: 'invalid magic number 1cfbc91', offset: 0 }]);
   assert.deepEqual(scan(withByte(bytes, 4, 2), 'quick').problems, [{ message: 'invalid chunk format version 3', offset: 4 }]);
