@@ -25,6 +25,11 @@ export interface WalProblem extends FormatProblem {
   torn: boolean;
   /** Not damage: a feature this reader cannot decode (zstd records of Prometheus 2.46+). */
   unsupported?: boolean;
+  /**
+   * The reader's position when it failed: what Prometheus prints as `corruption in segment … at N`
+   * (verified: a CRC failure in the second fragment of a record is reported at that fragment's end).
+   */
+  readerOffset?: number;
 }
 
 export interface WalSegmentSummary {
@@ -113,15 +118,17 @@ class WalSegmentScanner implements PushScanner<WalSegmentSummary> {
       this.pageFill = 0;
     }
     if (!this.stopped && this.fragmentsInRecord > 0) {
-      this.problem('last record is torn', this.recStart, true);
+      // At EOF the reader has consumed the zeros it pretends are there up to the page end.
+      const pageEnd = Math.ceil(this.fileOffset / WAL_PAGE_SIZE) * WAL_PAGE_SIZE;
+      this.problem('last record is torn', this.recStart, true, pageEnd);
     }
     // A record may end in the zeros read past EOF; what can be kept ends at the file's end.
     s.goodUntil = Math.min(s.goodUntil, s.sizeBytes);
     return s;
   }
 
-  private problem(message: string, offset: number, torn: boolean): void {
-    this.s.problems.push({ message, offset, torn });
+  private problem(message: string, offset: number, torn: boolean, readerOffset: number): void {
+    this.s.problems.push({ message, offset, torn, readerOffset });
     this.stopped = true;
   }
 
@@ -133,27 +140,28 @@ class WalSegmentScanner implements PushScanner<WalSegmentSummary> {
       const typ = typeByte & 0x07;
       if (typ === REC_PAGE_TERM) {
         for (let i = p + 1; i < WAL_PAGE_SIZE; i++) {
-          if (page[i] !== 0) return this.problem('unexpected non-zero byte in padded page', pageStart + i, false);
+          if (page[i] !== 0) return this.problem('unexpected non-zero byte in padded page', pageStart + i, false, pageStart + WAL_PAGE_SIZE);
         }
         return;
       }
       if (p + HEADER_SIZE > WAL_PAGE_SIZE) {
-        return this.problem(`fragment header crosses the page boundary at ${pageStart + WAL_PAGE_SIZE}`, pageStart + p, false);
+        return this.problem(`fragment header crosses the page boundary at ${pageStart + WAL_PAGE_SIZE}`, pageStart + p, false, pageStart + WAL_PAGE_SIZE);
       }
       const len = (page[p + 1] << 8) | page[p + 2];
       const stored = readCrc(page, p + 3);
       const at = pageStart + p;
-      if (len > WAL_PAGE_SIZE - HEADER_SIZE) return this.problem(`invalid record size ${len}`, at, false);
+      if (len > WAL_PAGE_SIZE - HEADER_SIZE) return this.problem(`invalid record size ${len}`, at, false, at + HEADER_SIZE);
       const dataAt = p + HEADER_SIZE;
       if (dataAt + len > WAL_PAGE_SIZE) {
-        return this.problem(`fragment of ${len} bytes crosses the page boundary at ${pageStart + WAL_PAGE_SIZE}`, at, false);
+        return this.problem(`fragment of ${len} bytes crosses the page boundary at ${pageStart + WAL_PAGE_SIZE}`, at, false, at + HEADER_SIZE + len);
       }
       const data = page.subarray(dataAt, dataAt + len);
       const actual = crc32c(data);
       // A fragment cut by the end of the file is a torn write: its missing bytes read as zeros.
-      if (actual !== stored) return this.problem(`unexpected checksum ${hex(actual)}, expected ${hex(stored)}`, at, dataAt + len > real || p + HEADER_SIZE > real);
+      const fragmentEnd = pageStart + dataAt + len;
+      if (actual !== stored) return this.problem(`unexpected checksum ${hex(actual)}, expected ${hex(stored)}`, at, dataAt + len > real || p + HEADER_SIZE > real, fragmentEnd);
       const orderError = this.validateOrder(typ);
-      if (orderError) return this.problem(orderError, at, false);
+      if (orderError) return this.problem(orderError, at, false, fragmentEnd);
       if (this.fragmentsInRecord === 0) this.recStart = at;
       this.append(data);
       this.lastType = typ;
@@ -212,13 +220,13 @@ class WalSegmentScanner implements PushScanner<WalSegmentSummary> {
       try {
         body = uncompress(body, MAX_RECORD_BYTES);
       } catch {
-        this.problem('snappy: corrupt input', this.recStart, false);
+        this.problem('snappy: corrupt input', this.recStart, false, endOffset);
         return false;
       }
     }
     const err = this.decodeRecord(body);
     if (err) {
-      this.problem(err, this.recStart, false);
+      this.problem(err, this.recStart, false, endOffset);
       return false;
     }
     this.s.records++;

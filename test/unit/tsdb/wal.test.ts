@@ -148,6 +148,12 @@ test('WAL damage: fragment CRC, padding, order, torn tails and zstd, with Promet
   assert.equal(crcFlip.problems[0].torn, false);
   assert.equal(crcFlip.goodUntil, 0);
   assert.equal(crcFlip.samples, 0);
+  // Verified with Prometheus 2.42 on this very edit: "Encountered WAL read error, attempting repair"
+  // err="read records: corruption in segment …/00000005 at 50284: unexpected checksum 1253bba2, expected bea2db8d",
+  // then the segment was rewritten with no record (goodUntil 0).
+  const verified = scan(withByte(seg, 40000));
+  assert.deepEqual(verified.problems, [{ message: 'unexpected checksum 1253bba2, expected bea2db8d', offset: WAL_PAGE_SIZE, torn: false, readerOffset: 50284 }]);
+  assert.equal(verified.goodUntil, 0);
   // A data byte: the computed CRC changes, the stored one is quoted second.
   const dataFlip = scan(withByte(seg, 100));
   const stored = ((seg[3] << 24) | (seg[4] << 16) | (seg[5] << 8) | seg[6]) >>> 0;
@@ -155,12 +161,12 @@ test('WAL damage: fragment CRC, padding, order, torn tails and zstd, with Promet
   // Padding after the last fragment must be zero.
   const s = scan(seg);
   const pad = scan(withByte(seg, s.goodUntil + 10, 1));
-  assert.deepEqual(pad.problems, [{ message: 'unexpected non-zero byte in padded page', offset: s.goodUntil + 10, torn: false }]);
+  assert.deepEqual(pad.problems, [{ message: 'unexpected non-zero byte in padded page', offset: s.goodUntil + 10, torn: false, readerOffset: 2 * WAL_PAGE_SIZE }]);
   assert.equal(pad.goodUntil, s.goodUntil);
   assert.equal(pad.samples, 6000);
   // The segment cut at a page boundary inside the record: torn.
   const torn = scan(seg.subarray(0, WAL_PAGE_SIZE));
-  assert.deepEqual(torn.problems, [{ message: 'last record is torn', offset: 0, torn: true }]);
+  assert.deepEqual(torn.problems, [{ message: 'last record is torn', offset: 0, torn: true, readerOffset: WAL_PAGE_SIZE }]);
   assert.equal(torn.goodUntil, 0);
   // Cut inside a fragment: the missing bytes read as zeros and the CRC fails; still a torn write.
   const cut = scan(seg.subarray(0, WAL_PAGE_SIZE + 1000));
@@ -176,13 +182,13 @@ test('WAL damage: fragment CRC, padding, order, torn tails and zstd, with Promet
   // Fragment order: a "middle" where a record must start.
   const order = seg.slice();
   order[0] = (order[0] & ~7) | 3;
-  assert.deepEqual(scan(order).problems, [{ message: 'unexpected middle record, dropping buffer', offset: 0, torn: false }]);
+  assert.deepEqual(scan(order).problems, [{ message: 'unexpected middle record, dropping buffer', offset: 0, torn: false, readerOffset: WAL_PAGE_SIZE }]);
   const bad = seg.slice();
   bad[0] = (bad[0] & ~7) | 6;
-  assert.deepEqual(scan(bad).problems, [{ message: 'unexpected record type 6', offset: 0, torn: false }]);
+  assert.deepEqual(scan(bad).problems, [{ message: 'unexpected record type 6', offset: 0, torn: false, readerOffset: WAL_PAGE_SIZE }]);
   const size = seg.slice();
   size[1] = 0xff;
-  assert.deepEqual(scan(size).problems, [{ message: `invalid record size ${(0xff << 8) | seg[2]}`, offset: 0, torn: false }]);
+  assert.deepEqual(scan(size).problems, [{ message: `invalid record size ${(0xff << 8) | seg[2]}`, offset: 0, torn: false, readerOffset: 7 }]);
   // zstd flag (2.46+): reported as unsupported, not as damage. The CRC covers data only, so it stays valid.
   const z = seg.slice();
   for (let page = 0; page < 2; page++) z[page * WAL_PAGE_SIZE] = (z[page * WAL_PAGE_SIZE] & 7) | 0x10;
