@@ -245,3 +245,48 @@ describe('exec subprotocols on the wire', () => {
     }
   });
 });
+
+describe('watch, deletion and dropped connections', () => {
+  test('deleting a pod emits MODIFIED (terminating), DELETED, ADDED, then MODIFIED up to Ready', async () => {
+    const kc = kubeConfig();
+    const api = kc.makeApiClient(k8s.CoreV1Api);
+    const list = await api.listNamespacedPod({ namespace: 'monitoring', fieldSelector: 'metadata.name=prometheus-notar-0' });
+    const oldUid = list.items[0].metadata?.uid;
+    const events: { type: string; uid?: string; ready?: string; terminating: boolean }[] = [];
+    let done!: () => void;
+    const finished = new Promise<void>((r) => (done = r));
+    const req = await new k8s.Watch(kc).watch('/api/v1/namespaces/monitoring/pods', { fieldSelector: 'metadata.name=prometheus-notar-0', resourceVersion: list.metadata?.resourceVersion },
+      (type: string, obj: import('@kubernetes/client-node', { with: { 'resolution-mode': 'import' } }).V1Pod) => {
+        const ready = obj.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+        events.push({ type, uid: obj.metadata?.uid, ready, terminating: !!obj.metadata?.deletionTimestamp });
+        if (type !== 'DELETED' && obj.metadata?.uid !== oldUid && ready === 'True') done();
+      }, () => done());
+    await api.deleteNamespacedPod({ namespace: 'monitoring', name: 'prometheus-notar-0' });
+    await finished;
+    req.abort();
+    const types = events.map((e) => e.type);
+    assert.equal(events[0].type, 'MODIFIED');
+    assert.ok(events[0].terminating);
+    const deleted = types.indexOf('DELETED');
+    const added = types.indexOf('ADDED');
+    assert.ok(deleted > 0 && added > deleted, types.join(' '));
+    assert.equal(events[deleted].uid, oldUid);
+    assert.notEqual(events[added].uid, oldUid);
+    assert.equal(events[events.length - 1].ready, 'True');
+  });
+
+  test('dropConnections() cuts a followed log stream', async () => {
+    const https = await import('node:https');
+    const url = `${cluster.servers.prod}/api/v1/namespaces/monitoring/pods/prometheus-0/log?container=prometheus&follow=true`;
+    await new Promise<void>((resolve, reject) => {
+      const req = https.get(url, { ca: cluster.caPem, headers: { Authorization: `Bearer ${cluster.tokens['prod-admin']}` } }, (res) => {
+        assert.equal(res.statusCode, 200);
+        res.once('data', () => cluster.dropConnections());
+        res.on('close', () => resolve());
+        res.on('error', () => resolve());
+        res.resume();
+      });
+      req.on('error', reject);
+    });
+  });
+});

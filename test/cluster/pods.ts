@@ -258,6 +258,8 @@ export class ContainerRun {
   lastState?: ContainerState;
   ready = false;
   restartCount = 0;
+  /** Consecutive quick exits, for the CrashLoopBackOff delay. */
+  crashes = 0;
   proc?: ChildProcess;
   logs = new LogBuffer();
   previousLogs?: LogBuffer;
@@ -389,18 +391,26 @@ export class PodSlot {
         finishedAt: isoSeconds(),
       };
       if (pod.deletionTimestamp || pod.stopped || this.closing || this.current !== pod) return;
-      // Like the kubelet: restart the container in place (restartCount + 1), keep the old logs as "previous".
+      // Like the kubelet: restart the container in place (restartCount + 1), keep the old logs as
+      // "previous"; a container that keeps crashing waits in CrashLoopBackOff (0.5 s doubling to 8 s here).
+      const terminated = c.state;
+      c.crashes = Date.now() - Date.parse(startedAt) < 10000 ? c.crashes + 1 : 0;
+      const delay = Math.min(500 * 2 ** Math.max(0, c.crashes - 1), 8000);
+      if (c.crashes >= 2) {
+        c.lastState = terminated;
+        c.state = { kind: 'waiting', reason: 'CrashLoopBackOff' };
+      }
       this.events.changed(this, 'MODIFIED');
       setTimeout(() => {
         if (pod.deletionTimestamp || pod.stopped || this.closing || this.current !== pod) return;
-        c.lastState = c.state;
+        c.lastState = terminated;
         c.restartCount++;
         c.previousLogs = c.logs;
         c.logs = new LogBuffer();
         c.containerId = `containerd://${randomUUID().replace(/-/g, '')}`;
         this.startContainer(pod, c);
         this.events.changed(this, 'MODIFIED');
-      }, 500);
+      }, delay);
     });
     if (c.def.kind === 'prometheus') this.probeReady(pod, c, proc);
   }
