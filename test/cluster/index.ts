@@ -20,7 +20,9 @@
  *   cluster `prod` (contexts `prod` → user prod-admin, `prod-restricted` → user prod-viewer: get/list/watch only,
  *   no pods/exec, no pods/proxy, no delete):
  *     monitoring/prometheus-0        containers prometheus + config-reloader (sleeps), default-container annotation,
- *                                    admin API on, /prometheus seeded (default: the `healthy` fixture)
+ *                                    admin API on, /prometheus seeded (default: the `healthy` fixture); seeded pods
+ *                                    get --storage.tsdb.retention.time=100y unless PodDef.retention says otherwise,
+ *                                    the others Prometheus' default 15d
  *     monitoring/prometheus-notar-0  image without `tar` (busybox applets minus tar), admin API off
  *     default/web-0                  app=nginx-like, one container `web` that sleeps (not Prometheus)
  *   cluster `dev` (context `dev` → user dev-admin):

@@ -38,7 +38,10 @@ export interface PodDef {
   withTar?: boolean;
   /** Adds --web.enable-admin-api (snapshot API). */
   adminApi?: boolean;
-  /** --storage.tsdb.retention.time (default 15d, Prometheus' default). */
+  /**
+   * --storage.tsdb.retention.time. Default: 100y when the pod is seeded (the fixtures hold 2025 data that a
+   * 15d retention would drop), else 15d, Prometheus' default.
+   */
   retention?: string;
   /** Host directory copied into /prometheus when the pod root is first created. */
   seedDir?: string;
@@ -210,7 +213,7 @@ export function prometheusArgv(def: PodDef, port: number): string[] {
     '/bin/prometheus',
     '--config.file=/etc/prometheus/prometheus.yml',
     '--storage.tsdb.path=/prometheus',
-    `--storage.tsdb.retention.time=${def.retention ?? '15d'}`,
+    `--storage.tsdb.retention.time=${def.retention ?? (def.seedDir ? '100y' : '15d')}`,
     `--web.listen-address=127.0.0.1:${port}`,
     '--web.enable-lifecycle',
   ];
