@@ -36,6 +36,8 @@ export interface Collected {
 export interface CollectOptions extends SourceOptions {
   /** Block dirs whose entries are copied to spoolDir (same relative paths). */
   spool?: Set<string>;
+  /** Copy every entry to spoolDir. */
+  spoolAll?: boolean;
   spoolDir?: string;
 }
 
@@ -206,7 +208,7 @@ export async function collectFacts(source: string, opts: CollectOptions = {}): P
     const kind = classifyPath(entry.path);
     const top = entry.path.split('/')[0];
     let spoolOut: WriteStream | undefined;
-    if (opts.spool?.has(top) && opts.spoolDir) {
+    if ((opts.spoolAll || opts.spool?.has(top)) && opts.spoolDir) {
       const target = path.join(opts.spoolDir, entry.path);
       if (entry.type === 'directory') mkdirSync(target, { recursive: true });
       else if (entry.type === 'file') {

@@ -35,6 +35,8 @@ export interface PlanOutcome {
   entries?: EntryInfo[];
   /** Temp dir holding blocks to be moved (remove it when done). */
   spoolDir?: string;
+  /** Everything was copied to spoolDir (a damaged archive is not read twice). */
+  spoolAll?: boolean;
 }
 
 /** Something to repair: errors or warnings, or entries the source reader refused. */
@@ -57,19 +59,23 @@ export async function planRepair(source: string, opts: RepairOptions & { spoolNe
   // Blocks Prometheus cannot read the meta.json of come last in a promdump tar; once rebuilt they
   // must move to their place by minTime, so they are copied aside during the single collect pass.
   const spool = new Set(before.blocks.filter((b) => !b.metaReadable).map((b) => b.dir));
+  // A damaged archive is read once more only from a copy: how far a damaged gzip stream gets
+  // depends on timing, so a second read could end earlier than the one the plan is based on.
+  const spoolAll = before.diagnostics.some((d) => d.code === 'dump-truncated');
   let spoolDir: string | undefined;
-  if (opts.spoolNear && spool.size > 0) spoolDir = await fsp.mkdtemp(path.join(path.dirname(path.resolve(opts.spoolNear)), '.tsdbdump-repair-'));
+  if (opts.spoolNear && (spool.size > 0 || spoolAll)) spoolDir = await fsp.mkdtemp(path.join(path.dirname(path.resolve(opts.spoolNear)), '.tsdbdump-repair-'));
   try {
     opts.onProgress?.({ phase: 'collect' });
     const { facts, entries } = await collectFacts(source, {
       signal: opts.signal,
       spool,
+      spoolAll,
       spoolDir,
       onProgress: (p) => opts.onProgress?.({ phase: 'collect', bytes: p.bytes, totalBytes: p.totalBytes, entry: p.entry }),
     });
     opts.onProgress?.({ phase: 'plan' });
     const plan = planFromFacts(source, facts, before.diagnostics);
-    return { plan, before, facts, entries, spoolDir };
+    return { plan, before, facts, entries, spoolDir, spoolAll: spoolAll && spoolDir !== undefined };
   } catch (e) {
     if (spoolDir) await fsp.rm(spoolDir, { recursive: true, force: true });
     throw e;
@@ -201,6 +207,9 @@ async function writeRepaired(source: string, output: string, outcome: PlanOutcom
     yield { path: to, size, body };
   }
 
+  const expectedLast = entries.length ? entries[entries.length - 1].path : undefined;
+  let sawAll = expectedLast === undefined;
+
   async function* output_(): AsyncGenerator<DumpWriteEntry> {
     const opened = await openSource(source, { signal: opts.signal, onProgress: (pr) => opts.onProgress?.({ phase: 'write', bytes: pr.bytes, totalBytes: pr.totalBytes, entry: pr.entry }) });
     let inBlocks = false;
@@ -213,6 +222,7 @@ async function writeRepaired(source: string, output: string, outcome: PlanOutcom
     let lastBlockTop: string | undefined;
     for await (const entry of opened.entries as AsyncIterable<DumpEntry>) {
       const p = entry.path;
+      if (p === expectedLast) sawAll = true;
       const top = p.split('/')[0];
       const isBlock = isUlid(top) && (p !== top || entry.type === 'directory');
       // A block whose meta.json was missing (not spooled): add the rebuilt one where it belongs.
@@ -296,8 +306,20 @@ async function writeRepaired(source: string, output: string, outcome: PlanOutcom
     }
   }
 
-  const opened = await openSource(source, { signal: opts.signal });
-  const body = opened.kind === 'directory' ? fromDirectory(opened.source) : output_();
+  let body: AsyncGenerator<DumpWriteEntry>;
+  if (outcome.spoolAll) body = fromDirectory(outcome.spoolDir!);
+  else {
+    const opened = await openSource(source, { signal: opts.signal });
+    body = opened.kind === 'directory' ? fromDirectory(opened.source) : checked(output_());
+  }
+  /** Fails the write when the source ends before every entry the plan is based on came by. */
+  async function* checked(gen: AsyncGenerator<DumpWriteEntry>): AsyncGenerator<DumpWriteEntry> {
+    yield* gen;
+    if (!sawAll) {
+      throw new ToolError('repair-failed', `the source ended early while it was copied (last entry expected: ${expectedLast ?? '?'}); nothing was written`);
+    }
+  }
+
   await writeDump(output, body, { signal: opts.signal, onProgress: (p) => opts.onProgress?.({ phase: 'write', bytes: p.bytes, entry: p.entry }) });
 }
 
