@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -151,6 +151,28 @@ describe('real kubectl against the test cluster', () => {
     ok(await kubectl(['cp', 'monitoring/prometheus-0:/etc/prometheus', dirOut]));
     assert.deepEqual(await readdir(dirOut), ['prometheus.yml']);
     assert.equal(await readFile(path.join(dirOut, 'prometheus.yml'), 'utf8'), await readFile(path.join(podRoot, 'etc/prometheus/prometheus.yml'), 'utf8'));
+  });
+
+  test('cp copies a directory tree into a pod and back byte for byte', async () => {
+    const src = path.join(work, 'tree');
+    const files: Record<string, Buffer> = {
+      'a.bin': randomBytes(200000),
+      'sub/b.txt': Buffer.from('hello\n'),
+      'sub/deeper/c.bin': randomBytes(1 << 20),
+      'sub/empty.txt': Buffer.alloc(0),
+    };
+    for (const [rel, data] of Object.entries(files)) {
+      await mkdir(path.dirname(path.join(src, rel)), { recursive: true });
+      await writeFile(path.join(src, rel), data);
+    }
+    ok(await kubectl(['cp', src, 'monitoring/prometheus-0:/tmp/tree']));
+    const podRoot = cluster.pod('prod/monitoring/prometheus-0').root;
+    const back = path.join(work, 'tree-back');
+    ok(await kubectl(['cp', 'monitoring/prometheus-0:/tmp/tree', back]));
+    for (const [rel, data] of Object.entries(files)) {
+      assert.ok((await readFile(path.join(podRoot, 'tmp/tree', rel))).equals(data), `${rel} in the pod`);
+      assert.ok((await readFile(path.join(back, rel))).equals(data), `${rel} copied back`);
+    }
   });
 
   test('cp out of the pod without tar fails', async () => {
