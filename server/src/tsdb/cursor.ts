@@ -169,12 +169,21 @@ export class Cursor {
   /** uvarint length + UTF-8 bytes. */
   string(): string {
     const n = this.uvarint();
-    return utf8.decode(this.bytes(n));
+    return decodeUtf8(this.bytes(n));
   }
 }
 
 const utf8 = new TextDecoder('utf-8');
 
+/** UTF-8 to string; short ASCII strings (label names and values) skip TextDecoder, which costs more per call. */
 export function decodeUtf8(bytes: Uint8Array): string {
-  return utf8.decode(bytes);
+  const n = bytes.length;
+  if (n > 32) return utf8.decode(bytes);
+  let s = '';
+  for (let i = 0; i < n; i++) {
+    const c = bytes[i];
+    if (c >= 0x80) return utf8.decode(bytes);
+    s += String.fromCharCode(c);
+  }
+  return s;
 }

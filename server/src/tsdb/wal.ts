@@ -1,6 +1,6 @@
 /** WAL, WBL and checkpoint segments (tsdb-format.md §7), following 2.42's wlog.Reader and record.Decoder. */
 import { uncompress } from 'snappyjs';
-import { Cursor, FormatError } from './cursor';
+import { Cursor, FormatError, decodeUtf8 } from './cursor';
 import { crc32c, hex, readCrc } from './crc32c';
 import { parseCheckpointDirName, parseDecimalName } from './blockDir';
 import type { FormatProblem, PushScanner } from './types';
@@ -62,8 +62,6 @@ const REC_MIDDLE = 3;
 const REC_LAST = 4;
 const SNAPPY = 0x08;
 const ZSTD = 0x10;
-
-const utf8 = new TextDecoder('utf-8');
 
 class WalSegmentScanner implements PushScanner<WalSegmentSummary> {
   private fileOffset = 0;
@@ -387,8 +385,8 @@ function readLabels(d: Cursor): [string, string][] {
   const n = d.uvarint();
   const labels: [string, string][] = [];
   for (let i = 0; i < n; i++) {
-    const name = utf8.decode(d.bytes(d.uvarint()));
-    const value = utf8.decode(d.bytes(d.uvarint()));
+    const name = decodeUtf8(d.bytes(d.uvarint()));
+    const value = decodeUtf8(d.bytes(d.uvarint()));
     labels.push([name, value]);
   }
   return labels;

@@ -35,6 +35,11 @@ test('cursor reads BE integers, Go varints and strings, and throws FormatError w
   const neg = new Cursor(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
   assert.equal(neg.i64(), -1);
   assert.equal(new Cursor(new Uint8Array([0x80, 0x80, 0x80, 0x80, 0x80, 0x01])).uvarint(), 2 ** 35);
+  // Strings: the short-ASCII fast path and UTF-8 both decode right.
+  for (const text of ['', 'up', 'café', 'x'.repeat(31) + 'é', 'y'.repeat(40), '日本']) {
+    const b = enc(text);
+    assert.equal(new Cursor(new Uint8Array([b.length, ...b])).string(), text);
+  }
 });
 
 test('every healthy meta.json parses, matches facts.json and reserialises byte for byte', () => {
