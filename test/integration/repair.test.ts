@@ -442,6 +442,19 @@ describe('repair safety', () => {
     assert.equal(readFileSync(existing, 'utf8'), 'x');
   });
 
+  test('a problem without a known repair (a WBL numbering gap) is reported as remaining: exit 1, nothing written', () => {
+    const src = healthyCopy('wbl-gap');
+    mkdirSync(path.join(src, 'wbl'));
+    writeFileSync(path.join(src, 'wbl/00000000'), '');
+    writeFileSync(path.join(src, 'wbl/00000002'), '');
+    const out = path.join(work, 'wbl-gap.tar.gz');
+    const r = spawnSync(process.execPath, [cli, 'repair', src, '-o', out], { encoding: 'utf8' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stdout, /REMAIN/);
+    assert.match(r.stdout, /wal-segments-not-sequential wbl\/00000002/);
+    assert.ok(!existsSync(out));
+  });
+
   test('--dry-run prints the plan and writes nothing', () => {
     const out = path.join(work, 'dry.tar.gz');
     const r = spawnSync(process.execPath, [cli, 'repair', dumpPath('head-gap'), '-o', out, '--dry-run'], { encoding: 'utf8' });

@@ -94,7 +94,12 @@ export function renderRepair(r: RepairResult): string {
   const out: string[] = [];
   out.push(`Repair of ${r.source}${r.dryRun ? ' (dry run: nothing written)' : ''}`);
   if (r.nothingToRepair) {
-    out.push('Nothing to repair: no file written.');
+    if (r.unfixable.length === 0) {
+      out.push('Nothing to repair: no file written.');
+      return `${out.join('\n')}\n`;
+    }
+    out.push('No repair known for these problems; they REMAIN (no file written):');
+    for (const d of r.unfixable) out.push(`  - ${d.code} ${d.path}: ${d.message}`);
     return `${out.join('\n')}\n`;
   }
   out.push('', `Plan (${r.actions.length} action${r.actions.length === 1 ? '' : 's'}):`);
