@@ -21,7 +21,7 @@ import { podSummary, promApi } from '../../server/src/kube/summary';
 import { analyzePod } from '../../server/src/kube/analyzePod';
 import { facts, repoRoot } from '../helpers/fixtures';
 import type { TestCluster } from './index';
-import { BLOCK_RE, eventually, hashTree, sha256File, startKubeTestCluster, tarGzEntries } from './kube-helpers';
+import { BLOCK_RE, eventually, hashTree, sha256File, startKubeTestCluster, tarGzEntries, waitTsdbSettled } from './kube-helpers';
 
 const run = promisify(execFile);
 const FROM = Date.parse('2025-01-03T00:00:00Z');
@@ -43,6 +43,8 @@ before(async () => {
   work = await fsp.mkdtemp(path.join(os.tmpdir(), 'tsdbdump-kube-'));
   cluster = await startKubeTestCluster({ stateDir: path.join(work, 'state') });
   kubeconfig = cluster.kubeconfigPath;
+  // Tests compare against the seeded blocks: let Prometheus finish the compactions it starts with.
+  await waitTsdbSettled(cluster, 'prod/monitoring/prometheus-0');
 });
 
 after(async () => {
@@ -87,7 +89,7 @@ describe('pods tree', () => {
     assert.match(s.prometheusVersion ?? '', /^2\.42\./);
     assert.equal(s.retention, '100y');
     assert.equal(s.dataDir, '/prometheus');
-    assert.ok(s.headFiles > 0 && s.walSegments > 0);
+    assert.ok(s.walSegments > 0, "WAL segments counted"); // chunks_head may be empty right after a head compaction
     assert.ok(s.sizeBytes > 0);
   });
 

@@ -53,7 +53,7 @@ export async function tarGzEntries(file: string): Promise<{ name: string; type: 
 export const BLOCK_RE = /^[0-9A-HJKMNP-TV-Z]{26}\//;
 
 /** Polls `check` until it returns a value (not undefined) or the deadline passes. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 250): Promise<T> {
   const until = Date.now() + timeoutMs;
   let lastErr: unknown;
   for (;;) {
@@ -64,6 +64,40 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
       lastErr = e;
     }
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * Waits until the pod's Prometheus has finished the compactions it starts with (the seeded head
+ * is far in the past, so the first scrape makes it compact the head and then the blocks): the
+ * head starts within the last day and the compaction counters stay the same over three polls.
+ */
+export async function waitTsdbSettled(cluster: TestCluster, key: string, timeoutMs = 120_000): Promise<void> {
+  const url = cluster.pod(key).prometheusUrl;
+  if (!url) throw new Error(`${key} runs no Prometheus`);
+  const metric = async (name: string): Promise<number | undefined> => {
+    const r = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(name)}`);
+    const body = (await r.json()) as { data?: { result?: { value: [number, string] }[] } };
+    const v = body.data?.result?.[0]?.value?.[1];
+    return v === undefined ? undefined : Number(v);
+  };
+  let last = '';
+  let same = 0;
+  await eventually(
+    `${key} to finish its startup compactions`,
+    async () => {
+      const headMin = await metric('prometheus_tsdb_head_min_time');
+      const compactions = await metric('prometheus_tsdb_compactions_total');
+      const blocks = await metric('prometheus_tsdb_blocks_loaded');
+      const running = await metric('prometheus_tsdb_compaction_duration_seconds_count');
+      if (headMin === undefined || compactions === undefined) return undefined;
+      const state = `${compactions}/${blocks}/${running}`;
+      same = state === last ? same + 1 : 0;
+      last = state;
+      return headMin > Date.now() - 86_400_000 && same >= 2 ? true : undefined;
+    },
+    timeoutMs,
+    1000,
+  );
 }

@@ -193,6 +193,10 @@ export function podTar(plan: DumpPlan, signal?: AbortSignal): PodTar {
     });
     const done = h.done.then((s: ExecStatus) => {
       if (s.missingExecutable) throw new ToolError('pod-missing-tool', `tar is not available in ${pod.namespace}/${pod.name}`);
+      // 1: some files changed or vanished while read (checked by the hashes); more: tar failed or was killed
+      if (s.exitCode > 1) {
+        throw new ToolError('kube-exec-failed', `tar in ${pod.namespace}/${pod.name} failed with exit code ${s.exitCode}${s.exitCode >= 128 ? ' (killed: the container stopped or the pod was deleted)' : ''}${s.stderr ? `: ${s.stderr.trim().slice(0, 300)}` : ''}`);
+      }
       return { exitCode: s.exitCode, stderr: s.stderr, warnings: s.exitCode ? [`tar in the pod exited with ${s.exitCode}: ${s.stderr.trim().slice(0, 500)}`] : [] };
     });
     done.catch(() => undefined);
@@ -236,37 +240,52 @@ function fallbackTar(plan: DumpPlan, signal?: AbortSignal): PodTar {
         command: useHead ? ['head', '-c', String(size), abs] : ['cat', abs],
         signal,
       });
+      // The header is written only once the file is known to exist: a file that vanished since the
+      // listing (compaction, WAL truncation) is left out instead of packed as zeros.
+      const it = (current.stdout as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+      const first = await it.next();
+      if (first.done) {
+        const s = await current.done;
+        if (s.exitCode !== 0 && size > 0) {
+          warnings.push(`${rel} vanished during the dump (${s.stderr.trim().slice(0, 200)})`);
+          continue;
+        }
+      }
       const sink = pack.entry({ name: rel, type: 'file', size, mode: 0o644, mtime });
       const written = new Promise<void>((res, rej) => {
         sink.on('finish', res);
         sink.on('error', rej);
       });
       let n = 0;
-      for await (const chunk of current.stdout as AsyncIterable<Buffer>) {
+      let stopped = false;
+      const put = async (chunk: Buffer) => {
         const take = Math.min(chunk.length, size - n);
         if (take > 0 && !sink.write(take === chunk.length ? chunk : chunk.subarray(0, take))) await once(sink as unknown as Writable, 'drain');
         n += take;
+      };
+      if (!first.done) await put(first.value);
+      for (let r = first.done ? first : await it.next(); !r.done; r = await it.next()) {
+        await put(r.value);
         if (n >= size && !useHead) {
+          stopped = true;
           current.kill();
           break;
         }
       }
-      if (n >= size && !useHead) {
-        // cat was stopped on purpose once the listed size was read
-      } else {
+      if (!stopped) {
         const s = await current.done;
         if (s.exitCode !== 0) warnings.push(`reading ${rel} in the pod: exit ${s.exitCode} ${s.stderr.trim().slice(0, 200)}`);
       }
       if (n < size) {
-        // The file shrank or vanished since the listing: pad so the archive stays well-formed; the
-        // hash check reports it as changed during the dump.
+        // The file shrank since the listing: pad so the archive stays well-formed; the hash check
+        // reports it as changed during the dump.
         const zeros = Buffer.alloc(Math.min(size - n, 1024 * 1024));
         while (n < size) {
           const take = Math.min(zeros.length, size - n);
           if (!sink.write(zeros.subarray(0, take))) await once(sink as unknown as Writable, 'drain');
           n += take;
         }
-        warnings.push(`${rel} shrank or vanished during the dump`);
+        warnings.push(`${rel} shrank during the dump`);
       }
       sink.end(null);
       await written;
@@ -324,6 +343,7 @@ export function tarHasher(onEntry?: (name: string) => void): { sink: Writable; e
   extract.on('entry', (header, stream, next) => {
     const name = header.name.replace(/^\.\//, '').replace(/\/+$/, '');
     onEntry?.(name);
+    stream.on('error', () => undefined); // a stream cut mid-entry fails the extract, reported through `finished`
     if (header.type !== 'file' && header.type !== 'contiguous-file') {
       entries.push({ path: name, type: header.type ?? 'file', size: 0 });
       stream.on('end', () => next());
@@ -339,6 +359,7 @@ export function tarHasher(onEntry?: (name: string) => void): { sink: Writable; e
       next();
     });
   });
+  extract.on('error', () => undefined); // reported through `finished`
   const finished = new Promise<void>((res, rej) => {
     extract.on('finish', res);
     extract.on('error', rej);
@@ -371,6 +392,7 @@ export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions
   const concurrent = o.podHashConcurrently ?? true;
   const podHashing = concurrent ? podSha256(plan.pod, plan.root, fileList, signal) : undefined;
   podHashing?.catch(() => undefined);
+  let hasher: ReturnType<typeof tarHasher> | undefined;
   try {
     await fsp.mkdir(path.dirname(out), { recursive: true });
     const file = createWriteStream(partial);
@@ -386,7 +408,7 @@ export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions
     });
     const writing = pipeline(gz, hashTap, file, { signal });
     writing.catch(() => undefined);
-    const hasher = tarHasher((name) => (current = name));
+    hasher = tarHasher((name) => (current = name));
     const streamStart = Date.now();
     let lastEntry: string | undefined;
     for await (const chunk of src.stream as AsyncIterable<Buffer>) {
@@ -439,6 +461,10 @@ export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions
       changed.add(f);
     }
     const changedDuringDump = [...changed].sort();
+    const brokenBlocks = plan.blocks.map((b) => b.dir).filter((d) => changedDuringDump.some((c) => c.startsWith(`${d}/`)));
+    if (brokenBlocks.length) {
+      warnings.push(`block(s) ${brokenBlocks.join(', ')} were compacted or deleted by Prometheus while the dump ran, so they are incomplete in the dump (their data moved to a newer block): dump again, or use snapshot mode for a consistent copy`);
+    }
     const archiveSha = archiveHash.digest('hex');
     const manifest: DumpManifest = {
       tool: 'tsdbdump',
@@ -475,6 +501,7 @@ export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions
   } catch (e) {
     ac.abort();
     src.kill();
+    hasher?.sink.destroy();
     await fsp.rm(partial, { force: true });
     await fsp.rm(manifestPartial, { force: true });
     if (o.signal?.aborted) throw new ToolError('cancelled', 'dump cancelled; no file was written');

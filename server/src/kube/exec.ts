@@ -124,6 +124,9 @@ export function execStream(conn: KubeConnection, o: ExecOptions): ExecHandle {
     },
   });
 
+  // Consumers see stream errors through `done` or their own iteration; an unread stdout must not crash the process.
+  stdout.on('error', () => undefined);
+
   const cleanup = () => {
     if (idleTimer) clearTimeout(idleTimer);
     o.signal?.removeEventListener('abort', onAbort);

@@ -86,7 +86,8 @@ function blockDirOf(p: string): string | undefined {
 }
 
 async function analyse(source: string, signal?: AbortSignal): Promise<AnalysisResult> {
-  return analyzeSource(source, { signal });
+  // full: chunk CRCs too; a restore is the moment to find damaged chunks, not after Prometheus hits them
+  return analyzeSource(source, { signal, verify: 'full' });
 }
 
 async function freeBytes(p: ResolvedPod, dir: string, signal?: AbortSignal): Promise<number | undefined> {
@@ -247,7 +248,6 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
   let uploaded: UploadEntry[];
   try {
     say('uploading', `uploading to ${staging}`, { bytes: 0, totalBytes: uploadBytes });
-    await execOk(pod.conn, { namespace: pod.namespace, pod: pod.name, container: pod.container, command: ['mkdir', '-p', staging], signal, timeoutMs: 30_000 });
     uploaded = listing.tools.has('tar')
       ? await uploadWithTar(pod, req.source, staging, include, (b) => say('uploading', 'uploading', { bytes: b, totalBytes: uploadBytes }), signal)
       : await uploadWithCat(pod, req.source, staging, include, (b) => say('uploading', 'uploading', { bytes: b, totalBytes: uploadBytes }), signal);
@@ -370,7 +370,7 @@ async function uploadWithTar(
   const pack = tarStream.pack();
   const stdin = new PassThrough({ highWaterMark: 1024 * 1024 });
   (pack as unknown as NodeJS.ReadableStream).pipe(stdin);
-  const h = execStream(pod.conn, { namespace: pod.namespace, pod: pod.name, container: pod.container, command: ['tar', 'xf', '-', '-C', staging], stdin, signal });
+  const h = execStream(pod.conn, { namespace: pod.namespace, pod: pod.name, container: pod.container, command: ['sh', '-c', 'mkdir -p "$1" && exec tar xf - -C "$1"', 'sh', staging], stdin, signal });
   h.stdout.resume();
   const entries: UploadEntry[] = [];
   let bytes = 0;
@@ -406,7 +406,7 @@ async function uploadWithTar(
     h.kill();
   });
   const [, status] = await Promise.all([producing, h.done]);
-  if (status.missingExecutable) throw new ToolError('pod-missing-tool', `tar is not available in ${pod.namespace}/${pod.name}`);
+  if (status.exitCode === 127) throw new ToolError('pod-missing-tool', `tar is not available in ${pod.namespace}/${pod.name}`);
   if (status.exitCode !== 0) throw new ToolError('restore-failed', `tar in the pod exited with ${status.exitCode}: ${status.stderr.trim().slice(0, 500)}`);
   return entries;
 }
@@ -424,6 +424,7 @@ async function uploadWithCat(
   const entries: UploadEntry[] = [];
   let bytes = 0;
   const made = new Set<string>();
+  await execOk(pod.conn, { namespace: pod.namespace, pod: pod.name, container: pod.container, command: ['mkdir', '-p', staging], signal, timeoutMs: 30_000 });
   for await (const e of opened.entries) {
     if (!include(e.path) || e.type !== 'file') continue;
     const dir = path.posix.dirname(e.path);
