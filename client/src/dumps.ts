@@ -104,9 +104,19 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
       const onChange = (uri: vscode.Uri): void => this.onFileEvent(uri);
       return [w, w.onDidCreate(onChange), w.onDidChange(onChange), w.onDidDelete(onChange)];
     });
+    // A deleted folder is reported as one event for the folder, which the globs above do not match.
+    const deletions = vscode.workspace.createFileSystemWatcher('**/*', true, true, false);
+    this.watchers.push(
+      deletions,
+      deletions.onDidDelete((uri) => {
+        const prefix = uri.fsPath + path.sep;
+        if ([...this.dumps.keys()].some((s) => s === uri.fsPath || s.startsWith(prefix))) this.onFileEvent(uri);
+      }),
+    );
   }
 
   private onFileEvent(uri: vscode.Uri): void {
+    this.log.debug(`file event: ${uri.fsPath}`);
     const dir = dataDirOfFile(uri.fsPath);
     for (const key of [uri.fsPath, dir]) {
       const d = key ? this.dumps.get(key) : undefined;

@@ -109,6 +109,9 @@ export async function runAcceptance({ url, workspace, outDir }) {
       await overlapping.nth(1).waitFor();
       if ((await overlapping.count()) !== 2) throw new Error(`expected 2 overlapping blocks, got ${await overlapping.count()}`);
       await timeline.locator('.overlap-band[data-kind="overlap"]').first().waitFor();
+      const csp = await timeline.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+      // Scripts only with our nonce; nothing inline or eval'd; other sources only VS Code's own (cspSource).
+      if (!/(^|; )script-src 'nonce-[^']+'(;|$)/.test(csp) || /unsafe-inline|unsafe-eval|default-src (?!'none')/.test(csp)) throw new Error(`weak CSP: ${csp}`);
       if ((await timeline.locator('.block[data-ulid]').count()) !== 5) throw new Error('expected 5 blocks on the timeline');
       await shot('05-timeline-overlap');
     });

@@ -66,6 +66,8 @@ try {
     summary.extensionHost = { passed, failed, exitCode: r.exitCode };
     if (r.activationMs !== undefined) summary.activationMs = r.activationMs;
     fs.copyFileSync(server.logFile, path.join(outDir, 'code-server-ext.log'));
+    // VS Code's own logs (extension host, file watcher, our output channel) for failures.
+    fs.cpSync(path.join(runDir, 'server-ext/user/logs'), path.join(outDir, 'logs-ext'), { recursive: true });
   }
 
   if (only !== 'ext') {
@@ -81,6 +83,7 @@ try {
     counts.failed += failed;
     summary.acceptance = { passed: results.length - failed, failed };
     fs.copyFileSync(server.logFile, path.join(outDir, 'code-server-ui.log'));
+    fs.cpSync(path.join(runDir, 'server-ui/user/logs'), path.join(outDir, 'logs-ui'), { recursive: true });
   }
 } catch (e) {
   console.error(`vscode phase: ${e?.stack ?? e}`);

@@ -69,6 +69,20 @@ suite('tsdbdump extension host', () => {
     assert.equal(api.dumps.get(path.join(ws(), 'healthy.tar.gz'))?.kind, 'archive');
   });
 
+  test('the tree follows the file system: a dump copied in appears, deleted it disappears', async () => {
+    const copy = path.join(ws(), 'copied', 'healthy-copy.tgz');
+    fs.mkdirSync(path.dirname(copy), { recursive: true });
+    // The remote file watcher starts asynchronously; copying again until the tree has the dump
+    // does not depend on when it started (each copy is a new change event).
+    let attempts = 0;
+    await poll(() => {
+      if (attempts++ % 30 === 0) fs.copyFileSync(path.join(ws(), 'healthy.tar.gz'), copy);
+      return api.dumps.get(copy);
+    }, 'the copied dump in the tree');
+    fs.rmSync(path.dirname(copy), { recursive: true, force: true });
+    await poll(() => !api.dumps.get(copy), 'the deleted dump to leave the tree');
+  });
+
   test('healthy dump expands to 4 blocks (levels 3/2/1/1), Head with 4 chunk files, WAL with checkpoint and 5 segments', async () => {
     const source = path.join(ws(), 'healthy.tar.gz');
     const children = (await api.dumps.getChildren({ type: 'dump', source })) as EntryNode[];
