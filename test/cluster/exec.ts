@@ -189,6 +189,7 @@ function runSession(ws: WebSocket, socket: net.Socket, req: ExecRequest, drop: E
 
     // Input: stop reading frames while the process' stdin pipe is full.
     let receivedStdin = 0;
+    let waitingForDrain = false;
     const stdin = child.stdin;
     stdin?.on('error', () => undefined);
     ws.on('message', (data: Buffer, isBinary: boolean) => {
@@ -205,9 +206,13 @@ function runSession(ws: WebSocket, socket: net.Socket, req: ExecRequest, drop: E
       }
       if (channel === 0 && stdin && !stdin.writableEnded) {
         receivedStdin += payload.length;
-        if (!stdin.write(payload)) {
+        if (!stdin.write(payload) && !waitingForDrain) {
+          waitingForDrain = true;
           ws.pause();
-          stdin.once('drain', () => ws.resume());
+          stdin.once('drain', () => {
+            waitingForDrain = false;
+            ws.resume();
+          });
         }
         if (drop?.kind === 'drop-exec-after-stdin-bytes' && receivedStdin >= drop.bytes) dropNow();
       } else if (channel === 255 && v5 && payload[0] === 0) {
@@ -222,6 +227,8 @@ function runSession(ws: WebSocket, socket: net.Socket, req: ExecRequest, drop: E
     });
     child.on('close', (code, signal) => {
       req.pod.execs.delete(handle);
+      ws.resume(); // read the client's close frame even if stdin was backed up
+      stdin?.destroy();
       const exit = code ?? 128 + (signal ? (signalNumber(signal) ?? 0) : 0);
       if (exit === 0) return finish({ metadata: {}, status: 'Success' });
       const message = `command terminated with non-zero exit code: error executing command [${req.argv.join(' ')}], exit code ${exit}`;
