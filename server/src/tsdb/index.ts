@@ -79,6 +79,11 @@ export interface IndexSummary {
 type Section = IndexProblem['section'];
 const FATAL: ReadonlySet<Section> = new Set<Section>(['header', 'toc', 'symbols', 'postingsTable']);
 
+/** Wraps what the caller's onSeries or ByteSource threw, so it propagates instead of becoming a problem. */
+class CallbackFailure {
+  constructor(readonly error: unknown) {}
+}
+
 /** Reads a file through a sliding window so big indexes are not loaded whole. */
 class Window {
   private buf: Uint8Array = new Uint8Array(0);
@@ -92,16 +97,15 @@ class Window {
     const end = Math.min(this.src.size, offset + n);
     if (offset < this.base || end > this.base + this.buf.length) {
       const len = Math.min(this.src.size - offset, Math.max(n, this.chunk));
-      this.buf = len > 0 ? this.src.read(offset, len) : new Uint8Array(0);
+      try {
+        this.buf = len > 0 ? this.src.read(offset, len) : new Uint8Array(0);
+      } catch (e) {
+        throw new CallbackFailure(e); // an I/O error is the caller's, not a problem of the index
+      }
       this.base = offset;
     }
     return new Cursor(this.buf, this.base, offset - this.base, this.buf.length);
   }
-}
-
-/** Wraps what the caller's onSeries threw, so it propagates instead of becoming a problem. */
-class CallbackFailure {
-  constructor(readonly error: unknown) {}
 }
 
 class IndexReader {

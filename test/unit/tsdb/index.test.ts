@@ -159,6 +159,15 @@ test('index semantic checks: out-of-order chunks with a valid CRC are reported w
   ]);
 });
 
+test('errors of the ByteSource and of onSeries propagate unchanged', () => {
+  const { bytes } = sample();
+  const ioError = Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO', syscall: 'read' });
+  const failing = { size: bytes.length, read: () => { throw ioError; } };
+  assert.throws(() => readIndex(failing, { verify: 'quick' }), (e) => e === ioError);
+  const stop = new Error('cancelled');
+  assert.throws(() => readIndex(bufferSource(bytes), { verify: 'quick', onSeries: () => { throw stop; } }), (e) => e === stop);
+});
+
 test('truncated indexes give problems, never exceptions', () => {
   const { bytes } = sample();
   // Messages as promtool 2.42 prints them for the same cuts (verified).
