@@ -349,6 +349,18 @@ describe('repair of damaged blocks and checkpoints (own corruptions)', () => {
     assert.equal(served, TOTAL - 24000);
   });
 
+  test('garbage after the last chunk of a chunk file: cut off, the block stays', async () => {
+    const src = healthyCopy('chunk-tail');
+    const file = path.join(src, healthyBlock(2), 'chunks/000001');
+    const size = statSync(file).size;
+    writeFileSync(file, Buffer.concat([readFileSync(file), Buffer.from('garbage after the last chunk')]));
+    const { result, served } = await repairAndServe('chunk-tail', src);
+    const cut = result.actions.find((a) => a.kind === 'truncate-file' && a.path === `${healthyBlock(2)}/chunks/000001`);
+    assert.ok(cut, JSON.stringify(result.actions, null, 1));
+    assert.equal(cut.offset, size);
+    assert.equal(served, TOTAL);
+  });
+
   test('damaged tombstones file: only the tombstones go, the block stays', async () => {
     const src = healthyCopy('tombstones');
     const l1b = healthyBlock(2);

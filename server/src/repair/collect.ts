@@ -404,6 +404,9 @@ function finishBlock(b: BlockAcc): { model: BlockModel; facts: BlockFacts } {
     if (list) list.push(...pieces);
     else series.set(s.key, pieces);
   }
+  const chunkTails = files
+    .filter((f) => f.scan.framingError && f.scan.framingError.offset >= 8)
+    .map((f) => ({ path: f.path, offset: f.scan.framingError!.offset, message: f.scan.framingError!.message }));
   const metaReadable = b.meta !== undefined;
   const computed = b.indexReadable && numChunks > 0 ? { minTime, maxTime: maxTime + 1, numSamples, numSeries: b.series.length, numChunks } : undefined;
   const model: BlockModel = {
@@ -427,6 +430,7 @@ function finishBlock(b: BlockAcc): { model: BlockModel; facts: BlockFacts } {
   if (b.meta) facts.meta = b.meta;
   if (b.metaError) facts.metaError = b.metaError;
   if (computed) facts.computed = computed;
+  if (chunkTails.length && unresolved === 0) facts.chunkTails = chunkTails;
   if (b.numTombstones) facts.numTombstones = b.numTombstones;
   return { model, facts };
 }

@@ -51,6 +51,8 @@ export interface BlockFacts {
   badChunks: BadChunk[];
   /** Index chunk refs that land on no chunk. */
   unresolvedRefs: number;
+  /** Chunk files whose framing breaks after every chunk the index uses: cut there. */
+  chunkTails?: { path: string; offset: number; message: string }[];
   tombstonesBad: boolean;
   hasTombstonesFile: boolean;
   /** Computed from the index and the chunk files. maxTime = last sample + 1. */
@@ -519,6 +521,17 @@ function blockGroups(facts: RepairFacts, diagnostics: TsdbDiagnostic[]): Group[]
     if (meta) {
       const m = meta;
       keepSteps.unshift({ kind: 'rebuild-meta', path: `${bf.dir}/meta.json`, fixes: metaFixes, reason: metaReason, affected: {}, apply: (e) => void e.metas.set(bf.dir, m) });
+    }
+    for (const t of bf.chunkTails ?? []) {
+      keepSteps.push({
+        kind: 'truncate-file',
+        path: t.path,
+        offset: t.offset,
+        fixes: 'chunk-corrupt',
+        reason: `unreadable bytes from offset ${t.offset} (${t.message}) after the last chunk the index refers to: cut them off`,
+        affected: {},
+        apply: (e) => void e.cuts.set(t.path, t.offset),
+      });
     }
     if (bf.tombstonesBad) {
       keepSteps.push(dropStep(`${bf.dir}/tombstones`, 'tombstones-corrupt', 'the tombstones file is damaged (Prometheus refuses to open the block); without it the block has no deletions, so samples deleted earlier reappear', {}));
