@@ -79,7 +79,9 @@ class ChunkSegmentScanner implements PushScanner<ChunkSegmentSummary> {
     this.segmentIndex = opts.segmentIndex ?? 0;
   }
 
-  push(buf: Uint8Array): void {
+  push(bytes: Uint8Array): void {
+    // The native CRC takes Buffer views about twice as fast as plain Uint8Array ones (measured); no copy.
+    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const end = buf.length;
     let pos = 0;
     const base = this.fileOffset;
