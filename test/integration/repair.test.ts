@@ -386,6 +386,32 @@ describe('repair of damaged blocks and checkpoints (own corruptions)', () => {
     assert.equal(served, TOTAL);
   });
 
+  test('a parent block left by a crash after compaction and a deletable block are dropped, nothing lost', async () => {
+    const src = healthyCopy('leftovers');
+    const l1b = healthyBlock(2);
+    const parent = '01M83YYE6WQYE4QMR4K1K5QKP0';
+    const deletable = '01M83YYE6WQYE4QMR4K1K5QKP1';
+    for (const [dir, patch] of [
+      [parent, {}],
+      [deletable, { deletable: true }],
+    ] as const) {
+      cpSync(path.join(src, l1b), path.join(src, dir), { recursive: true });
+      const meta = JSON.parse(readFileSync(path.join(src, dir, 'meta.json'), 'utf8')) as { ulid: string; compaction: Record<string, unknown> };
+      meta.ulid = dir;
+      meta.compaction = { ...meta.compaction, sources: [dir], ...patch };
+      writeFileSync(path.join(src, dir, 'meta.json'), JSON.stringify(meta, null, '\t'));
+    }
+    const metaPath = path.join(src, l1b, 'meta.json');
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { minTime: number; maxTime: number; compaction: { parents?: unknown[] } };
+    meta.compaction.parents = [{ ulid: parent, minTime: meta.minTime, maxTime: meta.maxTime }];
+    writeFileSync(metaPath, JSON.stringify(meta, null, '\t'));
+    const { result, served } = await repairAndServe('leftovers', src);
+    assert.ok(action(result, 'drop-block', `${parent}/`), JSON.stringify(result.actions, null, 1));
+    assert.ok(action(result, 'drop-block', `${deletable}/`), JSON.stringify(result.actions, null, 1));
+    assert.ok(result.actions.every((a) => a.loss.samples === 0));
+    assert.equal(served, TOTAL);
+  });
+
   test('damaged checkpoint: cut so Prometheus starts; the head samples whose series it declared are reported lost', async () => {
     const src = healthyCopy('checkpoint-damage');
     flipByte(path.join(src, 'wal/checkpoint.00000001/00000000'), 100);

@@ -3,6 +3,25 @@
  * then serve (model.ts). The least lossy candidate that lets Prometheus start wins; on a tie the
  * first listed (the most conservative) does. Every chosen action carries what it costs: the samples
  * the files it removes or changes held that nothing left in the dump still holds.
+ *
+ * Candidates per problem:
+ * - head chunk numbering gap / damaged record / bad header: drop the files after the gap, drop all,
+ *   renumber, drop the files before the gap; damage: drop the file and later ones (what Prometheus
+ *   does) or zero the file from the damaged record on.
+ * - WAL gap: renumber the later segments, drop those after the gap, drop those before (then fix the
+ *   checkpoint); damaged record: cut there and drop later segments (Prometheus's own repair) or cut
+ *   and keep them; checkpoint N without N+1: rename the checkpoint or drop it; damaged checkpoint:
+ *   cut it or drop it. Head and WAL choices are made together (m-mapped chunk times decide which
+ *   WAL samples replay).
+ * - block meta.json missing/invalid: rebuild it from index and chunks, or drop the block; damaged
+ *   chunk: blank that chunk (empty chunk of the same size, numSamples lowered), or drop the block;
+ *   damaged tombstones: drop the file (deletions come back) or the block; unreadable index or chunk
+ *   refs into nothing: drop the block (cost from meta.json); garbage after the last used chunk: cut.
+ * - deletable blocks and blocks listed as another block's parent: dropped (Prometheus deletes them).
+ * - overlapping or duplicate blocks (a warning: 2.39+ merges them): the smaller block is dropped
+ *   only when everything it holds stays served, which also makes the dump safe for Prometheus
+ *   2.8–2.38; otherwise both stay.
+ * - lock files, tmp leftovers, unsafe tar entries, the entry a truncated archive cut short: left out.
  */
 import type { DiagnosticCode } from '../errors';
 import type { RepairAction, RepairActionKind, RepairPlan, TimeRange, TsdbDiagnostic } from '../protocol';
