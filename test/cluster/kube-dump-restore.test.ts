@@ -228,6 +228,22 @@ describe('the promdump demo: dump from prod, restore into dev, query there', () 
     assert.ok(!existsSync(path.join(work, 'dev-backup-4.tar.gz')), 'a refused restore backs nothing up');
   });
 
+  test('snapshot mode (admin API): a consistent copy, every file verified, the snapshot removed afterwards', async () => {
+    const out = path.join(work, 'snapshot.tar.gz');
+    const r = await dumpFromPod({ target: prod(), from: FROM, to: TO, output: out, snapshot: true });
+    assert.ok(r.plan.snapshot);
+    assert.deepEqual(r.changedDuringDump, [], 'a snapshot does not change while it is read');
+    assert.ok(r.manifestData.files.every((f) => f.verified));
+    assert.equal(r.manifestData.snapshot, r.plan.snapshot);
+    const entries = await tarGzEntries(out);
+    assert.ok(entries.length > 0 && entries.every((e) => !e.name.startsWith('snapshots/')), 'entries are relative to the snapshot, like a data dir');
+    const snapDir = path.join(cluster.pod('prod/monitoring/prometheus-0').dataDir, 'snapshots');
+    assert.deepEqual(existsSync(snapDir) ? await fsp.readdir(snapDir) : [], []);
+    const noAdmin = { ...prod(), pod: 'prometheus-notar-0' };
+    await assert.rejects(dumpFromPod({ target: noAdmin, output: path.join(work, 'x.tar.gz'), snapshot: true }), (e: Error & { code?: string }) => e.code === 'usage' && /admin API/.test(e.message));
+    assert.ok(!existsSync(path.join(work, 'x.tar.gz')));
+  });
+
   test('analyze in place streams the pod into the analysis without a file', async () => {
     const result = await analyzePod(prod());
     const expected = facts('healthy').blocks;

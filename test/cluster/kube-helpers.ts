@@ -92,10 +92,12 @@ export async function waitTsdbSettled(cluster: TestCluster, key: string, timeout
       const blocks = await metric('prometheus_tsdb_blocks_loaded');
       const running = await metric('prometheus_tsdb_compaction_duration_seconds_count');
       if (headMin === undefined || compactions === undefined) return undefined;
-      const state = `${compactions}/${blocks}/${running}`;
-      same = state === last ? same + 1 : 0;
+      // a compaction in progress writes <ULID>.tmp-for-creation in the data dir
+      const writing = (await fsp.readdir(cluster.pod(key).dataDir)).some((n) => n.endsWith('.tmp-for-creation'));
+      const state = `${compactions}/${blocks}/${running}/${writing}`;
+      same = state === last && !writing ? same + 1 : 0;
       last = state;
-      return headMin > Date.now() - 86_400_000 && same >= 2 ? true : undefined;
+      return headMin > Date.now() - 86_400_000 && same >= 4 ? true : undefined;
     },
     timeoutMs,
     1000,
