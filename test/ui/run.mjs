@@ -27,12 +27,14 @@ try {
   log('installing Node 24 + code-server if missing');
   ensureInstalled();
 
-  log('npm run package (minified bundles + vsce)');
+  log('npm run package (minified bundles + vsce, staged in out/package)');
   execFileSync('npm', ['run', '--silent', 'package'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
   const vsix = path.join(repoRoot, 'dist/tsdbdump.vsix');
   summary.vsixBytes = fs.statSync(vsix).size;
-  summary.clientBytes = fs.statSync(path.join(repoRoot, 'dist/client.js')).size;
-  summary.serverBytes = fs.statSync(path.join(repoRoot, 'dist/server.js')).size;
+  // The bundles inside the .vsix (minified; staged by scripts/package.mjs).
+  summary.clientBytes = fs.statSync(path.join(repoRoot, 'out/package/dist/client.js')).size;
+  summary.serverBytes = fs.statSync(path.join(repoRoot, 'out/package/dist/server.js')).size;
+  summary.vsixFiles = execFileSync('unzip', ['-Z1', vsix], { encoding: 'utf8' }).split('\n').filter((l) => l && !l.endsWith('/')).length;
   log('compiling the extension-host suite (tsc)');
   try {
     execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', repoRoot], { stdio: ['ignore', 'pipe', 'pipe'] });
