@@ -5,9 +5,10 @@
 //   TSDBDUMP_BENCH_MB     extra block data in MB (default 1024: a dump of more than 1 GiB uncompressed)
 //   TSDBDUMP_BENCH_CACHE  cache folder (default .cache/bench)
 //   TSDBDUMP_BENCH_RUNS   runs per measurement, best one kept (default 2)
+//   TSDBDUMP_BENCH_CLI    CLI bundle to measure (default dist/cli.js, copied before measuring)
 // Targets: quick >= 0.9x gunzip throughput, full >= 0.8x, peak RSS <= 200 MB.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, statSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -18,14 +19,17 @@ const runs = Math.max(1, Number(process.env.TSDBDUMP_BENCH_RUNS ?? 2));
 const cache = path.resolve(process.env.TSDBDUMP_BENCH_CACHE ?? path.join(root, '.cache/bench'));
 const outDir = path.join(cache, `mb${mb}`);
 const dump = path.join(outDir, 'big.tar.gz');
-const cli = path.join(root, 'dist/cli.js');
+const builtCli = process.env.TSDBDUMP_BENCH_CLI ?? path.join(root, 'dist/cli.js');
 const preload = path.join(root, 'bench/rss-preload.mjs');
 
 if (!existsSync(dump)) {
   console.log(`building the big fixture (${mb} MB) into ${outDir} …`);
   execFileSync('bash', [path.join(root, 'test/fixtures/make-tsdb.sh'), 'big', outDir, '--size-mb', String(mb)], { stdio: 'inherit' });
 }
-if (!existsSync(cli)) execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs')], { stdio: 'inherit' });
+if (!existsSync(builtCli)) execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs')], { stdio: 'inherit' });
+// Measure a snapshot of the bundle, so a rebuild during the run cannot change what is measured.
+const cli = path.join(cache, 'cli-snapshot.js');
+copyFileSync(builtCli, cli);
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-bench-'));
 
