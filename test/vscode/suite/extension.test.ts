@@ -61,6 +61,25 @@ suite('tsdbdump extension host', () => {
     assert.deepEqual(wanted.filter((c) => !registered.has(c)), []);
   });
 
+  test('untrusted workspaces: limited support, cluster settings restricted, cluster commands and Pods view need trust', () => {
+    const pkg = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON as {
+      capabilities: { untrustedWorkspaces: { supported: string; restrictedConfigurations: string[] } };
+      contributes: {
+        commands: { command: string; enablement?: string }[];
+        views: Record<string, { id: string; when?: string }[]>;
+        configuration: { properties: Record<string, { scope?: string }> };
+      };
+    };
+    assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');
+    assert.ok(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations.includes('tsdbdump.kubeconfig'));
+    assert.equal(pkg.contributes.configuration.properties['tsdbdump.kubeconfig'].scope, 'machine');
+    for (const c of ['tsdbdump.dump', 'tsdbdump.restore', 'tsdbdump.analyzePod']) {
+      assert.equal(pkg.contributes.commands.find((x) => x.command === c)?.enablement, 'isWorkspaceTrusted', c);
+    }
+    assert.equal(pkg.contributes.views.tsdbdump.find((v) => v.id === 'tsdbdump.pods')?.when, 'isWorkspaceTrusted');
+    assert.equal(vscode.workspace.isTrusted, true, 'this test workspace runs trusted');
+  });
+
   test('Dump Files lists the workspace dumps and the extracted data dir, not other archives', async () => {
     await api.firstRefresh;
     const names = api.dumps.all().map((d) => path.relative(ws(), d.source)).sort();
