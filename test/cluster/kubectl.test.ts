@@ -114,6 +114,10 @@ describe('real kubectl against the test cluster', () => {
     assert.equal(text(r), 'out\n');
     assert.match(r.stderr, /err\n/);
     assert.match(r.stderr, /command terminated with exit code 3/);
+    // Refused before the upgrade: kubectl retries over SPDY and must get the same error back.
+    const badContainer = await kubectl(['exec', 'prometheus-0', '-c', 'nope', '--', 'true']);
+    assert.equal(badContainer.code, 1);
+    assert.match(badContainer.stderr, /Error from server \(BadRequest\): container nope is not valid for pod prometheus-0/);
   });
 
   test('exec without stdin lists the seeded data dir', async () => {
