@@ -21,7 +21,7 @@ async function collect(it: AsyncIterable<Uint8Array>): Promise<Buffer> {
 test('ChunkCounter counts every chunk and its samples, and finds the damaged one (chunk-crc fixture)', () => {
   const dmg = facts('chunk-crc').damage as { file: string; chunk: { chunkOffset: number; dataLength: number } };
   const bytes = readFileSync(path.join(dataDir('chunk-crc'), dmg.file));
-  for (const size of [1, 13, 4096, bytes.length]) {
+  for (const size of [13, 4096, bytes.length]) {
     const c = new ChunkCounter();
     for (let i = 0; i < bytes.length; i += size) c.push(bytes.subarray(i, i + size));
     const r = c.end();
@@ -40,7 +40,7 @@ test('blankChunks replaces the damaged chunk by a valid empty chunk of the same 
   const c = new ChunkCounter();
   c.push(bytes);
   const bad = c.end().bad.map((b) => ({ ...b, path: dmg.file, chunkId: `0:${b.offset}` }));
-  for (const size of [1, 100, 65536]) {
+  for (const size of [97, 65536]) {
     const out = await collect(blankChunks(pieces(bytes, size), bad));
     assert.equal(out.length, bytes.length);
     const again = new ChunkCounter();
