@@ -48,6 +48,10 @@ import { engine, type JobOptions, type Report } from './engine';
 import { blockDirsOf, metaFieldFor, positionAt, reportLineOf, timeAt } from './metaRanges';
 import { probeSource } from './probe';
 
+// Deprecation warnings of bundled dependencies (punycode, url.parse in the Kubernetes client) would
+// land in the user's output channel as errors; they say nothing about the user's data.
+process.noDeprecation = true;
+
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
 
