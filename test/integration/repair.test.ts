@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, closeSync, writeSync, readSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, closeSync, writeSync, readSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { gunzipSync } from 'node:zlib';
@@ -262,6 +262,44 @@ describe('repair on the broken fixtures', () => {
   });
 });
 
+describe('the alternatives the planner rejected lose what it says (applied by hand, real Prometheus)', () => {
+  const planOf = (scenario: Scenario): RepairResult => {
+    const r = spawnSync(process.execPath, [cli, 'repair', dumpPath(scenario), '--dry-run', '--json'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as RepairResult;
+  };
+  const servedOn = async (data: string): Promise<number> => {
+    const prom = await startPrometheus(data);
+    try {
+      return await servedSamples(prom.port);
+    } finally {
+      await prom.stop();
+    }
+  };
+  const copyOf = (scenario: Scenario, name: string): string => {
+    const dir = path.join(work, `alt-${name}`);
+    cpSync(dataDir(scenario), dir, { recursive: true });
+    return dir;
+  };
+
+  test('head-gap: renumbering 000005/000006 down loses the samples the planner predicts (WAL replay skips them)', async () => {
+    const alt = planOf('head-gap').actions[0].alternatives!.find((x) => /renumber/.test(x.summary))!;
+    assert.ok(alt.samples > 0);
+    const dir = copyOf('head-gap', 'renumber');
+    renameSync(path.join(dir, 'chunks_head/000005'), path.join(dir, 'chunks_head/000004'));
+    renameSync(path.join(dir, 'chunks_head/000006'), path.join(dir, 'chunks_head/000005'));
+    assert.equal(await servedOn(dir), TOTAL - alt.samples);
+  });
+
+  test('wal-gap: deleting 00000006 loses the 5979 samples the planner predicts (EXPECTED.md)', async () => {
+    const alt = planOf('wal-gap').actions[0].alternatives!.find((x) => /drop the WAL segments after the gap/.test(x.summary))!;
+    assert.equal(alt.samples, 5979);
+    const dir = copyOf('wal-gap', 'delete');
+    rmSync(path.join(dir, 'wal/00000006'));
+    assert.equal(await servedOn(dir), TOTAL - 5979);
+  });
+});
+
 /** A copy of the healthy data dir to corrupt. */
 function healthyCopy(name: string): string {
   const dir = path.join(work, `src-${name}`);
@@ -503,4 +541,3 @@ describe('repair safety', () => {
   });
 });
 
-void ({} as Scenario);
