@@ -186,6 +186,32 @@ describe('connection and pod failures', () => {
   });
 });
 
+describe('failure after the swap', () => {
+  test('the previous data is put back, Prometheus restarted, and the error says so', async () => {
+    const src = path.join(work, 'with-tar.tar.gz');
+    const key = 'dev/observability/prometheus-0';
+    const devData = cluster.pod(key).dataDir;
+    const namesBefore = (await fsp.readdir(devData)).filter((n) => n !== 'queries.active').sort();
+    const walBefore = await hashTree(path.join(devData, 'wal'));
+    await assert.rejects(
+      // A readiness deadline nothing can meet: the restore fails after the swap, at the restart.
+      restoreToPod({ source: src, target: dev(), mode: 'replace', backup: path.join(work, 'dev-backup-swap.tar.gz') }, { readyTimeoutMs: 1 }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'restore-failed');
+        assert.match(e.message, /previous data of observability\/prometheus-0 was put back and Prometheus restarted/);
+        assert.match(e.message, /dev-backup-swap\.tar\.gz/);
+        return true;
+      },
+    );
+    await cluster.pod(key).waitReady(120_000);
+    const namesAfter = (await fsp.readdir(devData)).filter((n) => n !== 'queries.active').sort();
+    assert.deepEqual(namesAfter, namesBefore, 'no restored blocks, no staging or aside dirs');
+    const walAfter = await hashTree(path.join(devData, 'wal'));
+    for (const [f] of walBefore) assert.ok(walAfter.has(f), `wal/${f} is back`);
+    assert.equal(await seriesAt(dev(), 'count(fixture_noise)'), 0, 'the restored data is gone again');
+  });
+});
+
 describe('local faults and bad input', () => {
   test('disk full locally: io-error, nothing left behind, pod untouched', async (t) => {
     const tiny = path.join(work, 'tiny');

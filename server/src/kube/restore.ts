@@ -80,6 +80,9 @@ interface UploadEntry {
   sha256: string;
 }
 
+/** The target while it is restored: remembers the instance deleted last (to wait for its successor). */
+type RestoringPod = ResolvedPod & { deletedUid?: string };
+
 function blockDirOf(p: string): string | undefined {
   const top = p.split('/')[0];
   return ULID_RE.test(top) ? top : undefined;
@@ -156,7 +159,7 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
 
   // 2. The target.
   say('preflight', 'checking the target pod');
-  const pod = await resolvePod(req.target, signal);
+  const pod: RestoringPod = await resolvePod(req.target, signal);
   if (!isReady(pod.pod)) throw new ToolError('restore-refused', `target pod ${pod.namespace}/${pod.name} is not Ready; restore needs a running Prometheus to check and to verify`);
   await requireExec(pod, signal);
   const owner = pod.pod.metadata?.ownerReferences?.find((r) => r.controller);
@@ -292,8 +295,10 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
     } else {
       say('rolling-back', 'restore failed after the swap: putting the previous data back');
       try {
+        // The pod may be between instances (deleted, being recreated): exec needs a running container.
+        pod.pod = await waitForReady(pod.conn, pod.name, { oldUid: pod.deletedUid });
         await rollback(pod, req.mode, dataDir, aside, adds, id);
-        await restartPrometheus(pod, o.readyTimeoutMs);
+        await restartPrometheus(pod); // the default deadline: readyTimeoutMs may be what just failed
       } catch (re) {
         throw new ToolError('restore-failed', `restore failed after the swap (${err.message}) and putting the previous data back failed too (${toToolError(re).message}); restore the verified backup ${backup} into ${pod.namespace}/${pod.name}`);
       }
@@ -318,15 +323,16 @@ async function removeDir(pod: ResolvedPod, dir: string): Promise<void> {
 }
 
 /** Deletes the pod (its StatefulSet recreates it on the same volume) and waits for the new instance. */
-async function restartPrometheus(pod: ResolvedPod, timeoutMs?: number): Promise<void> {
+async function restartPrometheus(pod: RestoringPod, timeoutMs?: number): Promise<void> {
   const oldUid = pod.pod.metadata?.uid;
   await deletePod(pod.conn, pod.name);
+  pod.deletedUid = oldUid;
   const fresh = await waitForReady(pod.conn, pod.name, { oldUid, timeoutMs });
   pod.pod = fresh;
 }
 
 async function restartAndCheck(
-  pod: ResolvedPod,
+  pod: RestoringPod,
   adds: string[],
   blocks: { dir: string; minTime: number; maxTime: number }[],
   o: RestoreOptions,
@@ -335,6 +341,7 @@ async function restartAndCheck(
   say('restarting', `restarting ${pod.namespace}/${pod.name}`);
   const oldUid = pod.pod.metadata?.uid;
   await deletePod(pod.conn, pod.name, o.signal);
+  pod.deletedUid = oldUid;
   pod.pod = await waitForReady(pod.conn, pod.name, { oldUid, timeoutMs: o.readyTimeoutMs, signal: o.signal });
   const restored = blocks.filter((b) => adds.includes(b.dir));
   if (!restored.length) return undefined;
