@@ -29,8 +29,10 @@ export interface TsdbdumpApi {
   worker: Worker;
   dumps: DumpsProvider;
   pods: PodsProvider;
-  /** activate() from its first line until the worker answered initialize. */
+  /** activate() from its first line to its return (the worker starts in the background). */
   activationMs: number;
+  /** Resolves with the worker's start time (spawn until it answered `initialize`). */
+  workerStarted: Promise<number>;
   /** The first discovery of workspace dumps (their analyses are queued after it). */
   firstRefresh: Promise<void>;
   /** The data of the last timeline shown. */
@@ -46,7 +48,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
 
   worker = new Worker(context.asAbsolutePath(path.join('dist', 'server.js')), log);
   context.subscriptions.push(worker);
-  await worker.start();
+  // Not awaited: views and commands are there at once; requests wait until the worker runs.
+  const workerStarted = worker.start();
   const w = worker;
 
   const dumps = new DumpsProvider(w, context.workspaceState, log);
@@ -392,8 +395,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
 
   const firstRefresh = dumps.refresh();
   const activationMs = performance.now() - t0;
-  log.info(`activated in ${activationMs.toFixed(0)} ms (worker pid ${w.pid() ?? '?'})`);
-  return { worker: w, dumps, pods, activationMs, firstRefresh, lastTimeline: () => lastTimeline };
+  log.info(`activated in ${activationMs.toFixed(0)} ms`);
+  workerStarted.catch((e) => {
+    log.error(`the worker did not start: ${e instanceof Error ? e.message : String(e)}`);
+    void vscode.window.showErrorMessage('The tsdbdump worker did not start; see the "tsdbdump" output.');
+  });
+  return { worker: w, dumps, pods, activationMs, workerStarted, firstRefresh, lastTimeline: () => lastTimeline };
 }
 
 export async function deactivate(): Promise<void> {

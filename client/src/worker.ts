@@ -81,11 +81,15 @@ export class Worker implements vscode.Disposable {
     });
   }
 
-  async start(): Promise<void> {
-    await this.client.start();
-    // Registered once: the client keeps notification handlers across restarts.
+  /** Starts the worker; resolves with the time it took until it answered `initialize`. */
+  async start(): Promise<number> {
+    const t0 = Date.now();
+    // Registered before start, once: the client keeps notification handlers across restarts.
     this.client.onNotification(Notifications.analyzed, (n: AnalyzedNotification) => this.analyzed.fire(n));
-    this.log.info(`worker started (pid ${this.pid() ?? '?'})`);
+    await this.client.start();
+    const ms = Date.now() - t0;
+    this.log.info(`worker started in ${ms} ms (pid ${this.pid() ?? '?'})`);
+    return ms;
   }
 
   private onClosed(): { action: CloseAction; handled: boolean } {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { format } from 'node:util';
 import { launchBrowser, log } from './lib.mjs';
 
-/** Returns { passed, failed, exitCode, activationMs? }. */
+/** Returns { passed, failed, exitCode, activationMs?, workerStartMs? }. */
 export async function runExtensionHostTests({ url, workspace, extensionPath, testsPath, timeoutMs = 600_000 }) {
   const authority = new URL(url).host;
   const remote = (p) => `vscode-remote://${authority}${path.resolve(p)}`;
@@ -19,6 +19,7 @@ export async function runExtensionHostTests({ url, workspace, extensionPath, tes
   const { page, close } = await launchBrowser();
   const counts = { passed: 0, failed: 0 };
   let activationMs;
+  let workerStartMs;
   const show = (t) => {
     const pass = /^\s*(\d+) passing/m.exec(t);
     const fail = /^\s*(\d+) failing/m.exec(t);
@@ -26,6 +27,8 @@ export async function runExtensionHostTests({ url, workspace, extensionPath, tes
     if (fail) counts.failed = +fail[1];
     const act = /TSDBDUMP_ACTIVATION_MS=(\d+)/.exec(t);
     if (act) activationMs = +act[1];
+    const ws = /TSDBDUMP_WORKER_START_MS=(\d+)/.exec(t);
+    if (ws) workerStartMs = +ws[1];
     if (!/^%c\s*(INFO|DEBUG|TRACE)|Failed to load resource|open-vsx|ENOTFOUND|same-origin iframe|allow-same-origin|\[Extension Host\]|ExtensionService|Ignoring the error/.test(t)) console.log(t);
   };
   try {
@@ -51,7 +54,7 @@ export async function runExtensionHostTests({ url, workspace, extensionPath, tes
       });
     });
     if (exitCode !== 0 && counts.failed === 0) counts.failed = 1;
-    return { ...counts, exitCode, activationMs };
+    return { ...counts, exitCode, activationMs, workerStartMs };
   } finally {
     await close();
   }

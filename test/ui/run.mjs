@@ -71,6 +71,7 @@ try {
     counts.failed += failed;
     summary.extensionHost = { passed, failed, exitCode: r.exitCode };
     if (r.activationMs !== undefined) summary.activationMs = r.activationMs;
+    if (r.workerStartMs !== undefined) summary.workerStartMs = r.workerStartMs;
     fs.copyFileSync(server.logFile, path.join(outDir, 'code-server-ext.log'));
     // VS Code's own logs (extension host, file watcher, our output channel) for failures.
     fs.cpSync(path.join(runDir, 'server-ext/user/logs'), path.join(outDir, 'logs-ext'), { recursive: true });

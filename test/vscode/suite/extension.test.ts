@@ -45,10 +45,11 @@ suite('tsdbdump extension host', () => {
   });
 
   test('activates and starts the worker over IPC', async () => {
+    const workerMs = await api.workerStarted;
     assert.ok(api.worker.isRunning(), 'language client not running');
     assert.equal(typeof api.worker.pid(), 'number');
     assert.notEqual(api.worker.pid(), process.pid, 'the worker must be its own process');
-    console.log(`TSDBDUMP_ACTIVATION_MS=${api.activationMs.toFixed(0)} vscode=${vscode.version} app=${vscode.env.appName}`);
+    console.log(`TSDBDUMP_ACTIVATION_MS=${api.activationMs.toFixed(0)} TSDBDUMP_WORKER_START_MS=${workerMs} vscode=${vscode.version} app=${vscode.env.appName}`);
   });
 
   test('registers every command of the manifest', async () => {
