@@ -399,6 +399,26 @@ describe('repair of damaged blocks and checkpoints (own corruptions)', () => {
     assert.equal(served, TOTAL);
   });
 
+  test('meta.json that disagrees with the index (range too short, wrong stats): rewritten, compaction history kept', async () => {
+    const src = healthyCopy('meta-inconsistent');
+    const l1b = healthyBlock(2);
+    const metaPath = path.join(src, l1b, 'meta.json');
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { maxTime: number; stats: { numSeries: number }; compaction: unknown };
+    const original = { ...meta };
+    meta.maxTime -= 3600_000;
+    meta.stats.numSeries = 49;
+    writeFileSync(metaPath, JSON.stringify(meta, null, '\t'));
+    const { result, served, log } = await repairAndServe('meta-inconsistent', src);
+    assert.ok(action(result, 'rebuild-meta', `${l1b}/meta.json`), JSON.stringify(result.actions, null, 1));
+    const data = extract(path.join(work, 'meta-inconsistent.repaired.tar.gz'));
+    const fixed = JSON.parse(readFileSync(path.join(data, l1b, 'meta.json'), 'utf8')) as typeof meta;
+    assert.equal(fixed.maxTime, original.maxTime);
+    assert.equal(fixed.stats.numSeries, 50);
+    assert.deepEqual(fixed.compaction, original.compaction);
+    assert.doesNotMatch(log, /level=warn.*[Oo]verlap/);
+    assert.equal(served, TOTAL);
+  });
+
   test('damaged tombstones file: only the tombstones go, the block stays', async () => {
     const src = healthyCopy('tombstones');
     const l1b = healthyBlock(2);

@@ -507,10 +507,33 @@ function blockGroups(facts: RepairFacts, diagnostics: TsdbDiagnostic[]): Group[]
         groups.push({ title: bf.dir, candidates: [{ summary: 'drop the block', steps: [drop(metaCode, 'meta.json is unusable and cannot be rebuilt')] }] });
         continue;
       }
-    } else if (ulidMismatch) {
-      meta = { ...bf.meta!, ulid: bf.dir };
-      metaReason = `meta.json names ulid ${bf.meta!.ulid}: set it to the directory name`;
-      metaFixes = 'block-ulid-mismatch';
+    } else {
+      const m = bf.meta!;
+      const c = bf.computed;
+      const fixes: string[] = [];
+      let next: BlockMeta = m;
+      if (ulidMismatch) {
+        next = { ...next, ulid: bf.dir };
+        fixes.push(`ulid ${m.ulid} → ${bf.dir} (the directory name)`);
+        metaFixes = 'block-ulid-mismatch';
+      }
+      // meta.json disagreeing with the index (meta-inconsistent): Prometheus trusts meta.json.
+      if (c && (c.minTime < m.minTime || c.maxTime > m.maxTime || m.minTime >= m.maxTime)) {
+        const minTime = m.minTime >= m.maxTime ? c.minTime : Math.min(m.minTime, c.minTime);
+        const maxTime = m.minTime >= m.maxTime ? c.maxTime : Math.max(m.maxTime, c.maxTime);
+        next = { ...next, minTime, maxTime };
+        fixes.push(`time range [${m.minTime}, ${m.maxTime}) → [${minTime}, ${maxTime}) so that it covers every chunk`);
+        if (!ulidMismatch) metaFixes = m.minTime >= m.maxTime ? 'meta-invalid' : 'meta-inconsistent';
+      }
+      if (c && ((m.stats?.numSeries !== undefined && m.stats.numSeries !== c.numSeries) || (m.stats?.numChunks !== undefined && m.stats.numChunks !== c.numChunks))) {
+        next = { ...next, stats: { ...m.stats, numSeries: c.numSeries, numChunks: c.numChunks, numSamples: c.numSamples } };
+        fixes.push('stats counted from the index and chunks');
+        if (!ulidMismatch && metaFixes === metaCode) metaFixes = 'meta-inconsistent';
+      }
+      if (fixes.length) {
+        meta = next;
+        metaReason = `meta.json rewritten (compaction history kept): ${fixes.join('; ')}`;
+      }
     }
     const blankedIds = new Set(bf.badChunks.map((c) => c.chunkId));
     if (bf.badChunks.length > 0) {
