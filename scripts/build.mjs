@@ -26,6 +26,8 @@ await Promise.all([
   // The CLI runs beside node_modules (npm run cli, the package's bin), so the Kubernetes client stays
   // external there: bundled, its 11 MB of source cost ~60 MB of heap at every start, even for `analyze`.
   build({ ...common, external: [...common.external, '@kubernetes/client-node'], entryPoints: ['server/src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
+  // Worker thread that parses big block indexes beside the archive reader (server/src/analysis/indexPool.ts).
+  build({ ...common, entryPoints: ['server/src/analysis/indexWorker.ts'], outfile: 'dist/indexWorker.js' }),
 ]);
 if (args.has('--tests')) {
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });
