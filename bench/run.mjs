@@ -30,6 +30,9 @@ if (!existsSync(builtCli)) execFileSync(process.execPath, [path.join(root, 'scri
 // Measure a snapshot of the bundle, so a rebuild during the run cannot change what is measured.
 const cli = path.join(cache, 'cli-snapshot.js');
 copyFileSync(builtCli, cli);
+// The index worker thread is loaded from beside the bundle.
+const worker = path.join(path.dirname(builtCli), 'indexWorker.js');
+if (existsSync(worker)) copyFileSync(worker, path.join(cache, 'indexWorker.js'));
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-bench-'));
 

@@ -192,3 +192,13 @@ test('usage errors exit 2 with a one-line message', async () => {
   assert.equal(ahelp.code, 0);
   assert.match(ahelp.stdout, /--verify/);
 });
+
+test('indexes parsed in the worker thread give the same analysis as in-process', async () => {
+  for (const s of ['chunk-crc', 'meta-bad', 'overlap'] as const) {
+    const inWorker = await runCli(['analyze', dumpPath(s), '--json', '--verify', 'full'], { env: { TSDBDUMP_INDEX_WORKER_MIN: '0' } });
+    const inProcess = await runCli(['analyze', dumpPath(s), '--json', '--verify', 'full'], { env: { TSDBDUMP_INDEX_WORKER: '0' } });
+    assert.equal(inWorker.code, inProcess.code, s);
+    const strip = (out: string) => ({ ...(JSON.parse(out) as AnalysisResult), durationMs: 0 });
+    assert.deepEqual(strip(inWorker.stdout), strip(inProcess.stdout), s);
+  }
+});

@@ -21,7 +21,9 @@ import { openSource, type DumpEntry, type OpenedSource, type SourceProblem, type
 import { collectByteSource, type DisposableByteSource } from '../dump/byteSource';
 import { classifyPath, type PathKind } from '../tsdb/blockDir';
 import { parseMetaJson, type BlockMeta } from '../tsdb/metaJson';
-import { readIndex, type IndexSummary, type IndexSeries } from '../tsdb/index';
+import type { IndexSummary } from '../tsdb/index';
+import { IndexPool } from './indexPool';
+import type { IndexCheckSegment } from './indexCheck';
 import { createChunkSegmentScanner, type ChunkSegmentSummary } from '../tsdb/chunks';
 import { createHeadChunkScanner, type HeadChunkFileSummary } from '../tsdb/headChunks';
 import { createWalSegmentScanner, WAL_PAGE_SIZE, type WalSegmentSummary } from '../tsdb/wal';
@@ -142,6 +144,8 @@ class Analysis {
   totalBytes = 0;
   currentBlock: string | undefined;
   lastPath: string | undefined;
+  readonly indexPool = new IndexPool();
+  readonly pendingChecks: Promise<void>[] = [];
 
   constructor(
     readonly source: string,
@@ -183,6 +187,8 @@ class Analysis {
     if (this.currentBlock && this.currentBlock !== ulid) {
       this.closeBlock(this.currentBlock);
       this.currentBlock = undefined;
+      // At most one index waits behind the one being parsed (bounded memory).
+      if (this.pendingChecks.length >= 2) await this.pendingChecks[this.pendingChecks.length - 2];
     }
     if (ulid) this.currentBlock = ulid;
     this.lastPath = e.path;
@@ -301,7 +307,10 @@ class Analysis {
     }
   }
 
-  /** Parses the block's index now that its chunk files have been seen, and cross-checks refs. */
+  /**
+   * Parses the block's index now that its chunk files have been seen, and cross-checks refs. Big
+   * indexes are parsed in a worker thread while reading goes on; closeAll waits for them.
+   */
   closeBlock(ulid: string): void {
     const b = this.blocks.get(ulid);
     if (!b || b.closed) return;
@@ -309,59 +318,36 @@ class Analysis {
     if (!b.index) return;
     const src = b.index;
     b.index = undefined;
-    try {
-      const segments = [...b.chunkSegments].sort((x, y) => x.number - y.number);
-      const badByPos = new Map<number, Map<number, string>>();
-      segments.forEach((seg, pos) => {
-        for (const p of seg.summary?.problems ?? []) {
-          if (p.kind !== 'crc' || p.offset === undefined) continue;
-          const start = chunkStartAt(seg.summary!.chunkOffsets, p.offset);
-          const m = badByPos.get(pos) ?? new Map<number, string>();
-          m.set(start, p.message);
-          badByPos.set(pos, m);
-          b.badChunks.set(`${pos}:${start}`, { segment: seg.name, offset: start, message: p.message, owners: [] });
-        }
-      });
-      const onSeries = (s: IndexSeries) => {
-        for (const c of s.chunks) {
-          // Number arithmetic is exact here (refs < 2^53) and much cheaper than BigInt shifts.
-          const refN = Number(c.ref);
-          const pos = Math.floor(refN / 0x100000000);
-          const off = refN % 0x100000000;
-          const seg = segments[pos];
-          let reason: string | undefined;
-          if (!seg) reason = `segment index ${pos} out of range`;
-          else if (seg.summary && !containsSorted(seg.summary.chunkOffsets, off)) {
-            reason =
-              off >= seg.size
-                ? `segment doesn't include enough bytes to read the chunk - required:${off}, available:${seg.size}`
-                : `offset ${off} is not the start of a chunk in chunks/${seg.name}`;
-          }
-          if (reason) {
-            b.refsOutOfRangeCount++;
-            if (b.refsOutOfRange.length < MAX_PER_FILE) b.refsOutOfRange.push({ series: labelsText(s.labels), ref: c.ref, minTime: c.minTime, maxTime: c.maxTime, reason });
-            continue;
-          }
-          const bad = badByPos.get(pos)?.get(off);
-          if (bad !== undefined) {
-            const entry = b.badChunks.get(`${pos}:${off}`);
-            if (entry && entry.owners.length < MAX_PER_FILE) entry.owners.push({ series: labelsText(s.labels), minTime: c.minTime, maxTime: c.maxTime });
-          }
-        }
-      };
-      b.indexSummary = readIndex(src, { verify: this.verify, onSeries });
-    } catch (e) {
-      b.indexError = e instanceof Error ? e.message : String(e);
-    } finally {
-      src.dispose();
-    }
+    const segments = [...b.chunkSegments].sort((x, y) => x.number - y.number);
+    const checkSegments: IndexCheckSegment[] = segments.map((seg, pos) => {
+      const bad: number[] = [];
+      for (const p of seg.summary?.problems ?? []) {
+        if (p.kind !== 'crc' || p.offset === undefined) continue;
+        const start = chunkStartAt(seg.summary!.chunkOffsets, p.offset);
+        bad.push(start);
+        b.badChunks.set(`${pos}:${start}`, { segment: seg.name, offset: start, message: p.message, owners: [] });
+      }
+      return { name: seg.name, size: seg.size, offsets: seg.summary?.chunkOffsets, bad };
+    });
+    const job = this.indexPool.check(src, this.verify, checkSegments).then((r) => {
+      b.indexSummary = r.summary;
+      if (r.error !== undefined) b.indexError = r.error;
+      b.refsOutOfRange = r.refsOutOfRange;
+      b.refsOutOfRangeCount = r.refsOutOfRangeCount;
+      for (const o of r.badOwners) {
+        const entry = b.badChunks.get(`${o.pos}:${o.start}`);
+        if (entry) entry.owners = o.owners;
+      }
+    });
+    this.pendingChecks.push(job);
   }
 
-  closeAll(truncated: boolean): void {
+  async closeAll(truncated: boolean): Promise<void> {
     for (const ulid of this.blocks.keys()) {
       if (truncated && ulid === this.currentBlock) this.blocks.get(ulid)!.incomplete = true;
       this.closeBlock(ulid);
     }
+    await Promise.all(this.pendingChecks);
   }
 
   disposeAll(): void {
@@ -369,6 +355,7 @@ class Analysis {
       b.index?.dispose();
       b.index = undefined;
     }
+    this.indexPool.close();
   }
 }
 
@@ -405,19 +392,6 @@ async function scan<T>(stream: AsyncIterable<Uint8Array>, make: () => PushScanne
   }
 }
 
-function containsSorted(a: Uint32Array, v: number): boolean {
-  let lo = 0;
-  let hi = a.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const x = a[mid];
-    if (x === v) return true;
-    if (x < v) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
-}
-
 /** Start of the chunk containing offset (the largest chunk start ≤ offset), or offset itself. */
 function chunkStartAt(a: Uint32Array, offset: number): number {
   let lo = 0;
@@ -431,12 +405,6 @@ function chunkStartAt(a: Uint32Array, offset: number): number {
     } else hi = mid - 1;
   }
   return best >= 0 ? a[best] : offset;
-}
-
-function labelsText(labels: [string, string][]): string {
-  const name = labels.find(([k]) => k === '__name__')?.[1] ?? '';
-  const rest = labels.filter(([k]) => k !== '__name__').map(([k, v]) => `${k}=${JSON.stringify(v)}`);
-  return `${name}{${rest.join(',')}}`;
 }
 
 function union(ranges: TimeRange[]): TimeRange[] {
@@ -489,7 +457,7 @@ export async function analyzeEntries(entries: AsyncIterable<DumpEntry>, opts: An
     }
     const problems = opts.sourceProblems?.() ?? [];
     const truncated = problems.some((p) => p.code === 'dump-truncated');
-    a.closeAll(truncated);
+    await a.closeAll(truncated);
     for (const p of problems) {
       a.diag({
         code: p.code,
