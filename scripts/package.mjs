@@ -26,10 +26,13 @@ const common = {
   absWorkingDir: root,
   external: ['vscode', '@node-rs/crc32'],
 };
-await Promise.all([
-  build({ ...common, entryPoints: ['client/src/extension.ts'], outfile: path.join(stage, 'dist/client.js') }),
-  build({ ...common, entryPoints: ['server/src/lsp/server.ts'], outfile: path.join(stage, 'dist/server.js') }),
-]);
+const entries = [
+  ['client/src/extension.ts', 'client.js'],
+  ['server/src/lsp/server.ts', 'server.js'],
+  // Worker thread for big block indexes, loaded from beside server.js (in-process when absent).
+  ['server/src/analysis/indexWorker.ts', 'indexWorker.js'],
+].filter(([entry]) => fs.existsSync(path.join(root, entry)));
+await Promise.all(entries.map(([entry, out]) => build({ ...common, entryPoints: [entry], outfile: path.join(stage, 'dist', out) })));
 
 const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const crc = JSON.parse(fs.readFileSync(path.join(root, 'node_modules/@node-rs/crc32/package.json'), 'utf8'));
