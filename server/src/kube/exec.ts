@@ -131,10 +131,15 @@ export function execStream(conn: KubeConnection, o: ExecOptions): ExecHandle {
     if (idleTimer) clearTimeout(idleTimer);
     o.signal?.removeEventListener('abort', onAbort);
   };
+  // The caller's stdin belongs to this session: its errors end the session (not the process), and a
+  // failed session stops reading it.
+  const stdinStream = o.stdin instanceof Readable ? o.stdin : undefined;
+  stdinStream?.on('error', () => undefined);
   const fail = (e: unknown) => {
     if (finished) return;
     finished = true;
     cleanup();
+    stdinStream?.destroy();
     const err = e instanceof ToolError ? e : kubeError(e, what, conn);
     try {
       ws?.terminate();

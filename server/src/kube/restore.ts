@@ -375,8 +375,9 @@ async function uploadWithTar(
 ): Promise<UploadEntry[]> {
   const opened = await openSource(source, { signal });
   const pack = tarStream.pack();
-  const stdin = new PassThrough({ highWaterMark: 1024 * 1024 });
-  (pack as unknown as NodeJS.ReadableStream).pipe(stdin);
+  pack.on('error', () => undefined); // reported through `producing`
+  // The pack is read directly as the exec's stdin (async iteration keeps the back-pressure).
+  const stdin = pack as unknown as AsyncIterable<Buffer>;
   const h = execStream(pod.conn, { namespace: pod.namespace, pod: pod.name, container: pod.container, command: ['sh', '-c', 'mkdir -p "$1" && exec tar xf - -C "$1"', 'sh', staging], stdin, signal });
   h.stdout.resume();
   const entries: UploadEntry[] = [];
