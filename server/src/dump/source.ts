@@ -68,6 +68,8 @@ const GZIP_MAGIC = [0x1f, 0x8b];
 const PROGRESS_STEP = 4 * 1024 * 1024;
 const READ_CHUNK = 1024 * 1024;
 const GUNZIP_AHEAD = 4 * 1024 * 1024;
+// Big inflate chunks: fewer callbacks and stream events per byte on the main thread.
+const GUNZIP_CHUNK = 1024 * 1024;
 
 /** Opens a source. Throws ToolError('io-error') when it cannot be read, ToolError('not-a-dump') when it is not a dump. */
 export async function openSource(source: string, opts: SourceOptions = {}): Promise<OpenedSource> {
@@ -253,7 +255,7 @@ function tarSource(makeInput: () => Readable, file: string, kind: 'tar' | 'tar.g
     let gunzip: zlib.Gunzip | undefined;
     if (kind === 'tar.gz') {
       // A deep output buffer lets inflation (on the libuv pool) run ahead while the main thread parses.
-      gunzip = zlib.createGunzip({ chunkSize: 256 * 1024, readableHighWaterMark: GUNZIP_AHEAD } as zlib.ZlibOptions);
+      gunzip = zlib.createGunzip({ chunkSize: GUNZIP_CHUNK, readableHighWaterMark: GUNZIP_AHEAD } as zlib.ZlibOptions);
       input.pipe(gunzip);
       decoded = gunzip;
       input.on('error', (e) => gunzip!.destroy(e));
