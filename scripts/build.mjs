@@ -23,6 +23,8 @@ const common = {
 await Promise.all([
   build({ ...common, entryPoints: ['client/src/extension.ts'], outfile: 'dist/client.js' }),
   build({ ...common, entryPoints: ['server/src/lsp/server.ts'], outfile: 'dist/server.js' }),
+  // The worker's cluster functions (mostly the Kubernetes client), required by server.js on first use.
+  build({ ...common, entryPoints: ['server/src/lsp/cluster.ts'], outfile: 'dist/cluster.js' }),
   // The CLI runs beside node_modules (npm run cli, the package's bin), so the Kubernetes client stays
   // external there: bundled, its 11 MB of source cost ~60 MB of heap at every start, even for `analyze`.
   build({ ...common, external: [...common.external, '@kubernetes/client-node'], entryPoints: ['server/src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
