@@ -29,6 +29,8 @@ const common = {
 const entries = [
   ['client/src/extension.ts', 'client.js'],
   ['server/src/lsp/server.ts', 'server.js'],
+  // The worker's cluster functions, required beside server.js on first use.
+  ['server/src/lsp/cluster.ts', 'cluster.js'],
   // Worker thread for big block indexes, loaded from beside server.js (in-process when absent).
   ['server/src/analysis/indexWorker.ts', 'indexWorker.js'],
 ].filter(([entry]) => fs.existsSync(path.join(root, entry)));

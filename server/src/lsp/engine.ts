@@ -1,10 +1,11 @@
 /**
  * The engine functions the worker calls, in one place, adapted to one job shape (AbortSignal +
- * progress as message/percentage). Cluster and repair modules are loaded on first use: the
- * Kubernetes client is most of the bundle, and the worker must answer `initialize` fast.
+ * progress as message/percentage). The cluster functions live in ./cluster, loaded on first use.
  */
+import path from 'node:path';
 import { analyzeSource } from '../analysis/analyze';
 import { renderReport } from '../analysis/report';
+import { repairDump } from '../repair/repair';
 import type {
   AnalysisResult,
   DumpRequest,
@@ -41,6 +42,19 @@ function bytesProgress(opts: JobOptions, prefix?: string) {
     });
 }
 
+type Cluster = typeof import('./cluster');
+let cluster: Cluster | undefined;
+
+/**
+ * ./cluster, required at run time by path: beside dist/server.js it is its own bundle
+ * (dist/cluster.js); beside out/…/lsp/engine.js (tsc output) it is the compiled module.
+ */
+function clusterModule(): Cluster {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a run-time path, on purpose not bundled here
+  cluster ??= require(path.join(__dirname, 'cluster.js')) as Cluster;
+  return cluster;
+}
+
 export const engine = {
   analyze(source: string, verify: VerifyDepth, opts: JobOptions): Promise<AnalysisResult> {
     return analyzeSource(source, { verify, signal: opts.signal, onProgress: bytesProgress(opts, '') });
@@ -51,28 +65,27 @@ export const engine = {
   async repair(params: RepairParams, opts: JobOptions): Promise<RepairResult> {
     // A dry run writes nothing; repairDump still wants an output path distinct from the source.
     const output = params.output ?? `${params.source}.repaired.tar.gz`;
-    const { repairDump } = await import('../repair/repair.js');
     return repairDump(params.source, output, { dryRun: params.dryRun ?? !params.output, signal: opts.signal, onProgress: bytesProgress(opts) });
   },
   async listContexts(kubeconfig: string | undefined): Promise<KubeContextInfo[]> {
-    const { listContexts } = await import('../kube/kubeconfig.js');
+    const { listContexts } = clusterModule();
     return listContexts(kubeconfig);
   },
   async listPods(params: ListPodsParams, opts: JobOptions): Promise<PodInfo[]> {
-    const { listPrometheusPods } = await import('../kube/pods.js');
+    const { listPrometheusPods } = clusterModule();
     return listPrometheusPods({ kubeconfig: params.kubeconfig, context: params.context, labelSelector: params.labelSelector, signal: opts.signal });
   },
   async podSummary(target: KubeTarget, opts: JobOptions): Promise<PodTsdbSummary> {
-    const { podSummary } = await import('../kube/summary.js');
+    const { podSummary } = clusterModule();
     return podSummary(target, opts.signal);
   },
   async dump(req: DumpRequest, opts: JobOptions): Promise<DumpResult> {
-    const { dumpFromPod } = await import('../kube/dump.js');
+    const { dumpFromPod } = clusterModule();
     const { manifestData: _manifest, ...result } = await dumpFromPod(req, { signal: opts.signal, onProgress: bytesProgress(opts) });
     return result;
   },
   async restore(req: RestoreRequest, opts: JobOptions): Promise<RestoreResult> {
-    const { restoreToPod } = await import('../kube/restore.js');
+    const { restoreToPod } = clusterModule();
     const outcome = await restoreToPod(req, { signal: opts.signal, onProgress: bytesProgress(opts) });
     return {
       target: outcome.target,
@@ -83,7 +96,7 @@ export const engine = {
     };
   },
   async analyzePod(target: KubeTarget, verify: VerifyDepth, opts: JobOptions): Promise<AnalysisResult> {
-    const { analyzePod } = await import('../kube/analyzePod.js');
+    const { analyzePod } = clusterModule();
     return analyzePod(target, { verify, signal: opts.signal, onProgress: bytesProgress(opts, '') });
   },
 };

@@ -22,7 +22,7 @@ import {
   type Hover,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { toToolError } from '../errors';
+import { FAILURE_CODES, toToolError } from '../errors';
 import {
   Notifications,
   Requests,
@@ -107,6 +107,11 @@ async function runJob<T>(
 
 function failureOf(e: unknown, aborted: boolean): FailureInfo {
   if (aborted) return { code: 'cancelled', message: 'cancelled' };
+  // dist/cluster.js is its own bundle with its own ToolError class: recognise those by shape.
+  const shaped = e as { name?: unknown; code?: unknown; message?: unknown };
+  if (shaped && shaped.name === 'ToolError' && typeof shaped.code === 'string' && (FAILURE_CODES as readonly string[]).includes(shaped.code)) {
+    return { code: shaped.code as FailureInfo['code'], message: String(shaped.message) };
+  }
   const te = toToolError(e);
   return { code: te.code, message: te.message };
 }
