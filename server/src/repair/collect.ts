@@ -279,7 +279,9 @@ export async function collectFacts(source: string, opts: CollectOptions = {}): P
           const summary = scanner.end();
           for (const r of raw) {
             if (r.crcOk === false) continue;
-            records.push({ offset: r.offset, ref: r.seriesRef, minTime: r.minTime, maxTime: r.maxTime, samples: r.samples, times: decodeHeadTimes(bytes, r) });
+            const rec: HeadRecordModel = { offset: r.offset, ref: r.seriesRef, minTime: r.minTime, maxTime: r.maxTime, samples: r.samples, times: decodeHeadTimes(bytes, r) };
+            if (r.encoding & 0x80) rec.ooo = true;
+            records.push(rec);
           }
           const firstBad = raw.find((r) => r.crcOk === false)?.offset;
           const probOffsets = summary.problems.map((p) => p.offset ?? summary.dataEnd);

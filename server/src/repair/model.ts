@@ -43,6 +43,8 @@ export interface HeadRecordModel {
   samples: number;
   /** Decoded sample times, when the chunk could be decoded. */
   times?: Float64Array;
+  /** Out-of-order chunk (encoding bit 0x80): loaded apart, does not move the in-order m-map time. */
+  ooo?: boolean;
 }
 
 export interface HeadFileModel {
@@ -226,6 +228,10 @@ export function servedBy(layout: Layout): HoldSet {
     for (const r of f.file.records) {
       if (r.offset >= cut) break;
       if (r.offset >= corrupt) break;
+      if (r.ooo) {
+        accepted.push(r);
+        continue;
+      }
       if (r.maxTime < minValid) continue;
       const prev = local.get(r.ref) ?? mmMax.get(r.ref);
       if (prev !== undefined && prev >= r.minTime) {
