@@ -17,7 +17,7 @@ import { restoreToPod } from '../../server/src/kube/restore';
 import { promApi } from '../../server/src/kube/summary';
 import { dataDir, dumpPath } from '../helpers/fixtures';
 import type { TestCluster } from './index';
-import { BLOCK_RE, eventually, hashTree, startKubeTestCluster, tarGzEntries, waitTsdbSettled } from './kube-helpers';
+import { BLOCK_RE, eventually, hashTree, midSizeFixture, startKubeTestCluster, tarGzEntries, waitTsdbSettled } from './kube-helpers';
 
 const run = promisify(execFile);
 const AT = Date.parse('2025-01-03T06:00:00Z');
@@ -55,7 +55,7 @@ before(async () => {
   work = await fsp.mkdtemp(path.join(os.tmpdir(), 'tsdbdump-kube-faults-'));
   cluster = await startKubeTestCluster({
     stateDir: path.join(work, 'state'),
-    seed: { 'prod/monitoring/prometheus-0': dataDir('healthy'), 'prod/monitoring/prometheus-notar-0': dataDir('healthy') },
+    seed: { 'prod/monitoring/prometheus-0': midSizeFixture(), 'prod/monitoring/prometheus-notar-0': dataDir('healthy') },
   });
   kubeconfig = cluster.kubeconfigPath;
   // Tests compare against the seeded blocks: let Prometheus finish the compactions it starts with.
@@ -135,9 +135,10 @@ describe('connection and pod failures', () => {
       dumpFromPod(
         { target: prod(), output: out },
         {
-          maxBytesPerSecond: 1_000_000, // slow enough to be mid-stream when the pod goes away
+          // ~20 MB read at 2 MB/s: the pod's tar is still writing when the pod goes away
+          maxBytesPerSecond: 2_000_000,
           onProgress: (p) => {
-            if (p.phase === 'streaming' && p.bytes > 200_000 && !deleting) deleting = cluster.deletePod(key);
+            if (p.phase === 'streaming' && p.bytes > 1_000_000 && !deleting) deleting = cluster.deletePod(key);
           },
         },
       ),

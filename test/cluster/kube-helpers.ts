@@ -1,10 +1,28 @@
 /** Shared by the kube-*.test.ts files: a test cluster whose Prometheus keep the 2025 fixture data. */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { createReadStream, promises as fsp, statSync } from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import * as tarStream from 'tar-stream';
+import { repoRoot } from '../helpers/fixtures';
 import { defaultTopology, startTestCluster, type StartOptions, type TestCluster } from './index';
+
+/**
+ * The `big` scenario with 16 MB of extra blocks (about 20 MB of data, built once, about a minute):
+ * larger than what the API server and the pipes buffer, so a fault injected after the first
+ * megabyte really lands mid-stream.
+ */
+export function midSizeFixture(): string {
+  const out = path.join(repoRoot, '.cache/kube-fixtures/mb16');
+  const data = path.join(out, 'big', 'data');
+  try {
+    statSync(data);
+  } catch {
+    execFileSync('bash', [path.join(repoRoot, 'test/fixtures/make-tsdb.sh'), 'big', out, '--size-mb', '16'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  return data;
+}
 
 /**
  * The fixtures hold samples from 2025-01-03/04; with Prometheus's default 15d retention the pods

@@ -96,7 +96,7 @@ export interface DumpManifest {
 export interface DumpOptions {
   signal?: AbortSignal;
   onProgress?: (p: DumpProgress) => void;
-  /** gzip level of the members (default 1: TSDB data is already compressed, speed matters more). */
+  /** A fixed gzip level. Default: adaptive (level 1 where it saves ≥ 8 %, stored where it does not). */
   gzipLevel?: number;
   /** Hash in the pod while streaming (default) or after the stream ended. */
   podHashConcurrently?: boolean;
@@ -396,7 +396,8 @@ export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions
   try {
     await fsp.mkdir(path.dirname(out), { recursive: true });
     const file = createWriteStream(partial);
-    const gz = new ParallelGzip({ level: o.gzipLevel ?? 1 });
+    // Default: level 1 where it pays, stored where the data is already compressed (chunk segments).
+    const gz = new ParallelGzip({ level: o.gzipLevel ?? 1, adaptive: o.gzipLevel === undefined });
     const archiveHash = createHash('sha256');
     let archiveBytes = 0;
     const hashTap = new Transform({

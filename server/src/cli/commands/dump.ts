@@ -26,7 +26,8 @@ Options:
   --from T, --to T    time range (default: everything)
   -o, --output FILE   output .tar.gz (default: <context>-<namespace>-<pod>-<time>.tar.gz)
   --snapshot          use Prometheus's admin API snapshot (consistent; needs --web.enable-admin-api)
-  --gzip-level N      gzip level 0-9 (default 1: TSDB data is already compressed)
+  --gzip-level N      fixed gzip level 0-9 (default: level 1 where it saves space, stored where the
+                      data is already compressed, like chunk segments; always a valid gzip)
   --rate-limit MB     at most MB megabytes per second from the pod (spares a busy cluster)
   --json              print the result as JSON
 ${KUBE_USAGE}
