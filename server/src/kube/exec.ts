@@ -194,6 +194,11 @@ export function execStream(conn: KubeConnection, o: ExecOptions): ExecHandle {
     ws.on('error', (e) => fail(e));
     ws.on('open', () => {
       armIdle();
+      if (o.stdin && ws!.protocol !== 'v5.channel.k8s.io') {
+        // v4 cannot close stdin without ending the command: fail before sending anything
+        fail(new ToolError('kube-exec-failed', `${what}: the API server does not speak v5.channel.k8s.io (Kubernetes >= 1.30), so streaming into the pod cannot signal the end of input`));
+        return;
+      }
       if (o.stdin) void pumpStdin(ws!, o.stdin).catch((e) => fail(e));
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
@@ -251,10 +256,7 @@ export function execStream(conn: KubeConnection, o: ExecOptions): ExecHandle {
         });
       }
     }
-    if (finished) return;
-    if (!v5) {
-      throw new ToolError('kube-exec-failed', `${what}: the API server does not speak v5.channel.k8s.io, so stdin cannot be closed without ending the command (Kubernetes ≥ 1.30 needed for uploads)`);
-    }
+    if (finished || !v5) return;
     sock.send(Buffer.from([CLOSE, STDIN]), { binary: true });
   };
 

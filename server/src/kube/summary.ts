@@ -223,6 +223,13 @@ export async function podSummary(target: KubeTarget, signal?: AbortSignal): Prom
     summary.sizeBytes = [...listing.files.values()].reduce((a, b) => a + b, 0);
     const mins = listing.blocks.map((b) => b.minTime);
     const maxs = listing.blocks.map((b) => b.maxTime);
+    // The head's range (newest data) from Prometheus itself, when it answers.
+    const tsdb = await promApi<{ headStats?: { minTime?: number; maxTime?: number } }>(p, 'GET', '/api/v1/status/tsdb', signal).catch(() => undefined);
+    const head = tsdb?.headStats;
+    if (head && typeof head.minTime === 'number' && typeof head.maxTime === 'number' && head.maxTime >= head.minTime && head.minTime > 0) {
+      mins.push(head.minTime);
+      maxs.push(head.maxTime);
+    }
     if (mins.length) {
       summary.minTime = Math.min(...mins);
       summary.maxTime = Math.max(...maxs);

@@ -35,7 +35,7 @@ ${KUBE_USAGE}
     out.push(`pod        ${s.target.context}/${s.target.namespace}/${s.target.pod} (container ${s.target.container})`);
     out.push(`prometheus ${s.prometheusVersion ?? 'unknown'}, retention ${s.retention ?? 'unknown'}`);
     out.push(`data dir   ${s.dataDir}, ${humanBytes(s.sizeBytes)}`);
-    out.push(`range      ${formatTime(s.minTime)} – ${formatTime(s.maxTime)} (blocks)`);
+    out.push(`range      ${formatTime(s.minTime)} – ${formatTime(s.maxTime)} (blocks and head)`);
     out.push(`head       ${s.headFiles} chunks_head file(s), ${s.walSegments} WAL segment(s)`);
     out.push(`blocks     ${s.blocks.length}`);
     for (const b of s.blocks) out.push(`  ${b.ulid}  ${formatTime(b.minTime)} – ${formatTime(b.maxTime)}  ${humanBytes(b.sizeBytes)}`);
