@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { DisposableByteSource } from '../dump/byteSource';
+import { DEFAULT_MEMORY_LIMIT, type DisposableByteSource } from '../dump/byteSource';
 import type { Verify } from '../tsdb/types';
 import { checkIndex, type IndexCheckResult, type IndexCheckSegment } from './indexCheck';
 import type { IndexJob } from './indexWorker';
@@ -29,7 +29,8 @@ export class IndexPool {
   /** Checks an index; the source is disposed when done. */
   async check(src: DisposableByteSource, verify: Verify, segments: IndexCheckSegment[]): Promise<IndexCheckResult> {
     try {
-      const worker = src.size >= WORKER_MIN_BYTES ? this.getWorker() : undefined;
+      // Spilled indexes (beyond the memory limit) stay on disk and are parsed in-process.
+      const worker = src.size >= WORKER_MIN_BYTES && src.size <= DEFAULT_MEMORY_LIMIT ? this.getWorker() : undefined;
       if (worker) {
         const bytes = new Uint8Array(src.size);
         bytes.set(src.read(0, src.size));
