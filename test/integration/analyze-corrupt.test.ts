@@ -2,7 +2,7 @@
  * Targeted corruptions of real Prometheus files (a copy of the healthy data dir): each must be
  * detected with the right code, severity and path.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync, mkdirSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -12,6 +12,7 @@ import { dataDir, facts } from '../helpers/fixtures';
 import { analyzeJson, hasStackTrace } from './cliHelpers';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-corrupt-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
 const F = facts('healthy');
 const [L3, L2, L1b, L1h] = F.blocks.map((b) => b.dir);
 

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -76,7 +76,11 @@ test(`fuzz: ${ITERATIONS} mutated or truncated dumps never crash the analyzer`, 
       }
     }
   };
-  await Promise.all(Array.from({ length: PARALLEL }, worker));
+  try {
+    await Promise.all(Array.from({ length: PARALLEL }, worker));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
   // Both kinds of endings occur: analyses (with and without errors) and clear failures.
   assert.ok((outcomes['exit 1'] ?? 0) > 0 && (outcomes['exit 0'] ?? 0) + (outcomes['exit 1'] ?? 0) > ITERATIONS / 4, JSON.stringify(outcomes));
 });

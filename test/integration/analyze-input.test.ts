@@ -1,7 +1,7 @@
 /** `tsdbdump analyze` on inputs that are not (complete, safe) dumps: right code, exit code, no stack trace. */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -10,6 +10,7 @@ import { makeTar } from '../unit/dump/helpers';
 import { analyzeJson, errorsOf, hasStackTrace, runCli } from './cliHelpers';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-input-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
 const file = (name: string, bytes: Uint8Array | string) => {
   const p = path.join(tmp, name);
   writeFileSync(p, bytes);

@@ -2,10 +2,10 @@
  * `tsdbdump analyze` end to end on every real-Prometheus scenario of test/fixtures/EXPECTED.md, as
  * .tar.gz, extracted data dir and plain .tar: the verdicts must follow what Prometheus 2.42 does.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AnalysisResult } from '../../server/src/protocol';
@@ -14,6 +14,7 @@ import { analyzeJson, errorsOf, hasStackTrace, runCli, warningsOf } from './cliH
 
 const A = 1735862400000;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-analyze-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function plainTar(s: Scenario): string {
   const out = path.join(tmp, `${s}.tar`);

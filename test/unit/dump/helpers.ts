@@ -1,6 +1,6 @@
 /** Helpers for the dump reader tests: build small tars with tar-stream, read sources fully. */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -38,8 +38,16 @@ export async function makeTar(items: TarItem[], gzip = false): Promise<Buffer> {
   return gzip ? zlib.gzipSync(tar) : tar;
 }
 
+const created: string[] = [];
+process.on('exit', () => {
+  for (const d of created) rmSync(d, { recursive: true, force: true });
+});
+
+/** A temp dir removed when the test process exits. */
 export function tmpDir(prefix = 'tsdbdump-test-'): string {
-  return mkdtempSync(path.join(os.tmpdir(), prefix));
+  const d = mkdtempSync(path.join(os.tmpdir(), prefix));
+  created.push(d);
+  return d;
 }
 
 export function writeTmp(name: string, bytes: Uint8Array | string): string {
