@@ -49,7 +49,7 @@ export class ParallelGzip extends Transform {
     this.maxInFlight = o.maxInFlight ?? 4;
     this.adaptive = o.adaptive ?? false;
     this.minSaving = o.minSaving ?? 0.08;
-    this.sampleEvery = o.sampleEvery ?? 8;
+    this.sampleEvery = o.sampleEvery ?? 16;
   }
 
   private levelFor(index: number): number {
@@ -59,13 +59,17 @@ export class ParallelGzip extends Transform {
   }
 
   private compress(block: Buffer, level = this.level): Promise<Buffer> {
+    if (level === 0) {
+      this.storedBlocks++;
+      return Promise.resolve(storedMember(block));
+    }
     return new Promise((resolve, reject) =>
       zlib.gzip(block, { level, memLevel: 9 }, (err, out) => {
         if (err) return reject(err);
         if (level > 0 && block.length > 0) {
           this.recent.push(out.length / block.length);
           if (this.recent.length > 4) this.recent.shift();
-        } else if (level === 0) this.storedBlocks++;
+        }
         resolve(out);
       }),
     );
@@ -112,4 +116,29 @@ export class ParallelGzip extends Transform {
       cb();
     }, cb);
   }
+}
+
+/**
+ * A gzip member holding `block` in stored deflate blocks (RFC 1951 §3.2.4): no compression work,
+ * just framing and the CRC-32, so incompressible data passes at memory speed.
+ */
+export function storedMember(block: Buffer): Buffer {
+  const n = block.length;
+  const parts = Math.max(1, Math.ceil(n / 65535));
+  const out = Buffer.allocUnsafe(10 + parts * 5 + n + 8);
+  // magic, deflate, no flags, mtime 0, no extra flags, OS unknown
+  out.set([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255], 0);
+  let o = 10;
+  for (let i = 0; i < parts; i++) {
+    const start = i * 65535;
+    const len = Math.min(65535, n - start);
+    out[o] = i === parts - 1 ? 1 : 0;
+    out.writeUInt16LE(len, o + 1);
+    out.writeUInt16LE(~len & 0xffff, o + 3);
+    block.copy(out, o + 5, start, start + len);
+    o += 5 + len;
+  }
+  out.writeUInt32LE(zlib.crc32(block) >>> 0, o);
+  out.writeUInt32LE(n >>> 0, o + 4);
+  return out;
 }
