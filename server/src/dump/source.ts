@@ -256,9 +256,12 @@ function tarSource(makeInput: () => Readable, file: string, kind: 'tar' | 'tar.g
     if (kind === 'tar.gz') {
       // A deep output buffer lets inflation (on the libuv pool) run ahead while the main thread parses.
       gunzip = zlib.createGunzip({ chunkSize: GUNZIP_CHUNK, readableHighWaterMark: GUNZIP_AHEAD } as zlib.ZlibOptions);
-      input.pipe(gunzip);
+      // gzip reports a cut stream when it is ended, and its error destroys it, dropping output it
+      // still buffers. So it is ended only once everything decoded so far went on to the extractor.
+      input.pipe(gunzip, { end: false });
       decoded = gunzip;
       input.on('error', (e) => gunzip!.destroy(e));
+      input.on('end', () => endWhenDrained(gunzip!));
     }
     let sniffed = false;
     const sniff: Buffer[] = [];
@@ -270,7 +273,18 @@ function tarSource(makeInput: () => Readable, file: string, kind: 'tar' | 'tar.g
       if (sniffLen >= 512) sniffed = true;
     });
     decoded.pipe(extract as unknown as NodeJS.WritableStream);
-    decoded.on('error', (e) => extract.destroy(e));
+    // A gzip error (cut or damaged data) ends the extractor's input instead of destroying it, so
+    // the entries decoded before it are still handed on, however slowly they are consumed; the
+    // error is reported after the last complete entry.
+    let decodeError: unknown;
+    decoded.on('error', (e) => {
+      if (input === decoded) {
+        extract.destroy(e);
+        return;
+      }
+      decodeError = e;
+      (extract as unknown as NodeJS.WritableStream).end();
+    });
     const onAbort = () => extract.destroy(abortError());
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -349,9 +363,10 @@ function tarSource(makeInput: () => Readable, file: string, kind: 'tar' | 'tar.g
         await body.drain();
         opts.signal?.throwIfAborted();
       }
+      if (decodeError !== undefined) throw decodeError;
     } catch (err) {
       if (opts.signal?.aborted) throw new ToolError('cancelled', 'cancelled');
-      const reason = describeReadError(err);
+      const reason = describeReadError(decodeError ?? err);
       if (!sawAnything) {
         const head = Buffer.concat(sniff);
         if (kind === 'tar.gz' && head.length > 0 && !hasUstarMagic(head)) {
@@ -389,6 +404,16 @@ function tarSource(makeInput: () => Readable, file: string, kind: 'tar' | 'tar.g
     }
     opts.onProgress?.({ bytes: bytesRead, totalBytes: totalBytes || undefined });
   }
+}
+
+/** Ends a gunzip once its input is all written and its output all taken (polled: streams have no event for both). */
+function endWhenDrained(gunzip: zlib.Gunzip): void {
+  const check = () => {
+    if (gunzip.destroyed || gunzip.writableEnded) return;
+    if (gunzip.writableLength === 0 && gunzip.readableLength === 0) gunzip.end();
+    else setTimeout(check, 2);
+  };
+  check();
 }
 
 function describeReadError(err: unknown): string {

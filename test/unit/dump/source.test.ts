@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { Readable } from 'node:stream';
@@ -203,4 +203,39 @@ test('openTarStream reads a tar coming as a stream (as from a pod) like a file',
   const cut = openTarStream(Readable.from([tarBytes.subarray(0, 500_000)]), { label: 'pod:default/prom' });
   for await (const e of cut.entries) for await (const _ of e.stream) void _;
   assert.equal(cut.problems[0]?.code, 'dump-truncated');
+});
+
+test('a cut .tar.gz yields the same complete entries to a fast and to a slow consumer', async () => {
+  // 24 entries of 48 KiB, hard to compress, so the cut lands mid-archive while everything decoded fits the stream buffers.
+  let x = 987654321;
+  const items = Array.from({ length: 24 }, (_, i) => {
+    const body = Buffer.alloc(48 * 1024);
+    for (let j = 0; j < body.length; j++) body[j] = 0x61 + ((x = (x * 1103515245 + 12345) & 0x7fffffff) >> 16) % 16;
+    return { name: `wal/${String(i + 1).padStart(8, '0')}`, body };
+  });
+  const gz = await makeTar(items, true);
+  const cut = writeTmp('cut-speed.tar.gz', gz.subarray(0, Math.floor(gz.length * 0.6)));
+  const fast = await readAllEntries(cut);
+  assert.ok(fast.entries.length >= 5, `fast consumer saw ${fast.entries.length} entries`);
+
+  // The slow consumer holds off until the whole cut file was read (so the gzip error has happened), then reads.
+  const input = createReadStream(cut);
+  const slow = openTarStream(input, { gzip: true, label: cut });
+  const slowPaths: string[] = [];
+  for await (const e of slow.entries) {
+    if (slowPaths.length === 0) {
+      const deadline = Date.now() + 10_000;
+      while (!input.readableEnded && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      assert.ok(input.readableEnded, 'the cut file was read to its end while the first entry waited');
+    }
+    await new Promise((r) => setTimeout(r, 5));
+    for await (const _ of e.stream) void _;
+    slowPaths.push(e.path);
+  }
+  assert.deepEqual(slowPaths, fast.entries.map((e) => e.path));
+  for (const r of [fast.opened, slow]) {
+    const t = r.problems.filter((p) => p.code === 'dump-truncated');
+    assert.equal(t.length, 1);
+    assert.match(t[0].message, /gzip stream cut short/);
+  }
 });
