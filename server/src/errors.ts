@@ -14,6 +14,7 @@ export const DIAGNOSTIC_CODES = [
   'wal-segments-not-sequential',
   'wal-record-corrupt',
   'wal-torn-tail',
+  'wal-record-unsupported',
   'wal-checkpoint-stale',
   'meta-missing',
   'meta-invalid',
