@@ -249,7 +249,7 @@ class Analysis {
         const name = e.path.split('/').pop()!;
         const seg: ChunkSegmentState = { name, number: kind.segment, size: e.size };
         b.chunkSegments.push(seg);
-        const r = await scan(e.stream, () => createChunkSegmentScanner({ verify: this.verify }));
+        const r = await scan(e.stream, () => createChunkSegmentScanner({ verify: this.verify, segmentIndex: kind.segment - 1 }));
         if ('error' in r) seg.error = r.error;
         else seg.summary = r.summary;
         return;
@@ -264,7 +264,8 @@ class Analysis {
         if (!isFile) return;
         const f: HeadFileState = { name: e.path.split('/').pop()!, number: kind.number, path: e.path, size: e.size };
         this.headFiles.push(f);
-        const r = await scan(e.stream, () => createHeadChunkScanner({ verify: this.verify }));
+        // Prometheus checks every head chunk's CRC at startup, and the files are small: always verify.
+        const r = await scan(e.stream, () => createHeadChunkScanner({ verify: 'full', fileNumber: kind.number }));
         if ('error' in r) f.error = r.error;
         else f.summary = r.summary;
         return;
@@ -1039,6 +1040,19 @@ function walRecordDiagnostics(a: Analysis, segs: SegmentState[], kind: 'wal' | '
     }
     if (!sum || sum.problems.length === 0) continue;
     const prob = sum.problems[0];
+    if (prob.unsupported) {
+      // Not damage: records this analyser cannot decode (zstd, Prometheus 2.46+); Prometheus reads them.
+      a.diag({
+        code: 'wal-record-unsupported',
+        severity: 'information',
+        path: s.path,
+        offset: prob.offset,
+        message: `${s.path} holds zstd-compressed records (written by Prometheus 2.46+ with --storage.tsdb.wal-compression-type=zstd) from byte ${prob.offset ?? 0} on. Prometheus reads them; this analyser cannot, so their samples are not counted or checked.`,
+      });
+      continue;
+    }
+    // What Prometheus prints as `corruption in segment … at N`: where its reader stood, not the last good record.
+    const readerAt = prob.readerOffset ?? sum.goodUntil;
     const isLast = i === segs.length - 1;
     const dirPath = s.path.slice(0, s.path.lastIndexOf('/'));
     if (kind === 'checkpoint') {
@@ -1047,7 +1061,7 @@ function walRecordDiagnostics(a: Analysis, segs: SegmentState[], kind: 'wal' | '
         severity: 'error',
         path: s.path,
         offset: prob.offset,
-        prometheusMessage: `opening storage failed: backfill checkpoint: read records: corruption in segment <data>/${s.path} at ${sum.goodUntil}: ${prob.message}`,
+        prometheusMessage: `opening storage failed: backfill checkpoint: read records: corruption in segment <data>/${s.path} at ${readerAt}: ${prob.message}`,
         message: `The WAL checkpoint segment ${s.path} is damaged at byte ${prob.offset ?? sum.goodUntil} (${prob.message}). Prometheus refuses to start. Run \`tsdbdump repair\`.`,
       });
       continue;
@@ -1062,7 +1076,7 @@ function walRecordDiagnostics(a: Analysis, segs: SegmentState[], kind: 'wal' | '
         severity: 'warning',
         path: s.path,
         offset: sum.goodUntil,
-        prometheusMessage: `level=warn msg="Encountered WAL read error, attempting repair" err="read records: corruption in segment <data>/${s.path} at ${sum.goodUntil}: last record is torn"`,
+        prometheusMessage: `level=warn msg="Encountered WAL read error, attempting repair" err="read records: corruption in segment <data>/${s.path} at ${readerAt}: last record is torn"`,
         message: `The last ${kind.toUpperCase()} segment ${s.name} ends inside a record (a write cut by a crash). Prometheus starts, cuts the segment at byte ${sum.goodUntil} and loses only that incomplete record. Nothing to do.`,
       });
       continue;
@@ -1078,7 +1092,7 @@ function walRecordDiagnostics(a: Analysis, segs: SegmentState[], kind: 'wal' | '
       path: s.path,
       offset: prob.offset,
       range: lostRange,
-      prometheusMessage: `level=warn msg="Encountered WAL read error, attempting repair" err="read records: corruption in segment <data>/${s.path} at ${sum.goodUntil}: ${prob.message}"`,
+      prometheusMessage: `level=warn msg="Encountered WAL read error, attempting repair" err="read records: corruption in segment <data>/${s.path} at ${readerAt}: ${prob.message}"`,
       message: `${kind.toUpperCase()} segment ${s.path} is damaged at byte ${prob.offset ?? sum.goodUntil} (${prob.message}). Prometheus "repairs" it at startup: it cuts ${s.name} at byte ${sum.goodUntil} (losing the records after it) and ${laterText} in ${dirPath}/; samples not also in head chunks or blocks are lost. Run \`tsdbdump repair\` first to see and keep what can be kept.`,
     });
   }
