@@ -8,6 +8,7 @@ import zlib from 'node:zlib';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ParallelGzip } from '../../server/src/kube/gzip';
+import { listContexts } from '../../server/src/kube/kubeconfig';
 import { parseListing } from '../../server/src/kube/summary';
 import { targetFrom } from '../../server/src/kube/target';
 import { parseDuration, parseTime } from '../../server/src/kube/time';
@@ -104,4 +105,19 @@ test('parallel gzip: members in order, one valid gzip for zlib and gzip(1); adap
   }
   const empty = await gzipAll(Buffer.alloc(0), {});
   assert.equal(zlib.gunzipSync(empty.out).length, 0);
+});
+
+test('contexts: without any kubeconfig, a clear usage error instead of an invented localhost context', async () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-nokube-'));
+  const saved = { HOME: process.env.HOME, KUBECONFIG: process.env.KUBECONFIG };
+  process.env.HOME = home;
+  process.env.KUBECONFIG = path.join(home, 'missing-config');
+  try {
+    await assert.rejects(listContexts(), (e: Error & { code?: string }) => e.code === 'usage' && /none found/.test(e.message));
+    writeFileSync(process.env.KUBECONFIG, 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: ctx, context: {cluster: c, user: u}}]\ncurrent-context: ctx\n');
+    assert.deepEqual((await listContexts()).map((c) => c.name), ['ctx']);
+  } finally {
+    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    rmSync(home, { recursive: true, force: true });
+  }
 });

@@ -5,6 +5,9 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { existsSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { k8s, type ConfigurationOptions, type KubeConfig } from './client';
 import { ToolError } from '../errors';
 import type { KubeContextInfo, KubeTarget } from '../protocol';
@@ -19,12 +22,20 @@ export interface KubeConnection {
   server: string;
 }
 
+function defaultKubeconfigExists(): boolean {
+  const fromEnv = (process.env.KUBECONFIG ?? '').split(path.delimiter).filter(Boolean);
+  const candidates = fromEnv.length ? fromEnv : [path.join(os.homedir(), '.kube', 'config')];
+  return candidates.some((f) => existsSync(f)) || existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token');
+}
+
 async function loadConfig(kubeconfig?: string): Promise<KubeConfig> {
   const { KubeConfig } = await k8s();
   const kc = new KubeConfig();
   try {
     if (kubeconfig) kc.loadFromFile(kubeconfig);
-    else kc.loadFromDefault();
+    else if (defaultKubeconfigExists()) kc.loadFromDefault();
+    // Without this check client-node invents a `loaded-context` pointing at localhost:8080.
+    else throw new Error('none found ($KUBECONFIG, ~/.kube/config or an in-cluster service account); set tsdbdump.kubeconfig or pass --kubeconfig');
   } catch (e) {
     throw new ToolError('usage', `cannot read kubeconfig ${kubeconfig ?? '(default)'}: ${(e as Error).message}`);
   }
