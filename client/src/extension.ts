@@ -276,14 +276,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
         (progress, token) => w.request<RepairResult>(Requests.repair, { source, output: out.fsPath, dryRun: false }, { progress, token }),
       );
       const remaining = result.after?.diagnostics.filter((d) => d.severity === 'error').length ?? 0;
-      void vscode.window
-        .showInformationMessage(`Wrote ${path.basename(out.fsPath)}${remaining ? ` (${remaining} error(s) remain)` : ''}.`, 'Analyze')
-        .then(async (a) => {
-          if (a) {
-            await dumps.open(out.fsPath);
-            void dumps.enqueue(out.fsPath);
-          }
-        });
+      // The repaired dump joins the Dump Files tree at once, analysed like any other.
+      await dumps.open(out.fsPath);
+      void dumps.enqueue(out.fsPath);
+      void vscode.window.showInformationMessage(`Wrote ${path.basename(out.fsPath)}${remaining ? ` (${remaining} error(s) remain)` : ''}.`);
       return result;
     } catch (e) {
       showFailure('Repair', e);
