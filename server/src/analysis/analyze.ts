@@ -29,7 +29,7 @@ import { createHeadChunkScanner, type HeadChunkFileSummary } from '../tsdb/headC
 import { createWalSegmentScanner, WAL_PAGE_SIZE, type WalSegmentSummary } from '../tsdb/wal';
 import { parseTombstones, type TombstonesParse } from '../tsdb/tombstones';
 import type { PushScanner } from '../tsdb/types';
-import { pad, rangeOf, utc } from './goFormat';
+import { msRangeUtc, msUtc, pad, rangeOf, utc } from './goFormat';
 
 export interface AnalyzeOptions {
   verify?: VerifyDepth;
@@ -619,7 +619,7 @@ function blockDiagnostics(a: Analysis, blocks: BlockInfo[]): void {
         severity: 'warning',
         path: `${dir}/meta.json`,
         blocks: [dir],
-        message: `meta.json of block ${dir} has minTime ${m.minTime} ≥ maxTime ${m.maxTime}: the block covers no time and queries never read it. Run \`tsdbdump repair\` to rebuild meta.json from the index.`,
+        message: `meta.json of block ${dir} has minTime ${msUtc(m.minTime)} ≥ maxTime ${msUtc(m.maxTime)}: the block covers no time and queries never read it. Run \`tsdbdump repair\` to rebuild meta.json from the index.`,
       });
     }
     if (m?.compaction?.deletable) {
@@ -777,8 +777,8 @@ function rangeText(b: { minTime: number; maxTime: number }): string {
 
 function metaVsIndex(a: Analysis, dir: string, m: BlockMeta, idx: IndexSummary): void {
   const issues: string[] = [];
-  if (idx.minTime !== undefined && idx.minTime < m.minTime) issues.push(`the index has samples from ${idx.minTime}, before meta.json minTime ${m.minTime}`);
-  if (idx.maxTime !== undefined && idx.maxTime >= m.maxTime) issues.push(`the index has samples up to ${idx.maxTime}, not before meta.json maxTime ${m.maxTime} (exclusive)`);
+  if (idx.minTime !== undefined && idx.minTime < m.minTime) issues.push(`the index has samples from ${msUtc(idx.minTime)}, before meta.json minTime ${msUtc(m.minTime)}`);
+  if (idx.maxTime !== undefined && idx.maxTime >= m.maxTime) issues.push(`the index has samples up to ${msUtc(idx.maxTime)}, not before meta.json maxTime ${msUtc(m.maxTime)} (exclusive)`);
   if (m.stats?.numSeries !== undefined && m.stats.numSeries !== idx.seriesCount) issues.push(`meta.json says ${m.stats.numSeries} series, the index holds ${idx.seriesCount}`);
   if (m.stats?.numChunks !== undefined && m.stats.numChunks !== idx.chunkCount) issues.push(`meta.json says ${m.stats.numChunks} chunks, the index references ${idx.chunkCount}`);
   if (issues.length === 0) return;
@@ -809,7 +809,7 @@ function overlapDiagnostics(a: Analysis, blocks: BlockInfo[], parentOf: Map<stri
         blocks: [x.ulid, y.ulid],
         range: { from, to },
         prometheusMessage: `level=warn component=tsdb msg="Overlapping blocks found during reloadBlocks" detail="${detail}"`,
-        message: `Blocks ${x.ulid} and ${y.ulid} overlap on [${from}, ${to}) (${utc(from)} – ${utc(to)}). Prometheus 2.39+ starts, merges the duplicates in queries and compacts the two blocks together; Prometheus 2.8–2.38 refuses to start: \`opening storage failed: reloadBlocks: invalid block sequence: block time ranges overlap: ${detail}\` (unless --storage.tsdb.allow-overlapping-blocks). To restore into an older Prometheus, run \`tsdbdump repair\` or drop one block.`,
+        message: `Blocks ${x.ulid} and ${y.ulid} overlap on ${msRangeUtc(from, to)}. Prometheus 2.39+ starts, merges the duplicates in queries and compacts the two blocks together; Prometheus 2.8–2.38 refuses to start: \`opening storage failed: reloadBlocks: invalid block sequence: block time ranges overlap: ${detail}\` (unless --storage.tsdb.allow-overlapping-blocks). To restore into an older Prometheus, run \`tsdbdump repair\` or drop one block.`,
       });
     }
   }

@@ -48,3 +48,13 @@ export function humanSpan(ms: number): string {
   if (ms < 1000) return `${ms}ms`;
   return goDurationSeconds(Math.round(ms / 1000)).replace(/(^|[hm])0m0s$/, '$1').replace(/([hm])0s$/, '$1');
 }
+
+/** Epoch milliseconds as found in the data, with their UTC time: `1735934400001 (2025-01-03T20:00:00.001Z)`. */
+export function msUtc(ms: number): string {
+  return `${ms} (${utc(ms)})`;
+}
+
+/** A half-open range in epoch milliseconds with its UTC times: `[a, b) = 2025-…Z .. 2025-…Z`. */
+export function msRangeUtc(from: number, to: number): string {
+  return `[${from}, ${to}) = ${utc(from)} .. ${utc(to)}`;
+}

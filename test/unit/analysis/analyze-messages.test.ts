@@ -86,3 +86,37 @@ test('block chunk segment messages name the segment by its position', async () =
   assert.ok(e, JSON.stringify(r.diagnostics));
   assert.match(`${e.message} ${e.prometheusMessage ?? ''}`, /invalid segment header in segment 1\b/);
 });
+
+const UTC = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3})?Z`;
+
+test('diagnostics that give epoch milliseconds also give the UTC time; Prometheus texts stay as printed', async () => {
+  const overlap = await analyzeSource(dataDir('overlap'), { verify: 'quick' });
+  const o = overlap.diagnostics.find((d) => d.code === 'block-overlap');
+  assert.ok(o, JSON.stringify(overlap.diagnostics.map((d) => d.code)));
+  const m = new RegExp(String.raw`overlap on \[(\d+), (\d+)\) = (${UTC}) \.\. (${UTC})`).exec(o.message);
+  assert.ok(m, o.message);
+  assert.equal(m[3], new Date(Number(m[1])).toISOString().replace('.000Z', 'Z'));
+  assert.equal(m[4], new Date(Number(m[2])).toISOString().replace('.000Z', 'Z'));
+  assert.match(o.message, /block time ranges overlap: \[mint: \d+, maxt: \d+, range: /);
+
+  const [first, second] = facts('healthy').blocks.map((b) => b.dir);
+  const r = await analyzeChanged('metatimes', (d) => {
+    const edit = (dir: string, change: (meta: { minTime: number; maxTime: number }) => void) => {
+      const f = path.join(d, dir, 'meta.json');
+      const meta = JSON.parse(readFileSync(f, 'utf8'));
+      change(meta);
+      writeFileSync(f, JSON.stringify(meta, null, '\t'));
+    };
+    edit(first, (meta) => {
+      meta.minTime += 3_600_000;
+    });
+    edit(second, (meta) => {
+      meta.maxTime = meta.minTime;
+    });
+  });
+  const inconsistent = find(r, 'meta-inconsistent', `${first}/meta.json`);
+  assert.match(inconsistent.message, new RegExp(String.raw`samples from \d+ \(${UTC}\), before meta.json minTime \d+ \(${UTC}\)`));
+  const empty = r.diagnostics.find((d) => d.path === `${second}/meta.json` && /≥ maxTime/.test(d.message));
+  assert.ok(empty, JSON.stringify(r.diagnostics));
+  assert.match(empty.message, new RegExp(String.raw`minTime \d+ \(${UTC}\) ≥ maxTime \d+ \(${UTC}\)`));
+});
