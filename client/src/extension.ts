@@ -242,7 +242,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
     typeof source === 'string' && typeof ulid === 'string' ? dumps.reveal(source, ulid) : false,
   );
 
-  register('tsdbdump.repair', async (arg?: unknown) => {
+  /** Second argument for automation (tests, other extensions): skip the save dialog and/or the confirmation. */
+  interface RepairCommandOptions {
+    output?: string;
+    confirm?: boolean;
+  }
+  register('tsdbdump.repair', async (arg?: unknown, opts?: unknown) => {
+    const options = (opts ?? {}) as RepairCommandOptions;
     const source = await sourceOf(arg, 'Repair Dump');
     if (!source) return undefined;
     try {
@@ -257,15 +263,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
         return plan;
       }
       const base = path.basename(source).replace(/\.(tar\.gz|tgz|tar)$/, '');
-      const out = await vscode.window.showSaveDialog({
-        title: 'Write the repaired dump to',
-        defaultUri: vscode.Uri.file(path.join(path.dirname(source), `${base}-repaired.tar.gz`)),
-        filters: { 'TSDB dump': ['tar.gz', 'tgz'] },
-      });
+      const out = options.output
+        ? vscode.Uri.file(options.output)
+        : await vscode.window.showSaveDialog({
+            title: 'Write the repaired dump to',
+            defaultUri: vscode.Uri.file(path.join(path.dirname(source), `${base}-repaired.tar.gz`)),
+            filters: { 'TSDB dump': ['tar.gz', 'tgz'] },
+          });
       if (!out) return undefined;
       const samples = plan.actions.reduce((n, a) => n + a.loss.samples, 0);
       const detail = plan.actions.map((a) => `• ${a.kind} ${a.path}${a.to ? ` → ${a.to}` : ''}: ${a.reason}`).join('\n');
-      const ok = await vscode.window.showWarningMessage(
+      const ok = options.confirm === false ? 'Repair' : await vscode.window.showWarningMessage(
         `Repair ${path.basename(source)} into ${path.basename(out.fsPath)}: ${plan.actions.length} change(s), ${samples} sample(s) lost. The original is not modified.`,
         { modal: true, detail },
         'Repair',

@@ -209,6 +209,22 @@ suite('tsdbdump extension host', () => {
     assert.equal((selected[0] as EntryNode).model.ulid, ulid);
   });
 
+  test('Repair Dump command writes a repaired copy that joins the tree with no errors; the source is untouched', async () => {
+    const source = path.join(ws(), 'head-gap.tar.gz');
+    const output = path.join(os.tmpdir(), `tsdbdump-ext-test-repaired-${process.pid}.tar.gz`);
+    const before = fs.readFileSync(source);
+    try {
+      const result = (await vscode.commands.executeCommand('tsdbdump.repair', source, { output, confirm: false })) as RepairResult;
+      assert.equal(result.output, output);
+      assert.ok(fs.existsSync(output) && !fs.existsSync(`${output}.partial`));
+      assert.deepEqual(fs.readFileSync(source), before, 'the source dump is never modified');
+      assert.equal(result.after?.diagnostics.filter((d) => d.severity === 'error').length, 0);
+      assert.ok(api.dumps.all().some((d) => d.source === output), 'the repaired dump is in the Dump Files tree');
+    } finally {
+      fs.rmSync(output, { force: true });
+    }
+  });
+
   test('repair dry run of head-gap plans to drop the head chunk files after the gap', async () => {
     const source = path.join(ws(), 'head-gap.tar.gz');
     const plan = await api.worker.request<RepairResult>(Requests.repair, { source, dryRun: true });
