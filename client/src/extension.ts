@@ -12,6 +12,7 @@ import {
   type AnalysisResult,
   type DumpResult,
   type PodInfo,
+  type PodTsdbSummary,
   type KubeContextInfo,
   type RepairResult,
   type RestoreMode,
@@ -19,7 +20,7 @@ import {
   type VerifyDepth,
 } from '../../server/src/protocol';
 import { DumpsProvider, verifyDepth, type TreeNode } from './dumps';
-import { formatBytes, formatRange, parseTimeInput, type TimelineData } from './model';
+import { DUMP_RANGE_PRESETS, dumpPreview, formatBytes, formatRange, parseTimeInput, type TimelineData } from './model';
 import { PodsProvider, kubeSettings, targetOf, type PodNode } from './pods';
 import { ReportProvider } from './report';
 import { TimelinePanels } from './timeline';
@@ -295,24 +296,53 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
     }
   });
 
+  /** Relative presets first, then a custom range typed as RFC 3339 / epoch ms / now-6h (never local time). */
+  async function pickDumpRange(podName: string): Promise<{ from?: number; to?: number } | undefined> {
+    const custom = { label: 'Custom range…', ms: -1 };
+    const pick = await vscode.window.showQuickPick([...DUMP_RANGE_PRESETS, custom], { title: `Dump ${podName}: time range (UTC)` });
+    if (!pick) return undefined;
+    if (pick !== custom) return pick.ms === undefined ? {} : { from: Date.now() - pick.ms, to: Date.now() };
+    const ask = async (which: string, prompt: string) =>
+      vscode.window.showInputBox({
+        title: `Dump ${podName}: ${which}`,
+        prompt,
+        validateInput: (v) => (parseTimeInput(v) === null ? 'Not a time: use RFC 3339 with a zone, epoch ms or now-<N>h' : undefined),
+      });
+    const fromText = await ask('from', 'Start time: RFC 3339 with zone (2025-01-03T00:00:00Z), epoch ms, or now-6h. Empty: everything.');
+    if (fromText === undefined) return undefined;
+    const toText = await ask('to', 'End time (same forms). Empty: now.');
+    if (toText === undefined) return undefined;
+    return { from: parseTimeInput(fromText) ?? undefined, to: parseTimeInput(toText) ?? undefined };
+  }
+
   register('tsdbdump.dump', async (arg?: unknown) => {
     if (!requireTrust('Dump from Pod')) return undefined;
     try {
       const given = podOf(arg);
       const pod = given?.pod ?? (await pickPod('Dump from Pod'));
       if (!pod) return undefined;
-      const fromText = await vscode.window.showInputBox({
-        title: `Dump ${pod.name}: from`,
-        prompt: 'Start time: RFC 3339 with zone (2025-01-03T00:00:00Z), epoch ms, or now-6h. Empty: everything.',
-        validateInput: (v) => (parseTimeInput(v) === null ? 'Not a time: use RFC 3339 with a zone, epoch ms or now-<N>h' : undefined),
-      });
-      if (fromText === undefined) return undefined;
-      const toText = await vscode.window.showInputBox({
-        title: `Dump ${pod.name}: to`,
-        prompt: 'End time (same forms). Empty: now.',
-        validateInput: (v) => (parseTimeInput(v) === null ? 'Not a time: use RFC 3339 with a zone, epoch ms or now-<N>h' : undefined),
-      });
-      if (toText === undefined) return undefined;
+      const range = await pickDumpRange(pod.name);
+      if (!range) return undefined;
+      const target = targetOf(pod, given?.container);
+      // Show what will be dumped before anything moves: blocks are included whole.
+      const summary = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Reading the TSDB of ${pod.name}`, cancellable: true },
+        (progress, token) => w.request<PodTsdbSummary>(Requests.podSummary, target, { progress, token }),
+      );
+      const preview = dumpPreview(summary, range.from, range.to);
+      const go = await vscode.window.showInformationMessage(
+        `Dump ${preview.included.length} of ${preview.totalBlocks} block(s) plus the head of ${pod.namespace}/${pod.name}, about ${formatBytes(preview.estimatedBytes)}?`,
+        {
+          modal: true,
+          detail: [
+            `Requested: ${formatRange(range.from, range.to)}`,
+            `Effective: ${preview.effective ? formatRange(preview.effective.from, preview.effective.to) : 'nothing'}`,
+            'Dumps are block-granular: every block overlapping the range is included whole, and the head (chunks_head, WAL) is always included.',
+          ].join('\n'),
+        },
+        'Dump',
+      );
+      if (go !== 'Dump') return undefined;
       const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
       const out = await vscode.window.showSaveDialog({
         title: 'Save the dump as',
@@ -325,7 +355,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
         (progress, token) =>
           w.request<DumpResult>(
             Requests.dump,
-            { target: targetOf(pod, given?.container), from: parseTimeInput(fromText) ?? undefined, to: parseTimeInput(toText) ?? undefined, output: out.fsPath },
+            { target, from: range.from, to: range.to, output: out.fsPath },
             { progress, token },
           ),
       );
@@ -363,10 +393,22 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
         'Restore',
       );
       if (ok !== 'Restore') return undefined;
-      const result = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Restoring to ${pod.name}`, cancellable: true },
-        (progress, token) => w.request<RestoreResult>(Requests.restore, { source, target: targetOf(pod, given?.container), mode }, { progress, token }),
-      );
+      const restore = (force: boolean) =>
+        vscode.window.withProgress(
+          { location: vscode.ProgressLocation.Notification, title: `Restoring to ${pod.name}`, cancellable: true },
+          (progress, token) => w.request<RestoreResult>(Requests.restore, { source, target: targetOf(pod, given?.container), mode, force }, { progress, token }),
+        );
+      let result: RestoreResult;
+      try {
+        result = await restore(false);
+      } catch (e) {
+        // The worker refuses dumps with error diagnostics; the user may still insist.
+        const err = toWorkerError(e);
+        if (err.code !== 'dump-has-errors') throw e;
+        const anyway = await vscode.window.showWarningMessage(`${err.message}\n\nRestore anyway?`, { modal: true }, 'Restore Anyway');
+        if (anyway !== 'Restore Anyway') return undefined;
+        result = await restore(true);
+      }
       void vscode.window.showInformationMessage(
         `Restored ${result.restoredBlocks.length} block(s) to ${pod.name}${result.verifiedRange ? `; Prometheus serves ${formatRange(result.verifiedRange.from, result.verifiedRange.to)}` : ''}. Backup: ${result.backup}`,
       );

@@ -3,7 +3,7 @@
  * icons and problem badges. Pure functions over protocol types (no `vscode` import), so they are
  * unit-tested in plain Node.
  */
-import type { AnalysisResult, BlockInfo, Severity, TimeRange, TsdbDiagnostic } from '../../server/src/protocol';
+import type { AnalysisResult, BlockInfo, PodTsdbSummary, Severity, TimeRange, TsdbDiagnostic } from '../../server/src/protocol';
 
 export type NodeKind = 'block' | 'head' | 'headFile' | 'wal' | 'walSegment' | 'checkpoint' | 'other' | 'otherEntry';
 
@@ -350,4 +350,38 @@ export function parseTimeInput(text: string, now = Date.now()): number | undefin
     return Number.isNaN(t) ? null : t;
   }
   return null;
+}
+
+/** Time range presets offered by Dump from Pod before a custom range. */
+export const DUMP_RANGE_PRESETS: { label: string; ms?: number }[] = [
+  { label: 'Last 1 hour', ms: 3600e3 },
+  { label: 'Last 6 hours', ms: 6 * 3600e3 },
+  { label: 'Last 24 hours', ms: 86400e3 },
+  { label: 'Last 7 days', ms: 7 * 86400e3 },
+  { label: 'Everything' },
+];
+
+export interface DumpPreview {
+  /** Blocks overlapping [from, to): dumps are block-granular, so these are included whole. */
+  included: PodTsdbSummary['blocks'];
+  totalBlocks: number;
+  /** What the dump will actually cover: the included blocks plus the head. */
+  effective?: TimeRange;
+  /** Included blocks plus the head (chunks_head + WAL), which is always dumped. */
+  estimatedBytes: number;
+}
+
+/** What a dump of [from, to) from this pod will hold, computed from its summary before starting. */
+export function dumpPreview(summary: PodTsdbSummary, from: number | undefined, to: number | undefined): DumpPreview {
+  const lo = from ?? -Infinity;
+  const hi = to ?? Infinity;
+  const included = summary.blocks.filter((b) => b.minTime < hi && lo < b.maxTime);
+  const blockBytes = summary.blocks.reduce((n, b) => n + b.sizeBytes, 0);
+  const headBytes = Math.max(0, summary.sizeBytes - blockBytes);
+  const starts = included.map((b) => b.minTime);
+  const ends = included.map((b) => b.maxTime);
+  // The head is part of every dump; the summary's overall maxTime is where the head ends.
+  if (summary.maxTime !== undefined && (summary.headFiles > 0 || summary.walSegments > 0)) ends.push(summary.maxTime);
+  const effective = starts.length || ends.length ? { from: Math.min(...(starts.length ? starts : ends)), to: Math.max(...ends) } : undefined;
+  return { included, totalBlocks: summary.blocks.length, effective, estimatedBytes: included.reduce((n, b) => n + b.sizeBytes, 0) + headBytes };
 }

@@ -50,6 +50,8 @@ export const FAILURE_CODES = [
   'pod-missing-tool',
   'checksum-mismatch',
   'restore-refused',
+  /** restore: the dump has error diagnostics; --force (or "Restore Anyway") proceeds. */
+  'dump-has-errors',
   'restore-failed',
   'repair-failed',
   'internal',

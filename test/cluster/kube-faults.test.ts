@@ -259,7 +259,7 @@ describe('local faults and bad input', () => {
     const devData = cluster.pod('dev/observability/prometheus-0').dataDir;
     const before = await hashTree(devData, (rel) => BLOCK_RE.test(rel));
     await assert.rejects(restoreToPod({ source: dumpPath('chunk-crc'), target: dev(), mode: 'replace', backup }), (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'restore-refused');
+      assert.equal(e.code, 'dump-has-errors');
       assert.match(e.message, /error diagnostic/);
       return true;
     });

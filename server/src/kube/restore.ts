@@ -154,7 +154,7 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
   const errors = analysis.diagnostics.filter((d) => d.severity === 'error');
   const errorLines = errors.map((d) => `${d.code} ${d.path}: ${d.message}`);
   if (errors.length && !req.force) {
-    throw new ToolError('restore-refused', `the dump has ${errors.length} error diagnostic(s) (${[...new Set(errors.map((d) => d.code))].join(', ')}); restoring it could make Prometheus fail or lose data. Repair it first, or force the restore`, { errors: errorLines });
+    throw new ToolError('dump-has-errors', `the dump has ${errors.length} error diagnostic(s) (${[...new Set(errors.map((d) => d.code))].join(', ')}); restoring it could make Prometheus fail or lose data. Repair it first, or force the restore`, { errors: errorLines });
   }
 
   // 2. The target.

@@ -11,6 +11,7 @@ import {
   blockOverlaps,
   dataDirOfFile,
   dumpChildren,
+  dumpPreview,
   dumpSummary,
   formatBytes,
   formatRange,
@@ -156,4 +157,31 @@ test('probe: real fixture dumps and data dirs are dumps; text, other tars and pl
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+});
+
+test('dump preview: whole blocks overlapping the range, head always included, size estimate', () => {
+  const h = 3600e3;
+  const summary = {
+    target: {},
+    dataDir: '/prometheus',
+    blocks: [
+      { ulid: 'A', minTime: 0, maxTime: 2 * h, sizeBytes: 100 },
+      { ulid: 'B', minTime: 2 * h, maxTime: 4 * h, sizeBytes: 200 },
+      { ulid: 'C', minTime: 4 * h, maxTime: 6 * h, sizeBytes: 300 },
+    ],
+    headFiles: 2,
+    walSegments: 3,
+    sizeBytes: 650,
+    minTime: 0,
+    maxTime: 7 * h,
+  };
+  const p = dumpPreview(summary, 3 * h, 5 * h);
+  assert.deepEqual(p.included.map((b) => b.ulid), ['B', 'C']);
+  assert.equal(p.totalBlocks, 3);
+  assert.deepEqual(p.effective, { from: 2 * h, to: 7 * h });
+  assert.equal(p.estimatedBytes, 200 + 300 + 50);
+  // touching is not overlapping ([minTime, maxTime) ranges)
+  assert.deepEqual(dumpPreview(summary, 6 * h, undefined).included, []);
+  assert.deepEqual(dumpPreview(summary, undefined, undefined).included.map((b) => b.ulid), ['A', 'B', 'C']);
+  assert.deepEqual(dumpPreview({ ...summary, headFiles: 0, walSegments: 0 }, 0, h).effective, { from: 0, to: 2 * h });
 });
