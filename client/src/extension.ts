@@ -431,6 +431,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
         (progress, token) =>
           w.request<AnalysisResult>(Requests.analyzePod, { ...targetOf(pod, given?.container), verify: verifyDepth() }, { progress, token }),
       );
+      pods.setAnalysis(pod, result);
       void vscode.window.showInformationMessage(`${pod.name}: ${result.blocks.length} blocks, ${result.diagnostics.length} diagnostic(s).`);
       return result;
     } catch (e) {

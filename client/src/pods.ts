@@ -3,7 +3,7 @@
  * containers and the TSDB summary. Everything comes from the worker; errors become items.
  */
 import * as vscode from 'vscode';
-import { Requests, type KubeContextInfo, type KubeTarget, type PodInfo, type PodTsdbSummary } from '../../server/src/protocol';
+import { Requests, type AnalysisResult, type KubeContextInfo, type KubeTarget, type PodInfo, type PodTsdbSummary } from '../../server/src/protocol';
 import { formatBytes, formatRange } from './model';
 import type { Worker } from './worker';
 import { toWorkerError } from './worker';
@@ -40,8 +40,19 @@ export class PodsProvider implements vscode.TreeDataProvider<PodNode> {
   private readonly changed = new vscode.EventEmitter<PodNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly podCache = new Map<string, Promise<PodInfo[]>>();
+  /** The last in-place analysis of each pod, shown under it until the next one. */
+  private readonly analyses = new Map<string, AnalysisResult>();
 
   constructor(private readonly worker: Worker) {}
+
+  setAnalysis(pod: PodInfo, result: AnalysisResult): void {
+    this.analyses.set(podKey(pod), result);
+    this.changed.fire(undefined);
+  }
+
+  analysisOf(pod: PodInfo): AnalysisResult | undefined {
+    return this.analyses.get(podKey(pod));
+  }
 
   refresh(): void {
     this.podCache.clear();
@@ -111,7 +122,7 @@ export class PodsProvider implements vscode.TreeDataProvider<PodNode> {
       if (n.type === 'namespace') return n.pods.map((pod) => ({ type: 'pod', pod }));
       if (n.type === 'pod') {
         const containers: PodNode[] = n.pod.containers.map((container) => ({ type: 'container', pod: n.pod, container }));
-        return [...containers, ...(await this.summary(n.pod))];
+        return [...containers, ...(await this.summary(n.pod)), ...analysisNodes(this.analyses.get(podKey(n.pod)))];
       }
       return [];
     } catch (e) {
@@ -148,4 +159,27 @@ export class PodsProvider implements vscode.TreeDataProvider<PodNode> {
       return [{ type: 'info', label: err.code, description: err.message, icon: 'error', error: true }];
     }
   }
+}
+
+function podKey(pod: PodInfo): string {
+  return `${pod.context}/${pod.namespace}/${pod.name}`;
+}
+
+const SEVERITY_ICON = { error: 'error', warning: 'warning', information: 'info', hint: 'lightbulb' } as const;
+
+/** An in-place analysis under its pod: a verdict line, then one item per diagnostic. */
+export function analysisNodes(result: AnalysisResult | undefined): PodNode[] {
+  if (!result) return [];
+  const errors = result.diagnostics.filter((d) => d.severity === 'error').length;
+  const verdict: PodNode = {
+    type: 'info',
+    label: 'Analysis',
+    description: `${result.blocks.length} blocks · ${errors} error(s) · ${result.diagnostics.length - errors} other`,
+    icon: errors ? 'error' : 'pass',
+    error: errors > 0,
+  };
+  return [
+    verdict,
+    ...result.diagnostics.map((d): PodNode => ({ type: 'info', label: d.code, description: `${d.path}: ${d.message}`, icon: SEVERITY_ICON[d.severity], error: d.severity === 'error' })),
+  ];
 }

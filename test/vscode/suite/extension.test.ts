@@ -267,6 +267,19 @@ suite('tsdbdump extension host', () => {
     }
   });
 
+  test('Pods view: an in-place analysis shows its verdict and diagnostics under the pod', async () => {
+    const pod = { context: 'ctx', namespace: 'monitoring', name: 'prometheus-0', phase: 'Running', ready: true, containers: ['prometheus'], prometheusContainer: 'prometheus', labels: {} };
+    const result = await api.worker.request<AnalysisResult>(Requests.analyze, { source: path.join(ws(), 'head-gap.tar.gz') });
+    api.pods.setAnalysis(pod, result);
+    const children = await api.pods.getChildren({ type: 'pod', pod });
+    const labels = children.map((c) => (c.type === 'info' ? c.label : c.type));
+    assert.equal(labels[0], 'container');
+    const verdict = labels.indexOf('Analysis');
+    assert.ok(verdict > 0, labels.join(', '));
+    assert.deepEqual(labels.slice(verdict + 1), result.diagnostics.map((d) => d.code));
+    assert.ok(labels.includes('head-chunks-out-of-sequence'));
+  });
+
   test('cancelling an analysis stops the worker job before it has read the dump', async () => {
     const big = await bigDump();
     const cts = new vscode.CancellationTokenSource();
