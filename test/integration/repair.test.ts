@@ -332,6 +332,20 @@ describe('repair on our own corruptions of the healthy dump', () => {
     assert.equal(served, TOTAL);
   });
 
+  test('zstd-compressed WAL records (2.46+) are not damage: a repair of another problem leaves that segment whole', () => {
+    const src = healthyCopy('zstd');
+    rmSync(path.join(src, 'chunks_head/000004'));
+    const seg = path.join(src, 'wal/00000006');
+    const bytes = readFileSync(seg);
+    // Set the zstd flag on each page's first fragment: the CRC covers data only, so it stays valid.
+    for (let page = 0; page * 32768 < bytes.length; page++) if (bytes[page * 32768]) bytes[page * 32768] = (bytes[page * 32768] & 7) | 0x10;
+    writeFileSync(seg, bytes);
+    const { code, result } = runRepair(src, path.join(work, 'zstd.tar.gz'), ['--dry-run']);
+    assert.equal(code, 0);
+    assert.ok(result!.actions.some((a) => a.fixes === 'head-chunks-out-of-sequence'));
+    assert.deepEqual(result!.actions.filter((a) => a.path.startsWith('wal/')), []);
+  });
+
   test('torn WAL tail: the last segment is cut after its last complete record', async () => {
     const src = healthyCopy('torn');
     const seg = path.join(src, 'wal/00000006');

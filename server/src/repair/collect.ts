@@ -310,7 +310,9 @@ export async function collectFacts(source: string, opts: CollectOptions = {}): P
           });
           for await (const c of body) scanner.push(c);
           const summary = scanner.end();
-          const damaged = summary.problems.length > 0;
+          // zstd records (2.46+) are readable by Prometheus, only not by us: not damage to cut away.
+          const damage = summary.problems.filter((p) => !p.unsupported);
+          const damaged = damage.length > 0;
           const seg: WalSegmentModel = {
             path: entry.path,
             number: kind.number,
@@ -319,7 +321,7 @@ export async function collectFacts(source: string, opts: CollectOptions = {}): P
           };
           if (damaged) {
             seg.corruptAt = summary.goodUntil;
-            seg.torn = summary.problems[0].torn;
+            seg.torn = damage[0].torn;
           }
           if (kind.kind === 'wal-segment') wal.push(seg);
           else {
