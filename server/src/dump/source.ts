@@ -90,7 +90,8 @@ export async function openSource(source: string, opts: SourceOptions = {}): Prom
   throw new ToolError('not-a-dump', notADumpMessage(source, head));
 }
 
-async function readHead(file: string, n: number): Promise<Buffer> {
+/** The first n bytes of a file (fewer when it is shorter): enough to sniff its format. */
+export async function readHead(file: string, n: number): Promise<Buffer> {
   const fh = await fsp.open(file, 'r');
   try {
     const buf = Buffer.alloc(n);

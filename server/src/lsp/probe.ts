@@ -6,6 +6,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import type { ProbeResult } from '../protocol';
+import { readHead } from '../dump/source';
 import { classifyPath, isUlid } from '../tsdb/blockDir';
 
 const HEAD_BYTES = 64 * 1024;
@@ -78,17 +79,6 @@ async function probeDirectory(dir: string): Promise<ProbeResult> {
     }
   }
   return { source: dir, kind: 'none', reason: 'no block directories, wal/ or chunks_head/' };
-}
-
-async function readHead(file: string, n: number): Promise<Uint8Array> {
-  const fh = await fsp.open(file, 'r');
-  try {
-    const buf = Buffer.alloc(n);
-    const { bytesRead } = await fh.read(buf, 0, n, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
 }
 
 function latin1(b: Uint8Array, start: number, len: number): string {
