@@ -45,7 +45,8 @@ import { dataDir } from '../helpers/fixtures';
 import { ApiServer, ClusterState, type TestUser } from './apiserver';
 import { makeCerts } from './certs';
 import type { ExecFault } from './exec';
-import { type PodDef, PodSlot, freePort, prepareImages, preparePodRoot } from './pods';
+import { freePort } from '../helpers/net';
+import { type PodDef, PodSlot, prepareImages, preparePodRoot } from './pods';
 
 export type { PodDef } from './pods';
 

@@ -10,7 +10,6 @@ import { randomUUID } from 'node:crypto';
 import { constants as fsc, existsSync } from 'node:fs';
 import { access, copyFile, link, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -221,16 +220,6 @@ export function prometheusArgv(def: PodDef, port: number): string[] {
   return argv;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resolves argv[0] inside the root like execvp would; undefined when not found. */
 export async function resolveInRoot(root: string, command: string): Promise<string | undefined> {

@@ -12,20 +12,11 @@ import zlib from 'node:zlib';
 import { FAILURE_CODES, DIAGNOSTIC_CODES } from '../../server/src/errors';
 import { dumpPath } from '../helpers/fixtures';
 import { hasStackTrace, runCli } from './cliHelpers';
+import { rng } from '../helpers/random';
 
 const ITERATIONS = 200;
 const PARALLEL = 2;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test(`fuzz: ${ITERATIONS} mutated or truncated dumps never crash the analyzer`, { timeout: 15 * 60_000 }, async () => {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-fuzz-'));

@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, closeSync, writeSync, readSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { dataDir, dumpPath, ensureFixtures, facts, repoRoot, type Scenario } from '../helpers/fixtures';
 import type { RepairResult } from '../../server/src/protocol';
 import { repairDump } from '../../server/src/repair/repair';
+import { freePort } from '../helpers/net';
 
 const A = 1735862400000;
 const TOTAL = 372000;
@@ -44,16 +44,6 @@ function runRepair(source: string, out: string, extra: string[] = []): { code: n
   return { code: r.status ?? -1, result, stdout: r.stdout, stderr: r.stderr };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 interface RunningProm {
   port: number;
