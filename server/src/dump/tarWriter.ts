@@ -100,6 +100,9 @@ export async function writeDump(
   } catch (e) {
     pack.destroy();
     out.destroy();
+    // The file may still be opening: wait until it is closed, or it would reappear after the rm.
+    await piping.catch(() => undefined);
+    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
     await fsp.rm(partial, { force: true });
     if (opts.signal?.aborted) throw new ToolError('cancelled', 'cancelled');
     throw toToolError(e, 'io-error');
