@@ -3,7 +3,7 @@
 // palette, timeline webview. A screenshot per step goes to the results folder. Every wait polls
 // for a state (playwright's auto-waiting); nothing sleeps a fixed time.
 import path from 'node:path';
-import { launchBrowser, log, runCommand } from './lib.mjs';
+import { launchBrowser, log, runCommand, startCommand } from './lib.mjs';
 
 const ULID = '[0-7][0-9A-HJKMNP-TV-Z]{25}';
 
@@ -30,13 +30,7 @@ export async function runAcceptance({ url, workspace, outDir }) {
   const treeItem = (name) => view.getByRole('treeitem', { name });
   /** Runs a palette command that asks for a dump with a quick pick, and picks `label`. */
   async function commandWithPick(title, label) {
-    const widget = page.locator('.quick-input-widget');
-    await page.keyboard.press('F1');
-    await widget.waitFor({ state: 'visible' });
-    const input = widget.locator('input[type="text"]');
-    await input.fill(`>${title}`);
-    await widget.locator('.monaco-list-row', { hasText: title }).first().waitFor({ state: 'visible' });
-    await input.press('Enter');
+    const { widget, input } = await startCommand(page, title);
     const row = widget.locator('.monaco-list-row', { hasText: label }).first();
     await row.waitFor({ state: 'visible', timeout: 30_000 });
     await input.fill(label);

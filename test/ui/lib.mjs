@@ -106,8 +106,11 @@ export async function launchBrowser() {
   return { context, page, close };
 }
 
-/** Runs a command through the palette (F1), waiting for its row before pressing Enter. */
-export async function runCommand(page, title) {
+/**
+ * Starts a command through the palette (F1), waiting for its row before pressing Enter. Returns the
+ * quick-input widget and its input, for commands that go on asking.
+ */
+export async function startCommand(page, title) {
   const widget = page.locator('.quick-input-widget');
   await page.keyboard.press('F1');
   await widget.waitFor({ state: 'visible' });
@@ -115,6 +118,12 @@ export async function runCommand(page, title) {
   await input.fill(`>${title}`);
   await widget.locator('.monaco-list-row', { hasText: title }).first().waitFor({ state: 'visible' });
   await input.press('Enter');
+  return { widget, input };
+}
+
+/** Runs a command through the palette and waits until the palette has closed. */
+export async function runCommand(page, title) {
+  const { widget } = await startCommand(page, title);
   await widget.waitFor({ state: 'hidden' });
 }
 
