@@ -146,24 +146,8 @@ export function makeWorkspace(dir) {
   return dir;
 }
 
-/** A 512 MiB .tar (a wal/ entry, then zeros): cheap to make, long to read; for the cancel test. Uncompressed, so progress (in source bytes) moves steadily. */
+/** The cancel test's 512 MiB .tar, made by the same helper the extension-host suite falls back to (compiled to out/ by the build). */
 export async function makeBigDump(file) {
-  if (fs.existsSync(file)) return file;
   const { createRequire } = await import('node:module');
-  const tarStream = createRequire(import.meta.url)('tar-stream');
-  const { pipeline } = await import('node:stream/promises');
-  const size = 512 * 1024 * 1024;
-  const pack = tarStream.pack();
-  const done = pipeline(pack, fs.createWriteStream(`${file}.partial`));
-  pack.entry({ name: 'wal/', type: 'directory' });
-  const entry = pack.entry({ name: 'zz-padding', size });
-  const chunk = Buffer.alloc(1024 * 1024);
-  for (let written = 0; written < size; written += chunk.length) {
-    if (!entry.write(chunk)) await new Promise((r) => entry.once('drain', r));
-  }
-  entry.end();
-  pack.finalize();
-  await done;
-  fs.renameSync(`${file}.partial`, file);
-  return file;
+  return createRequire(import.meta.url)(path.join(repoRoot, 'out/test/helpers/bigDump.js')).makeBigDump(file);
 }

@@ -5,11 +5,10 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { suite, suiteSetup, test } from 'mocha';
-import * as tarStream from 'tar-stream';
 import * as vscode from 'vscode';
 import type { TsdbdumpApi } from '../../../client/src/extension';
+import { makeBigDump } from '../../helpers/bigDump';
 import type { EntryNode, TreeNode } from '../../../client/src/dumps';
 import { Requests, reportUri, type AnalysisResult, type AnalyzedNotification, type RepairResult } from '../../../server/src/protocol';
 
@@ -330,20 +329,5 @@ suite('tsdbdump extension host', () => {
 async function bigDump(): Promise<string> {
   // test/ui/run.mjs makes it outside the extension host; other runners get it made here.
   if (process.env.TSDBDUMP_TEST_BIG_DUMP && fs.existsSync(process.env.TSDBDUMP_TEST_BIG_DUMP)) return process.env.TSDBDUMP_TEST_BIG_DUMP;
-  const file = path.join(os.tmpdir(), 'tsdbdump-ext-test-big.tar');
-  if (fs.existsSync(file)) return file;
-  const size = 512 * 1024 * 1024;
-  const pack = tarStream.pack();
-  const done = pipeline(pack, fs.createWriteStream(`${file}.partial`));
-  pack.entry({ name: 'wal/', type: 'directory' });
-  const entry = pack.entry({ name: 'zz-padding', size });
-  const chunk = Buffer.alloc(1024 * 1024);
-  for (let written = 0; written < size; written += chunk.length) {
-    if (!entry.write(chunk)) await new Promise<void>((r) => entry.once('drain', () => r()));
-  }
-  entry.end(() => undefined);
-  pack.finalize();
-  await done;
-  fs.renameSync(`${file}.partial`, file);
-  return file;
+  return makeBigDump(path.join(os.tmpdir(), 'tsdbdump-ext-test-big.tar'));
 }
