@@ -1,6 +1,7 @@
 /** Head chunk facts and diagnostics (chunks_head/): numbering, damage, and the head's time range. */
 import type { AnalysisResult, BlockInfo, HeadChunkFileInfo } from '../protocol';
 import { pad } from './goFormat';
+import { numberingGaps } from '../tsdb/blockDir';
 import { type Analysis, scrapeInterval, unionWithin } from './state';
 import { walCoverage } from './wal';
 
@@ -15,10 +16,7 @@ export function headInfo(a: Analysis, blocks: BlockInfo[]): AnalysisResult['head
     ...(f.summary?.maxTime !== undefined ? { maxTime: f.summary.maxTime } : {}),
   }));
   // Sequence: Prometheus refuses to start on a numbering gap.
-  for (let i = 1; i < files.length; i++) {
-    const prev = files[i - 1];
-    const cur = files[i];
-    if (cur.number === prev.number + 1) continue;
+  for (const [prev, cur] of numberingGaps(files)) {
     a.diag({
       code: 'head-chunks-out-of-sequence',
       severity: 'error',

@@ -2,6 +2,7 @@
 import type { AnalysisResult, TimeRange, WalCheckpointInfo, WalSegmentInfo } from '../protocol';
 import { WAL_PAGE_SIZE } from '../tsdb/wal';
 import { pad, utc } from './goFormat';
+import { numberingGaps } from '../tsdb/blockDir';
 import type { Analysis, SegmentState } from './state';
 
 export function activeCheckpoint(a: Analysis): number | undefined {
@@ -101,10 +102,7 @@ export function walInfo(a: Analysis): AnalysisResult['wal'] {
 }
 
 export function segmentSequence(a: Analysis, segs: SegmentState[], dir: 'wal' | 'wbl'): void {
-  for (let i = 1; i < segs.length; i++) {
-    const prev = segs[i - 1];
-    const cur = segs[i];
-    if (cur.number === prev.number + 1) continue;
+  for (const [prev, cur] of numberingGaps(segs)) {
     a.diag({
       code: 'wal-segments-not-sequential',
       severity: 'error',

@@ -10,6 +10,7 @@
  * the uncovered time, minus the exact points that remain there.
  */
 import type { TimeRange } from '../protocol';
+import { numberingGaps } from '../tsdb/blockDir';
 
 /** Inclusive [minTime, maxTime] with the number of samples in it. */
 export interface IntervalPiece {
@@ -129,19 +130,11 @@ export function unionHolds(...sets: HoldSet[]): HoldSet {
 export function startupFailures(layout: Layout): string[] {
   const out: string[] = [];
   const head = [...layout.headFiles].sort((a, b) => a.number - b.number);
-  for (let i = 1; i < head.length; i++) {
-    if (head[i].number !== head[i - 1].number + 1) {
-      out.push(`found unsequential head chunk files ${pad6(head[i - 1].number)} and ${pad6(head[i].number)}`);
-    }
-  }
+  for (const [prev, cur] of numberingGaps(head)) out.push(`found unsequential head chunk files ${pad6(prev.number)} and ${pad6(cur.number)}`);
   for (const h of head) if (!h.file.headerOk) out.push(`head chunk file ${pad6(h.number)} has a bad header`);
   const wal = [...layout.wal].sort((a, b) => a.number - b.number);
-  for (let i = 1; i < wal.length; i++) {
-    if (wal[i].number !== wal[i - 1].number + 1) {
-      out.push(`segments are not sequential (${pad8(wal[i - 1].number)} then ${pad8(wal[i].number)})`);
-      break;
-    }
-  }
+  const walGap = numberingGaps(wal)[0];
+  if (walGap) out.push(`segments are not sequential (${pad8(walGap[0].number)} then ${pad8(walGap[1].number)})`);
   const cp = newestCheckpoint(layout);
   if (cp && wal.length > 0) {
     const last = wal[wal.length - 1].number;

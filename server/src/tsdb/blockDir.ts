@@ -160,3 +160,10 @@ function classifyInWal(rest: string[]): PathKind {
   const n = deeper.length === 0 ? parseDecimalName(name) : undefined;
   return n === undefined ? { kind: 'other' } : { kind: 'wal-segment', number: n };
 }
+
+/** Neighbours whose numbers are not consecutive: Prometheus refuses to start on such a gap (head chunks, WAL, WBL alike). */
+export function numberingGaps<T extends { number: number }>(sorted: T[]): [prev: T, cur: T][] {
+  const gaps: [T, T][] = [];
+  for (let i = 1; i < sorted.length; i++) if (sorted[i].number !== sorted[i - 1].number + 1) gaps.push([sorted[i - 1], sorted[i]]);
+  return gaps;
+}
