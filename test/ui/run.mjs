@@ -4,6 +4,7 @@
 // Writes {"passed","failed","skipped"} to $TSDBDUMP_COUNTS and screenshots to test-results/ui/.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureInstalled, log, makeBigDump, makeWorkspace, repoRoot, startCodeServer } from './lib.mjs';
@@ -18,10 +19,31 @@ const only = process.env.TSDBDUMP_UI_ONLY; // 'ext' or 'ui' while iterating
 const counts = { passed: 0, failed: 0, skipped: 0 };
 const summary = {};
 const servers = [];
+const clusters = [];
 process.on('SIGINT', async () => {
   for (const s of servers) await s.stop();
+  for (const c of clusters) await c.stop();
   process.exit(130);
 });
+
+/**
+ * A loopback test cluster (test/cluster, compiled to out/) for one code-server: its kubeconfig goes
+ * to the workbench as the `tsdbdump.kubeconfig` setting and, with the pods' state dir, to the
+ * extension host as TSDBDUMP_TEST_KUBECONFIG / TSDBDUMP_TEST_CLUSTER_STATE. Needs root (chroot).
+ */
+async function startCluster(name) {
+  if (process.getuid?.() !== 0) throw new Error('the vscode phase runs the Pods tests against the loopback test cluster, which needs root (chroot)');
+  const { startTestCluster } = createRequire(import.meta.url)(path.join(repoRoot, 'out/test/cluster/index.js'));
+  const stateDir = path.join(runDir, `cluster-${name}`);
+  const cluster = await startTestCluster({ stateDir });
+  clusters.push(cluster);
+  log(`test cluster ${name}: ${cluster.kubeconfigPath}`);
+  return {
+    cluster,
+    settings: { 'tsdbdump.kubeconfig': cluster.kubeconfigPath },
+    env: { TSDBDUMP_TEST_KUBECONFIG: cluster.kubeconfigPath, TSDBDUMP_TEST_CLUSTER_STATE: stateDir },
+  };
+}
 
 try {
   log('installing Node 24 + code-server if missing');
@@ -55,14 +77,16 @@ try {
     const workspace = makeWorkspace(path.join(runDir, 'ws-ext'));
     const resultsFile = path.join(runDir, 'ext-results.json');
     const bigDump = await makeBigDump(path.join(runDir, 'big.tar'));
+    const kube = await startCluster('ext');
     const server = await startCodeServer(path.join(runDir, 'server-ext'), {
       smokeTest: true,
-      env: { TSDBDUMP_EXT_RESULTS: resultsFile, TSDBDUMP_TEST_BIG_DUMP: bigDump },
+      env: { TSDBDUMP_EXT_RESULTS: resultsFile, TSDBDUMP_TEST_BIG_DUMP: bigDump, ...kube.env },
     });
     servers.push(server);
     log(`extension-host tests on ${server.url}`);
     const r = await runExtensionHostTests({ url: server.url, workspace, extensionPath: repoRoot, testsPath });
     await server.stop();
+    await kube.cluster.stop();
     let fromFile;
     try { fromFile = JSON.parse(fs.readFileSync(resultsFile, 'utf8')); } catch { /* fall back to the log counts */ }
     const passed = fromFile?.passed ?? r.passed;
@@ -79,11 +103,13 @@ try {
 
   if (only !== 'ext') {
     const workspace = makeWorkspace(path.join(runDir, 'ws-ui'));
-    const server = await startCodeServer(path.join(runDir, 'server-ui'), { vsix });
+    const kube = await startCluster('ui');
+    const server = await startCodeServer(path.join(runDir, 'server-ui'), { vsix, settings: kube.settings, env: kube.env });
     servers.push(server);
     log(`acceptance tests of the .vsix on ${server.url}`);
-    const results = await runAcceptance({ url: server.url, workspace, outDir });
+    const results = await runAcceptance({ url: server.url, workspace, outDir, cluster: kube.cluster });
     await server.stop();
+    await kube.cluster.stop();
     fs.writeFileSync(path.join(outDir, 'acceptance.json'), JSON.stringify(results, null, 2));
     const failed = results.filter((r) => !r.ok).length;
     counts.passed += results.length - failed;
@@ -97,6 +123,7 @@ try {
   counts.failed += 1;
 } finally {
   for (const s of servers) await s.stop();
+  for (const c of clusters) await c.stop().catch(() => undefined);
   fs.rmSync(runDir, { recursive: true, force: true });
 }
 
