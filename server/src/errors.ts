@@ -30,7 +30,6 @@ export const DIAGNOSTIC_CODES = [
   'tar-unsafe-path',
   'dump-truncated',
   'not-a-dump',
-  'unknown-entry',
 ] as const;
 export type DiagnosticCode = (typeof DIAGNOSTIC_CODES)[number];
 
