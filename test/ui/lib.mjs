@@ -41,13 +41,22 @@ export async function waitFor(fn, { timeoutMs = 30_000, intervalMs = 100, what =
  * and XDG dirs under `dir`, in its own process group (the server, its extension hosts, file
  * watchers and our worker are all stopped by one group kill).
  * Options: vsix (install it first), smokeTest (honour extensionDevelopmentPath/TestsPath in the URL),
- * settings (user settings object), port (0 = any).
+ * settings (user settings object), port (0 = any), trust ('disabled' = every folder is trusted;
+ * 'enabled' = workspace trust on, so a folder opens in Restricted Mode without a startup dialog).
  */
-export async function startCodeServer(dir, { vsix, smokeTest = false, settings = {}, port = 0, env = {} } = {}) {
+export async function startCodeServer(dir, { vsix, smokeTest = false, settings = {}, port = 0, env = {}, trust = 'disabled' } = {}) {
   fs.rmSync(dir, { recursive: true, force: true });
   for (const d of ['user/User', 'ext', 'xdg']) fs.mkdirSync(path.join(dir, d), { recursive: true });
   const base = JSON.parse(fs.readFileSync(path.join(repoRoot, 'test/ui/settings.json'), 'utf8'));
-  fs.writeFileSync(path.join(dir, 'user/User/settings.json'), JSON.stringify({ ...base, ...settings }, null, 2));
+  if (trust !== 'disabled' && trust !== 'enabled') throw new Error(`startCodeServer: trust must be 'disabled' or 'enabled', not ${trust}`);
+  const trustOn = trust === 'enabled';
+  const trustSettings = trustOn ? {
+    'security.workspace.trust.enabled': true,
+    'security.workspace.trust.startupPrompt': 'never',
+    'security.workspace.trust.untrustedFiles': 'open',
+    'security.workspace.trust.banner': 'always',
+  } : {};
+  fs.writeFileSync(path.join(dir, 'user/User/settings.json'), JSON.stringify({ ...base, ...trustSettings, ...settings }, null, 2));
   fs.writeFileSync(path.join(dir, 'config.yaml'), 'bind-addr: 127.0.0.1:0\nauth: none\ncert: false\n');
   const serverEnv = { ...process.env, XDG_DATA_HOME: path.join(dir, 'xdg'), XDG_CONFIG_HOME: path.join(dir, 'xdg'), XDG_CACHE_HOME: path.join(dir, 'xdg'), ...env };
   const common = ['--config', path.join(dir, 'config.yaml'), '--user-data-dir', path.join(dir, 'user'), '--extensions-dir', path.join(dir, 'ext')];
@@ -58,7 +67,7 @@ export async function startCodeServer(dir, { vsix, smokeTest = false, settings =
   const out = fs.openSync(logFile, 'w');
   const args = [
     codeServerEntry, ...common, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry',
-    '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
+    '--disable-update-check', ...(trustOn ? [] : ['--disable-workspace-trust']), '--disable-getting-started-override',
     ...(smokeTest ? ['--vscode-option', 'enable-smoke-test-driver'] : []),
   ];
   const child = spawn(node24, args, { env: serverEnv, detached: true, stdio: ['ignore', out, out] });
