@@ -12,6 +12,9 @@ CACHE=${TSDBDUMP_CACHE:-$HOME/.cache/tsdbdump}
 mkdir -p "$CACHE/logs"
 CACHE=$(cd "$CACHE" && pwd)
 say() { echo ">>> $*" >&2; }
+# One install at a time: parallel test runs on one machine would corrupt each other's npm trees.
+exec 9> "$CACHE/.install.lock"
+flock 9
 
 # Debian packages: headers for VS Code's 'kerberos' native module, the compiler chain, the browser.
 need=()
