@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Requests, type AnalysisResult, type FailureInfo, type ProbeResult, type Severity, type VerifyDepth } from '../../server/src/protocol';
-import { dataDirOfFile, dumpChildren, dumpSummary, formatBytes, type ModelNode } from './model';
+import { DUMPS_MIME, dataDirOfFile, dumpChildren, dumpSummary, encodeDumpSources, formatBytes, type ModelNode } from './model';
 import type { Worker } from './worker';
 import { toWorkerError } from './worker';
 
@@ -48,7 +48,10 @@ const EXCLUDE = '**/{node_modules,.git}/**';
 const DATA_FILES_GLOB = '**/{meta.json,wal/[0-9]*,chunks_head/[0-9]*}';
 const OPENED_KEY = 'tsdbdump.openedDumps';
 
-export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.Disposable {
+export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.TreeDragAndDropController<TreeNode>, vscode.Disposable {
+  /** Dump nodes can be dragged (onto a pod in the Pods view, to restore them there). */
+  readonly dragMimeTypes = [DUMPS_MIME];
+  readonly dropMimeTypes: string[] = [];
   private readonly changed = new vscode.EventEmitter<TreeNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly dumps = new Map<string, DumpState>();
@@ -328,6 +331,12 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
       d.children = dumpChildren(d.result).map((m) => build(m, d.node));
     }
     return d.children ?? [];
+  }
+
+  /** Puts the sources of the dragged dump nodes under the tree's mime; other nodes add nothing. */
+  handleDrag(nodes: readonly TreeNode[], dataTransfer: vscode.DataTransfer): void {
+    const sources = nodes.filter((n) => n.type === 'dump').map((n) => n.source);
+    if (sources.length) dataTransfer.set(DUMPS_MIME, new vscode.DataTransferItem(encodeDumpSources(sources)));
   }
 
   getParent(node: TreeNode): TreeNode | undefined {

@@ -14,6 +14,7 @@ import {
   type PodInfo,
   type PodTsdbSummary,
   type KubeContextInfo,
+  type KubeTarget,
   type RepairResult,
   type RestoreMode,
   type RestoreResult,
@@ -54,7 +55,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
   const w = worker;
 
   const dumps = new DumpsProvider(w, context.workspaceState, log);
-  const dumpsView = vscode.window.createTreeView('tsdbdump.dumps', { treeDataProvider: dumps, showCollapseAll: true });
+  const dumpsView = vscode.window.createTreeView('tsdbdump.dumps', { treeDataProvider: dumps, dragAndDropController: dumps, showCollapseAll: true });
   dumps.treeView = dumpsView;
   const reports = new ReportProvider(w);
   const timelines = new TimelinePanels(context.extensionUri, (source, ulid) => dumps.reveal(source, ulid));
@@ -67,13 +68,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
     vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, reports),
   );
 
-  // The Pods view talks to clusters: only in trusted workspaces.
+  // The Pods view talks to clusters: only in trusted workspaces. Dumps dropped on a pod are restored there.
   const pods = new PodsProvider(w);
   let podsRegistered = false;
   const registerPods = (): void => {
     if (podsRegistered || !vscode.workspace.isTrusted) return;
     podsRegistered = true;
-    context.subscriptions.push(vscode.window.registerTreeDataProvider('tsdbdump.pods', pods));
+    context.subscriptions.push(vscode.window.createTreeView('tsdbdump.pods', { treeDataProvider: pods, dragAndDropController: pods }));
   };
   registerPods();
   context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(registerPods));
@@ -315,40 +316,35 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
     return { from: parseTimeInput(fromText) ?? undefined, to: parseTimeInput(toText) ?? undefined };
   }
 
-  register('tsdbdump.dump', async (arg?: unknown) => {
+  /**
+   * Second argument for automation (tests, other extensions): `confirm: false` skips the range pick
+   * (from/to given, or everything) and the confirmation; `output` skips the save dialog.
+   */
+  interface DumpCommandOptions {
+    from?: number;
+    to?: number;
+    output?: string;
+    confirm?: boolean;
+  }
+  register('tsdbdump.dump', async (arg?: unknown, opts?: unknown) => {
     if (!requireTrust('Dump from Pod')) return undefined;
+    const options = (opts ?? {}) as DumpCommandOptions;
     try {
       const given = podOf(arg);
       const pod = given?.pod ?? (await pickPod('Dump from Pod'));
       if (!pod) return undefined;
-      const range = await pickDumpRange(pod.name);
+      const range = options.confirm === false ? { from: options.from, to: options.to } : await pickDumpRange(pod.name);
       if (!range) return undefined;
       const target = targetOf(pod, given?.container);
-      // Show what will be dumped before anything moves: blocks are included whole.
-      const summary = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Reading the TSDB of ${pod.name}`, cancellable: true },
-        (progress, token) => w.request<PodTsdbSummary>(Requests.podSummary, target, { progress, token }),
-      );
-      const preview = dumpPreview(summary, range.from, range.to);
-      const go = await vscode.window.showInformationMessage(
-        `Dump ${preview.included.length} of ${preview.totalBlocks} block(s) plus the head of ${pod.namespace}/${pod.name}, about ${formatBytes(preview.estimatedBytes)}?`,
-        {
-          modal: true,
-          detail: [
-            `Requested: ${formatRange(range.from, range.to)}`,
-            `Effective: ${preview.effective ? formatRange(preview.effective.from, preview.effective.to) : 'nothing'}`,
-            'Dumps are block-granular: every block overlapping the range is included whole, and the head (chunks_head, WAL) is always included.',
-          ].join('\n'),
-        },
-        'Dump',
-      );
-      if (go !== 'Dump') return undefined;
+      if (options.confirm !== false && !(await confirmDump(pod, target, range))) return undefined;
       const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
-      const out = await vscode.window.showSaveDialog({
-        title: 'Save the dump as',
-        defaultUri: folder ? vscode.Uri.joinPath(folder, `${pod.name}.tar.gz`) : undefined,
-        filters: { 'TSDB dump': ['tar.gz'] },
-      });
+      const out = options.output
+        ? vscode.Uri.file(options.output)
+        : await vscode.window.showSaveDialog({
+            title: 'Save the dump as',
+            defaultUri: folder ? vscode.Uri.joinPath(folder, `${pod.name}.tar.gz`) : undefined,
+            filters: { 'TSDB dump': ['tar.gz'] },
+          });
       if (!out) return undefined;
       const result = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Dumping ${pod.name}`, cancellable: true },
@@ -369,29 +365,58 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
     }
   });
 
-  register('tsdbdump.restore', async (arg?: unknown) => {
+  /** Shows what will be dumped before anything moves (blocks are included whole); true to go on. */
+  async function confirmDump(pod: PodInfo, target: KubeTarget, range: { from?: number; to?: number }): Promise<boolean> {
+    const summary = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Reading the TSDB of ${pod.name}`, cancellable: true },
+      (progress, token) => w.request<PodTsdbSummary>(Requests.podSummary, target, { progress, token }),
+    );
+    const preview = dumpPreview(summary, range.from, range.to);
+    const go = await vscode.window.showInformationMessage(
+      `Dump ${preview.included.length} of ${preview.totalBlocks} block(s) plus the head of ${pod.namespace}/${pod.name}, about ${formatBytes(preview.estimatedBytes)}?`,
+      {
+        modal: true,
+        detail: [
+          `Requested: ${formatRange(range.from, range.to)}`,
+          `Effective: ${preview.effective ? formatRange(preview.effective.from, preview.effective.to) : 'nothing'}`,
+          'Dumps are block-granular: every block overlapping the range is included whole, and the head (chunks_head, WAL) is always included.',
+        ].join('\n'),
+      },
+      'Dump',
+    );
+    return go === 'Dump';
+  }
+
+  /**
+   * Second argument: `source` preselects the dump (a drop on a pod passes it); for automation (tests,
+   * other extensions) `mode` skips the mode pick, `confirm: false` the confirmations, `force: true`
+   * restores a dump with error diagnostics.
+   */
+  interface RestoreCommandOptions {
+    source?: string;
+    mode?: RestoreMode;
+    confirm?: boolean;
+    force?: boolean;
+  }
+  register('tsdbdump.restore', async (arg?: unknown, opts?: unknown) => {
     if (!requireTrust('Restore Dump to Pod')) return undefined;
+    const options = (opts ?? {}) as RestoreCommandOptions;
     try {
       const given = podOf(arg);
-      const source = given ? await sourceOf(undefined, 'Restore Dump to Pod') : await sourceOf(arg, 'Restore Dump to Pod');
+      const source = options.source ?? (given ? await sourceOf(undefined, 'Restore Dump to Pod') : await sourceOf(arg, 'Restore Dump to Pod'));
       if (!source) return undefined;
       const pod = given?.pod ?? (await pickPod(`Restore ${path.basename(source)} to`));
       if (!pod) return undefined;
-      const mode = (
-        await vscode.window.showQuickPick(
-          [
-            { label: 'replace', description: 'the pod’s data dir becomes the dump (the old one is backed up)', mode: 'replace' as RestoreMode },
-            { label: 'merge', description: 'add the dump’s blocks to the pod’s data', mode: 'merge' as RestoreMode },
-          ],
-          { title: `Restore into ${pod.name}`, placeHolder: 'How to restore' },
-        )
-      )?.mode;
+      const mode = options.mode ?? (await pickRestoreMode(pod));
       if (!mode) return undefined;
-      const ok = await vscode.window.showWarningMessage(
-        `Restore ${path.basename(source)} into ${pod.namespace}/${pod.name} (${pod.context}) with mode "${mode}"? Prometheus in that pod is restarted.`,
-        { modal: true },
-        'Restore',
-      );
+      const ok =
+        options.confirm === false
+          ? 'Restore'
+          : await vscode.window.showWarningMessage(
+              `Restore ${path.basename(source)} into ${pod.namespace}/${pod.name} (${pod.context}) with mode "${mode}"? Prometheus in that pod is restarted.`,
+              { modal: true },
+              'Restore',
+            );
       if (ok !== 'Restore') return undefined;
       const restore = (force: boolean) =>
         vscode.window.withProgress(
@@ -400,11 +425,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
         );
       let result: RestoreResult;
       try {
-        result = await restore(false);
+        result = await restore(options.force === true);
       } catch (e) {
         // The worker refuses dumps with error diagnostics; the user may still insist.
         const err = toWorkerError(e);
-        if (err.code !== 'dump-has-errors') throw e;
+        if (err.code !== 'dump-has-errors' || options.confirm === false) throw e;
         const anyway = await vscode.window.showWarningMessage(`${err.message}\n\nRestore anyway?`, { modal: true }, 'Restore Anyway');
         if (anyway !== 'Restore Anyway') return undefined;
         result = await restore(true);
@@ -412,13 +437,25 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
       void vscode.window.showInformationMessage(
         `Restored ${result.restoredBlocks.length} block(s) to ${pod.name}${result.verifiedRange ? `; Prometheus serves ${formatRange(result.verifiedRange.from, result.verifiedRange.to)}` : ''}. Backup: ${result.backup}`,
       );
-      pods.refresh();
+      pods.restored(pod, result);
       return result;
     } catch (e) {
       showFailure('Restore', e);
       return undefined;
     }
   });
+
+  async function pickRestoreMode(pod: PodInfo): Promise<RestoreMode | undefined> {
+    return (
+      await vscode.window.showQuickPick(
+        [
+          { label: 'replace', description: 'the pod’s data dir becomes the dump (the old one is backed up)', mode: 'replace' as RestoreMode },
+          { label: 'merge', description: 'add the dump’s blocks to the pod’s data', mode: 'merge' as RestoreMode },
+        ],
+        { title: `Restore into ${pod.name}`, placeHolder: 'How to restore' },
+      )
+    )?.mode;
+  }
 
   register('tsdbdump.analyzePod', async (arg?: unknown) => {
     if (!requireTrust('Analyze Pod')) return undefined;

@@ -1,10 +1,20 @@
 /**
  * The Pods view (trusted workspaces only): kubeconfig contexts → namespaces → Prometheus pods →
  * containers and the TSDB summary. Everything comes from the worker; errors become items.
+ * A dump dropped on a pod or container (from the Dump Files view or the Explorer) is restored there.
  */
+import * as fs from 'node:fs';
 import * as vscode from 'vscode';
-import { Requests, type AnalysisResult, type KubeContextInfo, type KubeTarget, type PodInfo, type PodTsdbSummary } from '../../server/src/protocol';
-import { formatBytes, formatRange } from './model';
+import {
+  Requests,
+  type AnalysisResult,
+  type KubeContextInfo,
+  type KubeTarget,
+  type PodInfo,
+  type PodTsdbSummary,
+  type RestoreResult,
+} from '../../server/src/protocol';
+import { DUMPS_MIME, decodeDumpSources, dumpPathsFromUriList, formatBytes, formatRange } from './model';
 import type { Worker } from './worker';
 import { toWorkerError } from './worker';
 
@@ -36,12 +46,16 @@ export function targetOf(pod: PodInfo, container?: string): KubeTarget {
   };
 }
 
-export class PodsProvider implements vscode.TreeDataProvider<PodNode> {
+export class PodsProvider implements vscode.TreeDataProvider<PodNode>, vscode.TreeDragAndDropController<PodNode> {
+  readonly dropMimeTypes = [DUMPS_MIME, 'text/uri-list'];
+  readonly dragMimeTypes: string[] = [];
   private readonly changed = new vscode.EventEmitter<PodNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly podCache = new Map<string, Promise<PodInfo[]>>();
   /** The last in-place analysis of each pod, shown under it until the next one. */
   private readonly analyses = new Map<string, AnalysisResult>();
+  /** The last restore into each pod, shown under it. */
+  private readonly restores = new Map<string, RestoreResult>();
 
   constructor(private readonly worker: Worker) {}
 
@@ -54,9 +68,35 @@ export class PodsProvider implements vscode.TreeDataProvider<PodNode> {
     return this.analyses.get(podKey(pod));
   }
 
+  /** Records a restore (shown under the pod) and reloads the view: the pod's data has changed. */
+  restored(pod: PodInfo, result: RestoreResult): void {
+    this.restores.set(podKey(pod), result);
+    this.refresh();
+  }
+
+  restoreOf(pod: PodInfo): RestoreResult | undefined {
+    return this.restores.get(podKey(pod));
+  }
+
   refresh(): void {
     this.podCache.clear();
     this.changed.fire(undefined);
+  }
+
+  /**
+   * A dump dropped on a pod or container: runs Restore Dump to Pod for it with the dump preselected
+   * (the mode and the confirmation are still asked). Resolves when the restore is over.
+   */
+  async handleDrop(target: PodNode | undefined, dataTransfer: vscode.DataTransfer): Promise<void> {
+    if (target?.type !== 'pod' && target?.type !== 'container') return;
+    const sources = await droppedDumps(dataTransfer);
+    if (sources.length !== 1) {
+      void vscode.window.showWarningMessage(
+        sources.length ? 'Drop one dump at a time onto a pod.' : 'Only a dump (.tar.gz, .tgz, .tar) or a TSDB data directory can be restored to a pod.',
+      );
+      return;
+    }
+    await vscode.commands.executeCommand('tsdbdump.restore', target, { source: sources[0] });
   }
 
   getTreeItem(n: PodNode): vscode.TreeItem {
@@ -122,7 +162,8 @@ export class PodsProvider implements vscode.TreeDataProvider<PodNode> {
       if (n.type === 'namespace') return n.pods.map((pod) => ({ type: 'pod', pod }));
       if (n.type === 'pod') {
         const containers: PodNode[] = n.pod.containers.map((container) => ({ type: 'container', pod: n.pod, container }));
-        return [...containers, ...(await this.summary(n.pod)), ...analysisNodes(this.analyses.get(podKey(n.pod)))];
+        const key = podKey(n.pod);
+        return [...containers, ...(await this.summary(n.pod)), ...restoreNodes(this.restores.get(key)), ...analysisNodes(this.analyses.get(key))];
       }
       return [];
     } catch (e) {
@@ -161,11 +202,36 @@ export class PodsProvider implements vscode.TreeDataProvider<PodNode> {
   }
 }
 
+/** The dumps of a drop: our payload from the Dump Files view, else the files of a uri list. */
+async function droppedDumps(dataTransfer: vscode.DataTransfer): Promise<string[]> {
+  // A real drag carries VS Code's own item under the tree mime too: look at every item of it.
+  const fromTree: string[] = [];
+  for (const [mime, item] of dataTransfer) if (mime === DUMPS_MIME) fromTree.push(...decodeDumpSources(await item.asString()));
+  if (fromTree.length) return [...new Set(fromTree)];
+  const uriList = await dataTransfer.get('text/uri-list')?.asString();
+  return uriList ? dumpPathsFromUriList(uriList, isDirectory) : [];
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function podKey(pod: PodInfo): string {
   return `${pod.context}/${pod.namespace}/${pod.name}`;
 }
 
 const SEVERITY_ICON = { error: 'error', warning: 'warning', information: 'info', hint: 'lightbulb' } as const;
+
+/** The last restore into a pod: what came in, what Prometheus serves now, where the old data went. */
+export function restoreNodes(result: RestoreResult | undefined): PodNode[] {
+  if (!result) return [];
+  const served = result.verifiedRange ? ` · serves ${formatRange(result.verifiedRange.from, result.verifiedRange.to)}` : '';
+  return [{ type: 'info', label: 'Last restore', description: `${result.restoredBlocks.length} blocks${served} · backup ${result.backup}`, icon: 'cloud-upload' }];
+}
 
 /** An in-place analysis under its pod: a verdict line, then one item per diagnostic. */
 export function analysisNodes(result: AnalysisResult | undefined): PodNode[] {

@@ -10,6 +10,10 @@ import zlib from 'node:zlib';
 import {
   blockOverlaps,
   dataDirOfFile,
+  decodeDumpSources,
+  dumpPathsFromUriList,
+  DUMPS_MIME,
+  encodeDumpSources,
   dumpChildren,
   dumpPreview,
   dumpSummary,
@@ -184,4 +188,35 @@ test('dump preview: whole blocks overlapping the range, head always included, si
   assert.deepEqual(dumpPreview(summary, 6 * h, undefined).included, []);
   assert.deepEqual(dumpPreview(summary, undefined, undefined).included.map((b) => b.ulid), ['A', 'B', 'C']);
   assert.deepEqual(dumpPreview({ ...summary, headFiles: 0, walSegments: 0 }, 0, h).effective, { from: 0, to: 2 * h });
+});
+
+test('drag and drop: Dump Files payload round-trips; VS Code\'s own tree payload is not taken for sources', () => {
+  const sources = ['/ws/healthy.tar.gz', '/ws/extracted/over lap'];
+  assert.deepEqual(decodeDumpSources(encodeDumpSources(sources)), sources);
+  assert.equal(DUMPS_MIME, 'application/vnd.code.tree.tsdbdump.dumps', 'VS Code adds the tree mime in lower case');
+  assert.deepEqual(decodeDumpSources(JSON.stringify({ id: 'tsdbdump.dumps', itemHandles: ['0/0:healthy.tar.gz'] })), []);
+  assert.deepEqual(decodeDumpSources('not json'), []);
+  assert.deepEqual(decodeDumpSources('["relative.tar.gz"]'), []);
+  assert.deepEqual(decodeDumpSources('[1]'), []);
+});
+
+test('drag and drop: dropped uri lists keep local dump files and directories only', () => {
+  const dirs = new Set(['/ws/data dir', '/ws/prom']);
+  const isDir = (p: string) => dirs.has(p);
+  const list = [
+    '# a comment',
+    'file:///ws/healthy.tar.gz',
+    'file:///ws/b.TGZ',
+    'file:///ws/c.tar',
+    'file:///ws/data%20dir',
+    'file:///ws/prom/',
+    'file:///ws/notes.txt',
+    'file:///ws/plain',
+    'https://example.com/x.tar.gz',
+    'vscode-remote://host/ws/remote.tar.gz',
+    'not a uri',
+    '',
+  ].join('\r\n');
+  assert.deepEqual(dumpPathsFromUriList(list, isDir), ['/ws/healthy.tar.gz', '/ws/b.TGZ', '/ws/c.tar', '/ws/data dir', '/ws/prom']);
+  assert.deepEqual(dumpPathsFromUriList('', isDir), []);
 });
