@@ -1,0 +1,241 @@
+// Runs INSIDE the extension host against the loopback test cluster (test/cluster) that
+// test/ui/run.mjs starts: TSDBDUMP_TEST_KUBECONFIG is its kubeconfig, TSDBDUMP_TEST_CLUSTER_STATE
+// the state dir (a pod's data dir on this machine: <state>/<cluster>/<namespace>/<pod>/root/prometheus).
+// Without them (desktop runs through runTest.ts) the suite starts its own cluster, which needs root.
+// The Pods tree, Dump from Pod, Analyze Pod, and a restore by dropping a Dump Files node on a pod.
+// Leaves the settings and the Dump Files tree as it found them: extension.test.ts runs after it.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { suite, suiteSetup, suiteTeardown, test } from 'mocha';
+import * as vscode from 'vscode';
+import type { TreeNode } from '../../../client/src/dumps';
+import type { TsdbdumpApi } from '../../../client/src/extension';
+import { DUMPS_MIME } from '../../../client/src/model';
+import type { PodNode } from '../../../client/src/pods';
+import type { AnalysisResult, DumpResult, RestoreResult } from '../../../server/src/protocol';
+
+const EXTENSION_ID = 'tsdbdump.tsdbdump';
+const BLOCK_DIR = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+
+async function poll<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 45_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function labelOf(n: PodNode): string {
+  switch (n.type) {
+    case 'context':
+      return n.context.name;
+    case 'namespace':
+      return n.namespace;
+    case 'pod':
+      return n.pod.name;
+    case 'container':
+      return n.container;
+    case 'info':
+      return n.label;
+  }
+}
+
+/** The info items under a pod, label → description. */
+function infoOf(children: PodNode[]): Map<string, string> {
+  return new Map(children.flatMap((c) => (c.type === 'info' ? [[c.label, c.description ?? '']] : [])));
+}
+
+/**
+ * Answers the mode pick and the modal confirmation of one restore as a user would (the extension
+ * host cannot click dialogs), recording what was asked; the real prompts are back afterwards.
+ */
+async function answeringPrompts<T>(answers: { pick: string; confirm: string }, fn: () => Promise<T>): Promise<{ value: T; asked: string[] }> {
+  const win = vscode.window as unknown as Record<'showQuickPick' | 'showWarningMessage', unknown>;
+  const original = { showQuickPick: win.showQuickPick, showWarningMessage: win.showWarningMessage };
+  const asked: string[] = [];
+  win.showQuickPick = async (items: readonly vscode.QuickPickItem[] | Thenable<readonly vscode.QuickPickItem[]>, options?: vscode.QuickPickOptions) => {
+    asked.push(`pick: ${options?.title}`);
+    return (await items).find((i) => i.label === answers.pick);
+  };
+  win.showWarningMessage = async (message: string, options?: vscode.MessageOptions) => {
+    asked.push(`${options?.modal ? 'modal' : 'warning'}: ${message}`);
+    return options?.modal ? answers.confirm : undefined;
+  };
+  try {
+    assert.equal(vscode.window.showQuickPick, win.showQuickPick, 'the extension host let the test answer the quick pick');
+    return { value: await fn(), asked };
+  } finally {
+    Object.assign(win, original);
+  }
+}
+
+suite('tsdbdump with a Kubernetes cluster', () => {
+  let api: TsdbdumpApi;
+  let stateDir: string;
+  let ownCluster: { stop(): Promise<void> } | undefined;
+  let previousKubeconfig: string | undefined;
+  let work: string;
+  let dump: DumpResult | undefined;
+  const config = () => vscode.workspace.getConfiguration('tsdbdump');
+  const dataDirOf = (cluster: string, namespace: string, pod: string) => path.join(stateDir, cluster, namespace, pod, 'root', 'prometheus');
+
+  /** A node of the Pods tree, found the way a user expands it. */
+  async function node(...labels: string[]): Promise<PodNode> {
+    let n: PodNode | undefined;
+    for (const label of labels) {
+      const children = await api.pods.getChildren(n);
+      n = children.find((c) => labelOf(c) === label);
+      assert.ok(n, `${label} not found among ${children.map(labelOf).join(', ')}`);
+    }
+    return n!;
+  }
+
+  /** The pod's children once its summary shows `blocks` blocks (a live Prometheus may be compacting). */
+  async function podChildrenWithBlocks(pod: PodNode, blocks: number, timeoutMs = 45_000): Promise<PodNode[]> {
+    let last = '';
+    try {
+      return await poll(async () => {
+        api.pods.refresh();
+        const children = await api.pods.getChildren(pod);
+        last = [...infoOf(children)].map(([k, v]) => `${k}=${v}`).join('; ');
+        return infoOf(children).get('Blocks') === String(blocks) && children;
+      }, `${blocks} blocks`, timeoutMs);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; last: ${last}`);
+    }
+  }
+
+  suiteSetup(async function () {
+    this.timeout(120_000);
+    const ext = vscode.extensions.getExtension<TsdbdumpApi>(EXTENSION_ID);
+    assert.ok(ext, `${EXTENSION_ID} not found`);
+    api = await ext.activate();
+    let kubeconfig = process.env.TSDBDUMP_TEST_KUBECONFIG;
+    stateDir = process.env.TSDBDUMP_TEST_CLUSTER_STATE ?? '';
+    if (!kubeconfig || !stateDir) {
+      const { startTestCluster } = await import('../../cluster/index.js');
+      stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-ext-cluster-'));
+      const cluster = await startTestCluster({ stateDir });
+      ownCluster = cluster;
+      kubeconfig = cluster.kubeconfigPath;
+    }
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-ext-cluster-test-'));
+    previousKubeconfig = config().inspect<string>('kubeconfig')?.globalValue;
+    await config().update('kubeconfig', kubeconfig, vscode.ConfigurationTarget.Global);
+    api.pods.refresh();
+  });
+
+  suiteTeardown(async function () {
+    this.timeout(60_000);
+    await config().update('kubeconfig', previousKubeconfig, vscode.ConfigurationTarget.Global);
+    api.pods.refresh();
+    // The dump and the restore's backup were outside the workspace; they leave the Dump Files tree.
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+    await api.dumps.refresh();
+    await ownCluster?.stop();
+    if (ownCluster) fs.rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  test('Pods tree: contexts, Prometheus pods by namespace, containers and the TSDB summary', async function () {
+    this.timeout(90_000);
+    const roots = await api.pods.getChildren();
+    assert.deepEqual(roots.map(labelOf).sort(), ['dev', 'prod', 'prod-restricted']);
+    const namespaces = await api.pods.getChildren(await node('prod'));
+    assert.deepEqual(namespaces.map(labelOf), ['monitoring'], 'default/web-0 is not Prometheus: no default namespace');
+    const pods = await api.pods.getChildren(namespaces[0]);
+    assert.deepEqual(pods.map(labelOf).sort(), ['prometheus-0', 'prometheus-notar-0']);
+    assert.equal((await node('dev', 'observability', 'prometheus-0')).type, 'pod');
+
+    const pod = pods.find((p) => labelOf(p) === 'prometheus-0')!;
+    assert.equal(api.pods.getTreeItem(pod).contextValue, 'pod');
+    const children = await podChildrenWithBlocks(pod, 4);
+    assert.deepEqual(children.filter((c) => c.type === 'container').map(labelOf), ['prometheus', 'config-reloader']);
+    const info = infoOf(children);
+    assert.match(info.get('Range') ?? '', /^2025-01-03 00:00:00 → .* UTC$/);
+    assert.match(info.get('Prometheus') ?? '', /^2\.42\./);
+    assert.match(info.get('TSDB') ?? '', /^\/prometheus · /);
+    assert.ok(children.every((c) => c.type !== 'info' || !c.error), [...info].join('; '));
+  });
+
+  test('Pods tree: a user without pods/exec gets an error item naming it, without hanging', async function () {
+    this.timeout(60_000);
+    const pod = await node('prod-restricted', 'monitoring', 'prometheus-0');
+    const t0 = Date.now();
+    const children = await api.pods.getChildren(pod);
+    const elapsed = Date.now() - t0;
+    assert.ok(elapsed < 20_000, `the summary took ${elapsed} ms`);
+    const errors = children.filter((c): c is Extract<PodNode, { type: 'info' }> => c.type === 'info' && c.error === true);
+    assert.equal(errors.length, 1, children.map(labelOf).join(', '));
+    assert.equal(errors[0].label, 'kube-forbidden');
+    assert.match(errors[0].description ?? '', /exec/);
+    assert.equal(api.pods.getTreeItem(errors[0]).contextValue, 'error');
+  });
+
+  test('Dump from Pod (automation options): the dump and its manifest, analysed in the Dump Files tree', async function () {
+    this.timeout(120_000);
+    const pod = await node('prod', 'monitoring', 'prometheus-0');
+    const output = path.join(work, 'prod-prometheus-0.tar.gz');
+    dump = (await vscode.commands.executeCommand('tsdbdump.dump', pod, { output, confirm: false })) as DumpResult | undefined;
+    assert.ok(dump, 'the dump command returned no result (see the tsdbdump output)');
+    assert.equal(dump.output, output);
+    assert.ok(fs.existsSync(output) && fs.existsSync(dump.manifest), 'the dump and its manifest exist');
+    assert.deepEqual(fs.readdirSync(work).filter((n) => n.endsWith('.partial')), []);
+    assert.equal(dump.blocks.length, 4);
+    const state = await poll(() => api.dumps.get(output)?.status === 'done' && api.dumps.get(output), 'the dump analysed in the tree', 60_000);
+    assert.equal(state.result?.blocks.length, 4);
+    assert.deepEqual(state.result?.diagnostics.filter((d) => d.severity === 'error').map((d) => d.code), []);
+    assert.match(String(api.dumps.getTreeItem(state.node).description), /^4 blocks · /);
+  });
+
+  test('Analyze Pod: the verdict under the pod', async function () {
+    this.timeout(90_000);
+    const pod = await node('prod', 'monitoring', 'prometheus-0');
+    const result = (await vscode.commands.executeCommand('tsdbdump.analyzePod', pod)) as AnalysisResult | undefined;
+    assert.ok(result, 'the analyzePod command returned no result');
+    assert.ok(result.blocks.length >= 4, `${result.blocks.length} blocks`);
+    const verdict = infoOf(await api.pods.getChildren(pod)).get('Analysis');
+    assert.equal(verdict, `${result.blocks.length} blocks · ${result.diagnostics.filter((d) => d.severity === 'error').length} error(s) · ${result.diagnostics.filter((d) => d.severity !== 'error').length} other`);
+  });
+
+  test('dropping the dump from Dump Files on the dev pod restores it there (mode and confirmation asked)', async function () {
+    this.timeout(150_000);
+    assert.ok(dump, 'needs the dump of the previous test');
+    const source = dump.output;
+    // What a drag of the dump node carries, made by the Dump Files tree's own controller.
+    const dragSource: vscode.TreeDragAndDropController<TreeNode> = api.dumps;
+    const dataTransfer = new vscode.DataTransfer();
+    await dragSource.handleDrag!([api.dumps.get(source)!.node], dataTransfer, new vscode.CancellationTokenSource().token);
+    assert.ok(dataTransfer.get(DUMPS_MIME), 'the drag carries the Dump Files mime');
+    assert.ok(api.pods.dropMimeTypes.includes(DUMPS_MIME) && api.pods.dropMimeTypes.includes('text/uri-list'));
+
+    const devPod = await node('dev', 'observability', 'prometheus-0');
+    const dropTarget: vscode.TreeDragAndDropController<PodNode> = api.pods;
+    const { asked } = await answeringPrompts({ pick: 'replace', confirm: 'Restore' }, async () =>
+      dropTarget.handleDrop!(devPod, dataTransfer, new vscode.CancellationTokenSource().token),
+    );
+    // The drop reached the restore of this pod with this dump: the prompts name both.
+    assert.equal(asked.length, 2, asked.join('\n'));
+    assert.equal(asked[0], 'pick: Restore into prometheus-0');
+    assert.match(asked[1], /^modal: Restore prod-prometheus-0\.tar\.gz into observability\/prometheus-0 \(dev\) with mode "replace"\?/);
+
+    assert.ok(devPod.type === 'pod');
+    const result: RestoreResult | undefined = api.pods.restoreOf(devPod.pod);
+    assert.ok(result, 'no restore was recorded for the dev pod (see the tsdbdump output)');
+    assert.deepEqual([...result.restoredBlocks].sort(), [...dump.blocks].sort());
+    assert.ok(result.verifiedRange && result.verifiedRange.from < result.verifiedRange.to, 'Prometheus serves the restored range');
+    assert.ok(fs.existsSync(result.backup), `the backup ${result.backup} exists`);
+    assert.equal(result.target.context, 'dev');
+
+    const devData = dataDirOf('dev', 'observability', 'prometheus-0');
+    const blockDirs = fs.readdirSync(devData).filter((n) => BLOCK_DIR.test(n));
+    for (const b of result.restoredBlocks) assert.ok(blockDirs.includes(b) && fs.existsSync(path.join(devData, b, 'meta.json')), `${b} in the dev data dir`);
+    assert.equal(blockDirs.length, 4, blockDirs.join(', '));
+
+    const children = await podChildrenWithBlocks(devPod, 4, 30_000);
+    assert.match(infoOf(children).get('Last restore') ?? '', /^4 blocks · serves .* · backup /);
+  });
+});
