@@ -53,7 +53,7 @@ function infoOf(children: PodNode[]): Map<string, string> {
  * Answers the mode pick and the modal confirmation of one restore as a user would (the extension
  * host cannot click dialogs), recording what was asked; the real prompts are back afterwards.
  */
-async function answeringPrompts<T>(answers: { pick: string; confirm: string }, fn: () => Promise<T>): Promise<{ value: T; asked: string[] }> {
+async function answeringPrompts<T>(answers: { pick: string; confirm?: string }, fn: () => Promise<T>): Promise<{ value: T; asked: string[] }> {
   const win = vscode.window as unknown as Record<'showQuickPick' | 'showWarningMessage', unknown>;
   const original = { showQuickPick: win.showQuickPick, showWarningMessage: win.showWarningMessage };
   const asked: string[] = [];
@@ -199,6 +199,27 @@ suite('tsdbdump with a Kubernetes cluster', () => {
     assert.ok(result.blocks.length >= 4, `${result.blocks.length} blocks`);
     const verdict = infoOf(await api.pods.getChildren(pod)).get('Analysis');
     assert.equal(verdict, `${result.blocks.length} blocks · ${result.diagnostics.filter((d) => d.severity === 'error').length} error(s) · ${result.diagnostics.filter((d) => d.severity !== 'error').length} other`);
+  });
+
+  test('an Explorer drop (text/uri-list) on a container: a dump file reaches its restore, other files are refused', async () => {
+    assert.ok(dump, 'needs the dump of the Dump from Pod test');
+    const container = await node('dev', 'observability', 'prometheus-0', 'prometheus');
+    const drop = (uris: vscode.Uri[]) => {
+      const dataTransfer = new vscode.DataTransfer();
+      dataTransfer.set('text/uri-list', new vscode.DataTransferItem(uris.map((u) => u.toString()).join('\r\n')));
+      return api.pods.handleDrop(container, dataTransfer);
+    };
+    // Declining the confirmation: nothing is restored, but the prompts show where the drop went.
+    const toDump = await answeringPrompts({ pick: 'merge' }, () => drop([vscode.Uri.file(dump!.output)]));
+    assert.equal(toDump.asked.length, 2, toDump.asked.join('\n'));
+    assert.equal(toDump.asked[0], 'pick: Restore into prometheus-0');
+    assert.match(toDump.asked[1], /^modal: Restore prod-prometheus-0\.tar\.gz into observability\/prometheus-0 \(dev\) with mode "merge"\?/);
+    assert.equal(container.type === 'container' && api.pods.restoreOf(container.pod), undefined);
+
+    const notADump = path.join(work, 'notes.txt');
+    fs.writeFileSync(notADump, 'not a dump');
+    const refused = await answeringPrompts({ pick: 'replace', confirm: 'Restore' }, () => drop([vscode.Uri.file(notADump)]));
+    assert.deepEqual(refused.asked, ['warning: Only a dump (.tar.gz, .tgz, .tar) or a TSDB data directory can be restored to a pod.']);
   });
 
   test('dropping the dump from Dump Files on the dev pod restores it there (mode and confirmation asked)', async function () {
