@@ -1,6 +1,7 @@
 // The `vscode` test phase: builds and packages the extension, then against private code-servers
 //   1. runs the mocha suite inside the extension host (extension loaded from the repo),
-//   2. installs the packaged .vsix and drives the workbench in Chromium (acceptance steps).
+//   2. installs the packaged .vsix and drives the workbench in Chromium (acceptance steps),
+//   3. the same .vsix with workspace trust on: Restricted Mode, then granting trust.
 // Writes {"passed","failed","skipped"} to $TSDBDUMP_COUNTS and screenshots to test-results/ui/.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,12 +11,13 @@ import path from 'node:path';
 import { ensureInstalled, log, makeBigDump, makeWorkspace, repoRoot, startCodeServer } from './lib.mjs';
 import { runExtensionHostTests } from './ext-tests.mjs';
 import { runAcceptance } from './acceptance.mjs';
+import { runUntrusted } from './untrusted.mjs';
 
 const outDir = path.join(repoRoot, 'test-results/ui');
 fs.rmSync(outDir, { recursive: true, force: true });
 fs.mkdirSync(outDir, { recursive: true });
 const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-ui-'));
-const only = process.env.TSDBDUMP_UI_ONLY; // 'ext' or 'ui' while iterating
+const only = process.env.TSDBDUMP_UI_ONLY; // 'ext', 'ui' or 'untrusted' while iterating
 const counts = { passed: 0, failed: 0, skipped: 0 };
 const summary = {};
 const servers = [];
@@ -73,7 +75,7 @@ try {
   const testsPath = path.join(repoRoot, 'out/test/vscode/suite');
   if (!fs.existsSync(path.join(testsPath, 'index.js'))) throw new Error('out/test/vscode/suite/index.js was not built');
 
-  if (only !== 'ui') {
+  if (!only || only === 'ext') {
     const workspace = makeWorkspace(path.join(runDir, 'ws-ext'));
     const resultsFile = path.join(runDir, 'ext-results.json');
     const bigDump = await makeBigDump(path.join(runDir, 'big.tar'));
@@ -101,7 +103,7 @@ try {
     fs.cpSync(path.join(runDir, 'server-ext/user/logs'), path.join(outDir, 'logs-ext'), { recursive: true });
   }
 
-  if (only !== 'ext') {
+  if (!only || only === 'ui') {
     const workspace = makeWorkspace(path.join(runDir, 'ws-ui'));
     const kube = await startCluster('ui');
     const server = await startCodeServer(path.join(runDir, 'server-ui'), { vsix, settings: kube.settings, env: kube.env });
@@ -117,6 +119,27 @@ try {
     summary.acceptance = { passed: results.length - failed, failed };
     fs.copyFileSync(server.logFile, path.join(outDir, 'code-server-ui.log'));
     fs.cpSync(path.join(runDir, 'server-ui/user/logs'), path.join(outDir, 'logs-ui'), { recursive: true });
+  }
+
+  if (!only || only === 'untrusted') {
+    // Workspace trust on, the folder untrusted; a kubeconfig without contexts, so no cluster is asked.
+    const workspace = makeWorkspace(path.join(runDir, 'ws-untrusted'));
+    const kubeconfig = path.join(runDir, 'no-contexts.kubeconfig');
+    fs.writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n');
+    const server = await startCodeServer(path.join(runDir, 'server-untrusted'), {
+      vsix, trust: 'enabled', settings: { 'tsdbdump.kubeconfig': kubeconfig }, env: { KUBECONFIG: kubeconfig },
+    });
+    servers.push(server);
+    log(`Restricted Mode tests of the .vsix on ${server.url}`);
+    const results = await runUntrusted({ url: server.url, workspace, outDir });
+    await server.stop();
+    fs.writeFileSync(path.join(outDir, 'untrusted.json'), JSON.stringify(results, null, 2));
+    const failed = results.filter((r) => !r.ok).length;
+    counts.passed += results.length - failed;
+    counts.failed += failed;
+    summary.untrusted = { passed: results.length - failed, failed };
+    fs.copyFileSync(server.logFile, path.join(outDir, 'code-server-untrusted.log'));
+    fs.cpSync(path.join(runDir, 'server-untrusted/user/logs'), path.join(outDir, 'logs-untrusted'), { recursive: true });
   }
 } catch (e) {
   console.error(`vscode phase: ${e?.stack ?? e}`);
