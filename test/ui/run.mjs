@@ -13,11 +13,15 @@ import { runExtensionHostTests } from './ext-tests.mjs';
 import { runAcceptance } from './acceptance.mjs';
 import { runUntrusted } from './untrusted.mjs';
 
+const only = process.env.TSDBDUMP_UI_ONLY; // 'ext', 'ui' or 'untrusted' while iterating
+if (only && !['ext', 'ui', 'untrusted'].includes(only)) {
+  console.error(`TSDBDUMP_UI_ONLY must be ext, ui or untrusted, not ${only}`);
+  process.exit(2);
+}
 const outDir = path.join(repoRoot, 'test-results/ui');
 fs.rmSync(outDir, { recursive: true, force: true });
 fs.mkdirSync(outDir, { recursive: true });
 const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-ui-'));
-const only = process.env.TSDBDUMP_UI_ONLY; // 'ext', 'ui' or 'untrusted' while iterating
 const counts = { passed: 0, failed: 0, skipped: 0 };
 const summary = {};
 const servers = [];
