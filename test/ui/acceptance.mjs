@@ -1,14 +1,25 @@
 // Acceptance test of the PACKAGED extension (.vsix installed into a private code-server) in the
 // real VS Code workbench, driven through Chromium like a user: tree, Problems panel, report,
-// palette, timeline webview. A screenshot per step goes to the results folder. Every wait polls
-// for a state (playwright's auto-waiting); nothing sleeps a fixed time.
+// palette, timeline webview, and against the loopback test cluster the Pods view, Dump from Pod
+// (its real dialogs) and Restore by dragging a dump onto a pod. A screenshot per step goes to the
+// results folder. Every wait polls for a state (playwright's auto-waiting); nothing sleeps a fixed time.
+import fs from 'node:fs';
 import path from 'node:path';
-import { launchBrowser, log, runCommand, startCommand } from './lib.mjs';
+import { launchBrowser, log, runCommand, startCommand, waitFor } from './lib.mjs';
 
 const ULID = '[0-7][0-9A-HJKMNP-TV-Z]{25}';
 
-/** Returns [{ name, ok, ms, error? }]. */
-export async function runAcceptance({ url, workspace, outDir }) {
+/** A regexp matching exactly `text`. */
+const exactly = (text) => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+
+/** The block directories (ULID names) of a TSDB data dir on disk. */
+const blockDirs = (dataDir) => fs.readdirSync(dataDir).filter((n) => new RegExp(`^${ULID}$`).test(n) && fs.existsSync(path.join(dataDir, n, 'meta.json'))).sort();
+
+/**
+ * Returns [{ name, ok, ms, error? }]. `cluster` is the loopback test cluster (test/cluster) the
+ * workbench's `tsdbdump.kubeconfig` points at.
+ */
+export async function runAcceptance({ url, workspace, outDir, cluster }) {
   const results = [];
   const { page, close } = await launchBrowser();
   page.on('pageerror', (e) => log(`pageerror: ${e.message}`));
@@ -38,6 +49,46 @@ export async function runAcceptance({ url, workspace, outDir }) {
     await input.press('Enter');
     await widget.waitFor({ state: 'hidden' });
   }
+
+  const podsView = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Pods' }) });
+  /** A row of a tree or quick pick whose label is `label` (a string: exactly). */
+  const rowOf = (container, label) =>
+    container.locator('.monaco-list-row').filter({ has: page.locator('.label-name', { hasText: typeof label === 'string' ? exactly(label) : label }) });
+  const podRow = (label) => rowOf(podsView, label);
+  const descriptionOf = async (row) => ((await row.locator('.label-description').first().textContent()) ?? '').trim();
+  /** The rows a tree shows, for failure messages. */
+  const rowsOf = async (pane) => (await pane.locator('.monaco-list-row').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label')))).join(' | ');
+  /** Expands (or collapses) a tree row by clicking it, and waits until it is. */
+  async function setExpanded(row, expanded) {
+    await row.waitFor({ timeout: 60_000 });
+    if (((await row.getAttribute('aria-expanded')) === 'true') !== expanded) await row.click();
+    await waitFor(async () => ((await row.getAttribute('aria-expanded')) === 'true') === expanded, { what: `a tree row to ${expanded ? 'expand' : 'collapse'}` });
+  }
+  /** Collapses every expanded top-level row of a tree (its rows are virtual: only what fits is in the page). */
+  async function collapseTopLevel(pane) {
+    const expanded = pane.locator('.monaco-list-row[aria-level="1"][aria-expanded="true"]');
+    for (let n = await expanded.count(); n > 0; n--) {
+      await expanded.first().click();
+      await waitFor(async () => (await expanded.count()) < n, { what: 'a tree row to collapse' });
+    }
+  }
+  /** Picks the row labelled `label` in the open quick pick. */
+  async function pickRow(label) {
+    const row = rowOf(page.locator('.quick-input-widget'), label).first();
+    await row.waitFor({ state: 'visible', timeout: 60_000 });
+    await row.click();
+  }
+  /** Passes the modal dialog's message (then its detail, if any) to `check`, then presses `button`. */
+  async function answerModal(button, check) {
+    const dialog = page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ timeout: 60_000 });
+    const message = (await dialog.locator('.dialog-message-container').innerText()).trim();
+    await check?.(message);
+    await dialog.getByRole('button', { name: button, exact: true }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    return message;
+  }
+  const toasts = page.locator('.notifications-toasts');
 
   try {
     await step('workbench loads with the Prometheus TSDB view container', async () => {
@@ -117,6 +168,90 @@ export async function runAcceptance({ url, workspace, outDir }) {
       await block.press('Enter');
       await view.locator(`.monaco-list-row[aria-selected="true"][aria-label*="${ulid}"]`).waitFor({ timeout: 30_000 });
       await shot('06-reveal-block');
+    });
+
+    await step('Pods view: contexts; prod prometheus-0 shows containers and TSDB summary; prod-restricted an error item', async () => {
+      const header = podsView.locator('.pane-header');
+      if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+      for (const c of ['prod', 'prod-restricted', 'dev']) await podRow(c).waitFor({ timeout: 60_000 });
+      await setExpanded(podRow('prod'), true);
+      await podRow('monitoring').waitFor({ timeout: 60_000 });
+      await setExpanded(podRow('prometheus-0'), true);
+      for (const c of ['prometheus', 'config-reloader']) await podRow(c).waitFor({ timeout: 60_000 });
+      await podRow('Blocks').waitFor({ timeout: 60_000 });
+      const summary = {};
+      for (const label of ['Blocks', 'Range', 'Prometheus']) summary[label] = await descriptionOf(podRow(label));
+      if (summary.Blocks !== '4' || !/2025-01-0\d/.test(summary.Range) || !/^2\.42\./.test(summary.Prometheus)) {
+        throw new Error(`unexpected TSDB summary ${JSON.stringify(summary)}; rows: ${await rowsOf(podsView)}`);
+      }
+      await shot('07-pods-view-prod');
+      // The viewer user may list pods but not exec into them: the summary must end in an error item.
+      await setExpanded(podRow('prod'), false);
+      await setExpanded(podRow('prod-restricted'), true);
+      await setExpanded(podRow('prometheus-0'), true);
+      const error = podRow(/^kube-/);
+      await error.waitFor({ timeout: 60_000 }).catch(async () => {
+        throw new Error(`no error item under prod-restricted's pod; rows: ${await rowsOf(podsView)}`);
+      });
+      const text = `${await error.locator('.label-name').innerText()}: ${await descriptionOf(error)}`;
+      if (!/forbidden/i.test(text) || !/exec/i.test(text)) throw new Error(`error item does not say exec is forbidden: ${text}`);
+      if (await podRow('Blocks').count()) throw new Error('prod-restricted shows a TSDB summary');
+      if (await podsView.locator('.codicon-tree-item-loading').count()) throw new Error('a Pods tree item is still loading');
+      await shot('08-pods-view-restricted');
+      await setExpanded(podRow('prod-restricted'), false);
+    });
+
+    const dumpFile = path.join(workspace, 'prod-prometheus-0.tar.gz');
+    await step('palette: Dump from Pod… with the real dialogs writes the dump and lists it', async () => {
+      await startCommand(page, 'tsdbdump: Dump from Pod…');
+      await pickRow('prod');
+      await pickRow('prometheus-0');
+      await pickRow('Everything');
+      await answerModal('Dump', async (message) => {
+        await shot('09-dump-preview');
+        if (!/^Dump 4 of 4 block\(s\) plus the head of monitoring\/prometheus-0/.test(message)) throw new Error(`dump preview: ${message}`);
+      });
+      // code-server's save dialog is VS Code's simple file dialog: a quick input holding a path.
+      const input = page.locator('.quick-input-widget input[type="text"]');
+      await waitFor(async () => /\/prometheus-0\.tar\.gz$/.test(await input.inputValue().catch(() => '')), { timeoutMs: 60_000, what: 'the save dialog' });
+      // Typed without the extension, which the dialog appends from the filter: it compares only the
+      // last extension ("gz") with the filter's "tar.gz", so it would turn "x.tar.gz" into "x.tar.gz.tar.gz".
+      await input.fill(dumpFile.replace(/\.tar\.gz$/, ''));
+      await shot('10-dump-save-dialog');
+      await input.press('Enter');
+      await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+      await toasts.getByText(/Dumped 4 block\(s\), .* to prod-prometheus-0\.tar\.gz\.$/).waitFor({ timeout: 120_000 });
+      for (const f of [dumpFile, `${dumpFile}.manifest.json`]) if (!fs.existsSync(f)) throw new Error(`${f} was not written`);
+      const partial = fs.readdirSync(workspace).filter((n) => n.endsWith('.partial'));
+      if (partial.length) throw new Error(`partial files left: ${partial.join(', ')}`);
+      await collapseTopLevel(view);
+      await treeItem(/^prod-prometheus-0\.tar\.gz.*4 blocks · no problems/).waitFor({ timeout: 60_000 }).catch(async () => {
+        throw new Error(`the dump is not in the Dump Files tree as 4 blocks · no problems; rows: ${await rowsOf(view)}`);
+      });
+      await shot('11-dump-done');
+    });
+
+    await step('dragging the dump onto dev prometheus-0 in the Pods view restores it (merge)', async () => {
+      if (!fs.existsSync(dumpFile)) throw new Error(`needs ${path.basename(dumpFile)} from the Dump from Pod step`);
+      const devData = cluster.pod('dev/observability/prometheus-0').dataDir;
+      const dumped = blockDirs(cluster.pod('prod/monitoring/prometheus-0').dataDir);
+      if (dumped.length !== 4) throw new Error(`prod has ${dumped.length} blocks`);
+      if (blockDirs(devData).length) throw new Error('dev has blocks before the restore');
+      await collapseTopLevel(view);
+      await collapseTopLevel(podsView);
+      await setExpanded(podRow('dev'), true);
+      const target = podRow('prometheus-0');
+      await target.waitFor({ timeout: 60_000 });
+      await treeItem(/^prod-prometheus-0\.tar\.gz/).dragTo(target);
+      await pickRow('merge');
+      await answerModal('Restore', async (message) => {
+        await shot('12-restore-confirm');
+        if (!/^Restore prod-prometheus-0\.tar\.gz into observability\/prometheus-0 \(dev\) with mode "merge"/.test(message)) throw new Error(`restore confirmation: ${message}`);
+      });
+      await toasts.getByText(/Restored 4 block\(s\) to prometheus-0/).waitFor({ timeout: 180_000 });
+      const restored = blockDirs(devData);
+      if (dumped.some((b) => !restored.includes(b))) throw new Error(`dev holds ${restored.join(', ')}; expected ${dumped.join(', ')}`);
+      await shot('13-restore-done');
     });
   } finally {
     await close();

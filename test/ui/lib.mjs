@@ -41,8 +41,9 @@ export async function waitFor(fn, { timeoutMs = 30_000, intervalMs = 100, what =
  * and XDG dirs under `dir`, in its own process group (the server, its extension hosts, file
  * watchers and our worker are all stopped by one group kill).
  * Options: vsix (install it first), smokeTest (honour extensionDevelopmentPath/TestsPath in the URL),
- * settings (user settings object), port (0 = any), trust ('disabled' = every folder is trusted;
- * 'enabled' = workspace trust on, so a folder opens in Restricted Mode without a startup dialog).
+ * settings (user settings object; also written as the remote machine's settings, the only place a
+ * code-server window reads machine-scoped settings such as tsdbdump.kubeconfig from), port (0 = any),
+ * trust ('disabled' = every folder is trusted; 'enabled' = workspace trust on, so a folder opens in Restricted Mode without a startup dialog).
  */
 export async function startCodeServer(dir, { vsix, smokeTest = false, settings = {}, port = 0, env = {}, trust = 'disabled' } = {}) {
   fs.rmSync(dir, { recursive: true, force: true });
@@ -57,6 +58,9 @@ export async function startCodeServer(dir, { vsix, smokeTest = false, settings =
     'security.workspace.trust.banner': 'always',
   } : {};
   fs.writeFileSync(path.join(dir, 'user/User/settings.json'), JSON.stringify({ ...base, ...trustSettings, ...settings }, null, 2));
+  // The workbench is a remote window: settings with "scope": "machine" in the User file are ignored.
+  fs.mkdirSync(path.join(dir, 'user/Machine'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'user/Machine/settings.json'), JSON.stringify(settings, null, 2));
   fs.writeFileSync(path.join(dir, 'config.yaml'), 'bind-addr: 127.0.0.1:0\nauth: none\ncert: false\n');
   const serverEnv = { ...process.env, XDG_DATA_HOME: path.join(dir, 'xdg'), XDG_CONFIG_HOME: path.join(dir, 'xdg'), XDG_CACHE_HOME: path.join(dir, 'xdg'), ...env };
   const common = ['--config', path.join(dir, 'config.yaml'), '--user-data-dir', path.join(dir, 'user'), '--extensions-dir', path.join(dir, 'ext')];
