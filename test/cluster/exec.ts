@@ -21,7 +21,12 @@ export type ExecFault =
   /** The next exec of the pod loses its TCP connection (no close frame) after `bytes` bytes of stdout. */
   | { kind: 'drop-exec-after-bytes'; pod: string; bytes: number }
   /** The next exec of the pod loses its TCP connection after `bytes` bytes of stdin were received. */
-  | { kind: 'drop-exec-after-stdin-bytes'; pod: string; bytes: number };
+  | { kind: 'drop-exec-after-stdin-bytes'; pod: string; bytes: number }
+  /**
+   * Every exec of the pod negotiates v4 at best, like an API server before Kubernetes 1.30 (no v5,
+   * so stdin cannot be closed); stays until the pod's faults are cleared.
+   */
+  | { kind: 'exec-v4-only'; pod: string };
 
 export interface ExecRequest {
   slot: PodSlot;
@@ -35,6 +40,9 @@ export interface ExecRequest {
 }
 
 const SUPPORTED = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'];
+const SUPPORTED_BEFORE_1_30 = SUPPORTED.filter((p) => !p.startsWith('v5.'));
+/** Upgrade requests of pods under the `exec-v4-only` fault: they negotiate without v5. */
+const v4OnlyRequests = new WeakSet<http.IncomingMessage>();
 
 const flag = (url: URL, name: string): boolean => ['true', '1'].includes(url.searchParams.get(name) ?? '');
 
@@ -70,7 +78,10 @@ const wss = new WebSocketServer({
   noServer: true,
   perMessageDeflate: false,
   maxPayload: 256 << 20,
-  handleProtocols: (protocols) => [...protocols].find((p) => SUPPORTED.includes(p)) ?? false,
+  handleProtocols: (protocols, req) => {
+    const supported = v4OnlyRequests.has(req) ? SUPPORTED_BEFORE_1_30 : SUPPORTED;
+    return [...protocols].find((p) => supported.includes(p)) ?? false;
+  },
 });
 
 const EXEC_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/;
@@ -91,8 +102,11 @@ export function handleExecUpgrade(state: ClusterState, user: TestUser, req: http
   if (!isWebSocket) {
     return writeRawStatus(socket, badRequest('unable to upgrade connection: SPDY is not supported by this test server, use a WebSocket client'));
   }
+  const v4Only = state.faults.some((f) => f.pod === `${namespace}/${name}` && f.kind === 'exec-v4-only');
+  if (v4Only) v4OnlyRequests.add(req);
+  const supported = v4Only ? SUPPORTED_BEFORE_1_30 : SUPPORTED;
   const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
-  if (!offered.some((p) => SUPPORTED.includes(p))) {
+  if (!offered.some((p) => supported.includes(p))) {
     return writeRawStatus(socket, badRequest(`unable to upgrade connection: none of the offered subprotocols [${offered.join(' ')}] is supported`));
   }
   const drop = takeFault(state, `${namespace}/${name}`, ['drop-exec-after-bytes', 'drop-exec-after-stdin-bytes']);

@@ -11,6 +11,8 @@
  *   await cluster.deletePod('prod/monitoring/prometheus-0')  // like `kubectl delete pod`, resolves when the replacement is Ready
  *   cluster.injectFault('prod/monitoring/prometheus-0', { kind: 'drop-exec-after-bytes', bytes: 1 << 20 })
  *   cluster.injectFault('prod/monitoring/prometheus-0', { kind: 'fail-next-exec', code: 500 })
+ *   cluster.injectFault('prod/monitoring/prometheus-0', { kind: 'exec-v4-only' })  // until clearFaults: no v5 exec (Kubernetes < 1.30)
+ *   cluster.clearFaults('prod/monitoring/prometheus-0')   // removes the pod's pending and lasting faults
  *   cluster.dropConnections()    // destroys every open TCP connection to every API server
  *   await cluster.stop()         // kills every Prometheus and exec'd process; call it in `after`
  *
@@ -84,7 +86,9 @@ export interface StartOptions {
 export type InjectableFault =
   | { kind: 'fail-next-exec'; code?: number; message?: string }
   | { kind: 'drop-exec-after-bytes'; bytes: number }
-  | { kind: 'drop-exec-after-stdin-bytes'; bytes: number };
+  | { kind: 'drop-exec-after-stdin-bytes'; bytes: number }
+  /** Lasting (until clearFaults): every exec of the pod negotiates v4.channel.k8s.io at best. */
+  | { kind: 'exec-v4-only' };
 
 export interface TestPod {
   key: string;
@@ -119,6 +123,7 @@ export interface TestCluster {
   pod(key: string): TestPod;
   deletePod(key: string): Promise<void>;
   injectFault(podKey: string, fault: InjectableFault): void;
+  clearFaults(podKey: string): void;
   dropConnections(): void;
   stop(): Promise<void>;
 }
@@ -299,6 +304,10 @@ export async function startTestCluster(opts: StartOptions = {}): Promise<TestClu
     injectFault(podKey, fault) {
       const { state, slot } = lookup(podKey);
       state.faults.push({ ...fault, pod: slot.key } as ExecFault);
+    },
+    clearFaults(podKey) {
+      const { state, slot } = lookup(podKey);
+      for (let i = state.faults.length - 1; i >= 0; i--) if (state.faults[i].pod === slot.key) state.faults.splice(i, 1);
     },
     dropConnections() {
       for (const s of servers) s.dropConnections();

@@ -7,6 +7,9 @@
  * directly with the KubeConfig's credentials (applyToHTTPSOptions) and propagates back-pressure
  * both ways: stdout is a Readable that pauses the socket while its buffer is full, and stdin
  * frames wait for the socket to flush.
+ *
+ * Only v5 can end stdin without ending the session (a CLOSE frame). On v4 stdin is refused unless
+ * the caller says the command stops reading on its own (`stdinEndsItself`, e.g. `head -c N`).
  */
 import { Readable } from 'node:stream';
 import type * as https from 'node:https';
@@ -37,6 +40,11 @@ export interface ExecOptions {
   idleTimeoutMs?: number;
   /** stdout buffer before the socket is paused. */
   highWaterMark?: number;
+  /**
+   * The command ends without needing EOF on stdin (it reads a known byte count, like `head -c N`):
+   * stdin may then go over v4.channel.k8s.io, which cannot signal the end of input.
+   */
+  stdinEndsItself?: boolean;
 }
 
 export interface ExecStatus {
@@ -46,7 +54,12 @@ export interface ExecStatus {
   /** The executable was not found in the container (the command never ran). */
   missingExecutable?: boolean;
   stderr: string;
+  /** The negotiated subprotocol (v5.channel.k8s.io or v4.channel.k8s.io). */
+  protocol?: string;
 }
+
+export const EXEC_V5 = 'v5.channel.k8s.io';
+export const EXEC_V4 = 'v4.channel.k8s.io';
 
 export interface ExecHandle {
   stdout: Readable;
@@ -178,7 +191,7 @@ export function execStream(conn: KubeConnection, o: ExecOptions): ExecHandle {
     await conn.kc.applyToHTTPSOptions(tlsOpts);
     if (finished) return;
     const url = execUrl(conn, o, o.stdin != null);
-    ws = new WebSocket(url, ['v5.channel.k8s.io', 'v4.channel.k8s.io'], {
+    ws = new WebSocket(url, [EXEC_V5, EXEC_V4], {
       ...(tlsOpts as WebSocket.ClientOptions),
       handshakeTimeout: o.connectTimeoutMs ?? 20_000,
       perMessageDeflate: false,
@@ -194,9 +207,9 @@ export function execStream(conn: KubeConnection, o: ExecOptions): ExecHandle {
     ws.on('error', (e) => fail(e));
     ws.on('open', () => {
       armIdle();
-      if (o.stdin && ws!.protocol !== 'v5.channel.k8s.io') {
+      if (o.stdin && ws!.protocol !== EXEC_V5 && !o.stdinEndsItself) {
         // v4 cannot close stdin without ending the command: fail before sending anything
-        fail(new ToolError('kube-exec-failed', `${what}: the API server does not speak v5.channel.k8s.io (Kubernetes >= 1.30), so streaming into the pod cannot signal the end of input`));
+        fail(new ToolError('kube-exec-failed', `${what}: the API server does not speak ${EXEC_V5} (Kubernetes >= 1.30), so streaming into the pod cannot signal the end of input`));
         return;
       }
       if (o.stdin) void pumpStdin(ws!, o.stdin).catch((e) => fail(e));
@@ -222,7 +235,7 @@ export function execStream(conn: KubeConnection, o: ExecOptions): ExecHandle {
       } else if (channel === STDERR) {
         if (stderr.length < STDERR_LIMIT) stderr += payload.toString('utf8');
       } else if (channel === STATUS) {
-        status = parseStatus(payload, stderr);
+        status = { ...parseStatus(payload, stderr), protocol: ws!.protocol };
         succeed(status);
       }
     });
@@ -238,7 +251,7 @@ export function execStream(conn: KubeConnection, o: ExecOptions): ExecHandle {
   })().catch((e) => fail(e));
 
   const pumpStdin = async (sock: WebSocket, input: Readable | AsyncIterable<Buffer>) => {
-    const v5 = sock.protocol === 'v5.channel.k8s.io';
+    const v5 = sock.protocol === EXEC_V5;
     for await (const raw of input as AsyncIterable<Buffer>) {
       const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
       // frames of at most STDIN_FRAME bytes, as kubectl sends them

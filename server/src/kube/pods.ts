@@ -171,9 +171,14 @@ export async function requireExec(p: ResolvedPod, signal?: AbortSignal): Promise
   }
 }
 
-export async function deletePod(conn: KubeConnection, name: string, signal?: AbortSignal): Promise<void> {
+/**
+ * Deletes the pod. `gracePeriodSeconds` 0 kills its containers at once (SIGKILL, no shutdown work);
+ * absent: the pod's own grace period (SIGTERM first).
+ */
+export async function deletePod(conn: KubeConnection, name: string, signal?: AbortSignal, o: { gracePeriodSeconds?: number } = {}): Promise<void> {
   const api = conn.kc.makeApiClient((await k8s()).CoreV1Api);
-  await kubeCall(conn, `delete pod ${conn.namespace}/${name}`, (opts) => api.deleteNamespacedPod({ namespace: conn.namespace, name, body: { propagationPolicy: 'Background' } }, opts), signal);
+  const body = { propagationPolicy: 'Background', ...(o.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: o.gracePeriodSeconds } : {}) };
+  await kubeCall(conn, `delete pod ${conn.namespace}/${name}`, (opts) => api.deleteNamespacedPod({ namespace: conn.namespace, name, body }, opts), signal);
 }
 
 /**

@@ -2,11 +2,24 @@
  * Restore a dump into a pod, never losing the pod's data:
  *
  *   analyse the dump (refuse on error diagnostics unless forced) → preflight on the target (Ready,
- *   exec allowed, tools, free space, version vs overlaps, retention) → confirmation → BACKUP the
- *   target with a verified dump → upload into a staging dir inside the data dir (same volume, so
- *   the swap is a rename) → sha256sum there → swap (replace: old data moved aside; merge: new
- *   block dirs moved in) → restart Prometheus (delete the pod; its StatefulSet recreates it on
- *   the same volume) → wait until Ready → query the restored range through the pod proxy.
+ *   exec allowed, tools, free space, exec protocol, version vs overlaps, retention) → confirmation
+ *   → BACKUP the target with a verified dump → upload into a staging dir inside the data dir (same
+ *   volume, so the swap is a rename) → sha256sum there → swap (replace: old data moved aside;
+ *   merge: new block dirs moved in) → restart Prometheus (delete the pod; its StatefulSet
+ *   recreates it on the same volume) → wait until Ready → query the restored range through the
+ *   pod proxy.
+ *
+ * Upload: with v5.channel.k8s.io (Kubernetes >= 1.30) one tar stream into `tar xf -` (or one
+ * `cat > file` per file without tar), which needs stdin closed at the end. v4 cannot close stdin,
+ * so there each file goes into `head -c <size> > file`, which ends on its own after the exact
+ * byte count. Free space comes from statfs (`stat -f`, no /proc needed), `df` as the fallback.
+ *
+ * Replace mode: between the swap and the kill the old Prometheus still runs; its open files are
+ * the moved-aside ones, but anything it creates by path (a new WAL segment, a block from a
+ * compaction, a memory snapshot on shutdown) would land in the restored data. So the pod is
+ * deleted right after the swap with the shortest grace period that is not a force deletion
+ * (1 s; the kubelet kills after its own minimum of about 2 s): a force deletion (0) would let
+ * the StatefulSet start the new Prometheus before the old container is gone.
  *
  * Failures before the swap remove the staging dir and leave the data as it was. Failures after
  * the swap move the old data back (it is still in the pod, aside) and restart again; the verified
@@ -21,13 +34,15 @@ import type { AnalysisResult, RestoreRequest, RestoreResult, TimeRange } from '.
 import { analyzeSource } from '../analysis/analyze';
 import { openSource } from '../dump/source';
 import { executeDump, planDump, podSha256, type DumpOutcome } from './dump';
-import { execCollect, execOk, execStream } from './exec';
+import { EXEC_V5, execCollect, execOk, execStream } from './exec';
 import { deletePod, isReady, requireExec, resolvePod, waitForReady, type ResolvedPod } from './pods';
 import { compareVersions, effectiveDataDir, listDataDir, prometheusStatus, promApi, type DataDirListing, type PromStatus } from './summary';
 
 const ULID_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 /** Never restored: Prometheus's own lock and query log belong to the running instance. */
 const NEVER_RESTORE = new Set(['lock', 'queries.active']);
+/** Replace mode stops the old Prometheus this fast after the swap (0 would be a force deletion). */
+const REPLACE_KILL_GRACE_SECONDS = 1;
 
 export type RestorePhase = 'analysing' | 'preflight' | 'backup' | 'uploading' | 'verifying' | 'swapping' | 'restarting' | 'checking' | 'rolling-back' | 'done';
 
@@ -51,6 +66,10 @@ export interface RestorePreview {
   skipped: string[];
   uploadBytes: number;
   freeBytes?: number;
+  /** The exec subprotocol the API server speaks (v5 can close stdin, v4 cannot). */
+  execProtocol?: string;
+  /** tar: one tar stream; cat: one `cat > file` per file (no tar); head: one `head -c size > file` per file (v4). */
+  uploadMethod: UploadMethod;
   backup: string;
   warnings: string[];
   /** Error diagnostics of the dump (restored anyway only with force). */
@@ -74,6 +93,8 @@ export interface RestoreOutcome extends RestoreResult {
   verifiedSeries?: number;
 }
 
+export type UploadMethod = 'tar' | 'cat' | 'head';
+
 interface UploadEntry {
   path: string;
   size: number;
@@ -93,13 +114,32 @@ async function analyse(source: string, signal?: AbortSignal): Promise<AnalysisRe
   return analyzeSource(source, { signal, verify: 'full' });
 }
 
-async function freeBytes(p: ResolvedPod, dir: string, signal?: AbortSignal): Promise<number | undefined> {
-  const r = await execCollect(p.conn, { namespace: p.namespace, pod: p.name, container: p.container, command: ['df', '-k', dir], signal, timeoutMs: 30_000 }).catch(() => undefined);
-  if (!r || r.exitCode !== 0) return undefined;
-  const lines = r.stdout.toString('utf8').trim().split('\n').slice(1);
-  const tokens = lines.join(' ').trim().split(/\s+/);
-  const avail = Number(tokens[tokens.length - 3]);
-  return Number.isFinite(avail) ? avail * 1024 : undefined;
+/** statfs through `stat -f` (works without /proc, unlike df in some images); df as the fallback. */
+const FREE_SPACE_SCRIPT = 'stat -f -c "statfs %a %S" "$1" 2>/dev/null || df -k "$1"';
+
+/**
+ * Bytes available to Prometheus (a non-root user) from the output of FREE_SPACE_SCRIPT: either
+ * `statfs <available blocks> <block size>` or `df -k` (a header, then one filesystem line, which
+ * df wraps after a long device name).
+ */
+export function parseFreeSpace(output: string): number | undefined {
+  const text = output.trim();
+  const statfs = /^statfs (\d+) (\d+)$/.exec(text);
+  if (statfs) return Number(statfs[1]) * Number(statfs[2]);
+  const tokens = text.split('\n').slice(1).join(' ').trim().split(/\s+/);
+  if (tokens.length < 6) return undefined;
+  const availableKiB = tokens[tokens.length - 3];
+  return /^\d+$/.test(availableKiB) ? Number(availableKiB) * 1024 : undefined;
+}
+
+/**
+ * One exec that tells the free space in `dir` and, as any exec does, the exec subprotocol the
+ * API server negotiates (undefined only when the exec itself failed).
+ */
+async function probeTarget(p: ResolvedPod, dir: string, signal?: AbortSignal): Promise<{ freeBytes?: number; protocol?: string }> {
+  const r = await execCollect(p.conn, { namespace: p.namespace, pod: p.name, container: p.container, command: ['sh', '-c', FREE_SPACE_SCRIPT, 'sh', dir], signal, timeoutMs: 30_000 }).catch(() => undefined);
+  if (!r) return {};
+  return { protocol: r.protocol, freeBytes: r.exitCode === 0 ? parseFreeSpace(r.stdout.toString('utf8')) : undefined };
 }
 
 function rangesOverlap(a: { minTime: number; maxTime: number }, b: { minTime: number; maxTime: number }): boolean {
@@ -212,11 +252,16 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
 
   // Sizes and space.
   const uploadBytes = req.mode === 'merge' ? sourceBlocks.filter((b) => adds.includes(b.dir)).reduce((n, b) => n + b.sizeBytes, 0) : analysis.totalBytes;
-  const free = await freeBytes(pod, dataDir, signal);
+  const probe = await probeTarget(pod, dataDir, signal);
+  const free = probe.freeBytes;
   if (free !== undefined && free < uploadBytes * 1.05 + 16 * 1024 * 1024) {
     throw new ToolError('restore-refused', `not enough space in ${pod.namespace}/${pod.name}:${dataDir}: ${Math.round(free / 1048576)} MiB free, the restore stages ${Math.round(uploadBytes / 1048576)} MiB beside the current data`);
   }
-  if (free === undefined) warnings.push('free space in the pod could not be checked (no df)');
+  if (free === undefined) warnings.push('free space in the pod could not be checked (neither `stat -f` nor `df` answered)');
+  const uploadMethod = chooseUploadMethod(probe.protocol, listing.tools);
+  if (uploadMethod === 'head' && !listing.tools.has('head')) {
+    throw new ToolError('pod-missing-tool', `head is not available in ${pod.namespace}/${pod.name}: the API server speaks no ${EXEC_V5} (Kubernetes < 1.30), so uploads need \`head -c\` to end each file without closing stdin`);
+  }
 
   const backup = path.resolve(req.backup ?? defaultBackupPath(req.source, pod));
   const preview: RestorePreview = {
@@ -229,6 +274,8 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
     skipped,
     uploadBytes,
     freeBytes: free,
+    execProtocol: probe.protocol,
+    uploadMethod,
     backup,
     warnings,
     errors: errorLines,
@@ -251,9 +298,10 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
   let uploaded: UploadEntry[];
   try {
     say('uploading', `uploading to ${staging}`, { bytes: 0, totalBytes: uploadBytes });
-    uploaded = listing.tools.has('tar')
-      ? await uploadWithTar(pod, req.source, staging, include, (b) => say('uploading', 'uploading', { bytes: b, totalBytes: uploadBytes }), signal)
-      : await uploadWithCat(pod, req.source, staging, include, (b) => say('uploading', 'uploading', { bytes: b, totalBytes: uploadBytes }), signal);
+    const onBytes = (b: number) => say('uploading', 'uploading', { bytes: b, totalBytes: uploadBytes });
+    uploaded = uploadMethod === 'tar'
+      ? await uploadWithTar(pod, req.source, staging, include, onBytes, signal)
+      : await uploadFileByFile(pod, req.source, staging, include, uploadMethod, onBytes, signal);
     say('verifying', `verifying ${uploaded.length} files in the pod`);
     const podHashes = await podSha256(pod, staging, uploaded.map((u) => u.path), signal);
     const bad = uploaded.filter((u) => podHashes.get(u.path) !== u.sha256);
@@ -272,7 +320,7 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
     if (req.mode === 'replace') await podScript(pod, SWAP_REPLACE, [dataDir, staging, aside], signal);
     else await podScript(pod, SWAP_MERGE, [dataDir, staging, ...adds], signal);
     swapped = true;
-    const verifiedRange = await restartAndCheck(pod, adds, sourceBlocks, o, say);
+    const verifiedRange = await restartAndCheck(pod, req.mode, adds, sourceBlocks, o, say);
     if (req.mode === 'replace') await removeDir(pod, aside);
     say('done', 'restore verified');
     return {
@@ -298,7 +346,7 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
         // The pod may be between instances (deleted, being recreated): exec needs a running container.
         pod.pod = await waitForReady(pod.conn, pod.name, { oldUid: pod.deletedUid });
         await rollback(pod, req.mode, dataDir, aside, adds, id);
-        await restartPrometheus(pod); // the default deadline: readyTimeoutMs may be what just failed
+        await restartPrometheus(pod, req.mode); // the default deadline: readyTimeoutMs may be what just failed
       } catch (re) {
         throw new ToolError('restore-failed', `restore failed after the swap (${err.message}) and putting the previous data back failed too (${toToolError(re).message}); restore the verified backup ${backup} into ${pod.namespace}/${pod.name}`);
       }
@@ -322,27 +370,34 @@ async function removeDir(pod: ResolvedPod, dir: string): Promise<void> {
   await execCollect(pod.conn, { namespace: pod.namespace, pod: pod.name, container: pod.container, command: ['rm', '-rf', dir], timeoutMs: 120_000 }).catch(() => undefined);
 }
 
-/** Deletes the pod (its StatefulSet recreates it on the same volume) and waits for the new instance. */
-async function restartPrometheus(pod: RestoringPod, timeoutMs?: number): Promise<void> {
+/** tar over v5; without v5 (or when the probe could not tell) `head -c`, which needs no end of stdin. */
+function chooseUploadMethod(protocol: string | undefined, tools: Set<string>): UploadMethod {
+  if (protocol !== EXEC_V5) return 'head';
+  return tools.has('tar') ? 'tar' : 'cat';
+}
+
+/**
+ * Deletes the pod (its StatefulSet recreates it on the same volume) and waits for the new instance.
+ * Replace mode: the data dir was just swapped under the running Prometheus, so it is stopped as
+ * fast as possible (see the top of this file); merge mode leaves it its graceful shutdown.
+ */
+async function restartPrometheus(pod: RestoringPod, mode: 'replace' | 'merge', o: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
   const oldUid = pod.pod.metadata?.uid;
-  await deletePod(pod.conn, pod.name);
+  await deletePod(pod.conn, pod.name, o.signal, { gracePeriodSeconds: mode === 'replace' ? REPLACE_KILL_GRACE_SECONDS : undefined });
   pod.deletedUid = oldUid;
-  const fresh = await waitForReady(pod.conn, pod.name, { oldUid, timeoutMs });
-  pod.pod = fresh;
+  pod.pod = await waitForReady(pod.conn, pod.name, { oldUid, timeoutMs: o.timeoutMs, signal: o.signal });
 }
 
 async function restartAndCheck(
   pod: RestoringPod,
+  mode: 'replace' | 'merge',
   adds: string[],
   blocks: { dir: string; minTime: number; maxTime: number }[],
   o: RestoreOptions,
   say: (phase: RestorePhase, message: string) => void,
 ): Promise<{ range: TimeRange; series: number } | undefined> {
   say('restarting', `restarting ${pod.namespace}/${pod.name}`);
-  const oldUid = pod.pod.metadata?.uid;
-  await deletePod(pod.conn, pod.name, o.signal);
-  pod.deletedUid = oldUid;
-  pod.pod = await waitForReady(pod.conn, pod.name, { oldUid, timeoutMs: o.readyTimeoutMs, signal: o.signal });
+  await restartPrometheus(pod, mode, { timeoutMs: o.readyTimeoutMs, signal: o.signal });
   const restored = blocks.filter((b) => adds.includes(b.dir));
   if (!restored.length) return undefined;
   const range = { from: Math.min(...restored.map((b) => b.minTime)), to: Math.max(...restored.map((b) => b.maxTime)) };
@@ -419,12 +474,17 @@ async function uploadWithTar(
   return entries;
 }
 
-/** Without tar: one `cat > file` per file (the path is a positional argument of a constant script). */
-async function uploadWithCat(
+/**
+ * One exec per file; the path (and size) are positional arguments of a constant script.
+ * cat: writes until stdin is closed (v5 only). head: reads exactly the file's size and ends by
+ * itself, so it works over v4, which cannot close stdin.
+ */
+async function uploadFileByFile(
   pod: ResolvedPod,
   source: string,
   staging: string,
   include: (p: string) => boolean,
+  method: 'cat' | 'head',
   onBytes: (n: number) => void,
   signal?: AbortSignal,
 ): Promise<UploadEntry[]> {
@@ -440,25 +500,50 @@ async function uploadWithCat(
       await execOk(pod.conn, { namespace: pod.namespace, pod: pod.name, container: pod.container, command: ['mkdir', '-p', `${staging}/${dir}`], signal, timeoutMs: 30_000 });
       made.add(dir);
     }
+    const dest = `${staging}/${e.path}`;
+    const command = method === 'cat' ? ['sh', '-c', 'cat > "$1"', 'sh', dest] : ['sh', '-c', 'head -c "$2" > "$1"', 'sh', dest, String(e.size)];
     const hash = createHash('sha256');
     const stdin = new PassThrough({ highWaterMark: 1024 * 1024 });
-    const h = execStream(pod.conn, { namespace: pod.namespace, pod: pod.name, container: pod.container, command: ['sh', '-c', 'cat > "$1"', 'sh', `${staging}/${e.path}`], stdin, signal });
+    const h = execStream(pod.conn, { namespace: pod.namespace, pod: pod.name, container: pod.container, command, stdin, stdinEndsItself: method === 'head', signal });
     h.stdout.resume();
+    /** Resolves false when the session ended before it took every byte. */
     const feeding = (async () => {
+      let sent = 0;
       for await (const chunk of e.stream) {
         hash.update(chunk);
+        sent += chunk.length;
         bytes += chunk.length;
-        if (!stdin.write(chunk)) await new Promise((r) => stdin.once('drain', r));
+        if (!(await writeUnlessClosed(stdin, chunk))) return false;
         onBytes(bytes);
       }
+      // head would wait for the missing bytes forever (nothing can say "end" over v4): do not let it
+      if (sent !== e.size) throw new ToolError('dump-truncated', `the dump is truncated: ${e.path} has ${sent} of ${e.size} bytes`);
       stdin.end();
+      return true;
     })();
     feeding.catch(() => h.kill());
-    const [, status] = await Promise.all([feeding, h.done]);
+    const [complete, status] = await Promise.all([feeding, h.done]);
     if (status.exitCode !== 0) throw new ToolError('restore-failed', `writing ${e.path} in the pod failed (exit ${status.exitCode}): ${status.stderr.trim().slice(0, 300)}`);
+    if (!complete) throw new ToolError('restore-failed', `writing ${e.path} in the pod ended before the whole file was sent`);
     entries.push({ path: e.path, size: e.size, sha256: hash.digest('hex') });
   }
   const trunc = opened.problems.find((p) => p.code === 'dump-truncated');
   if (trunc) throw new ToolError('dump-truncated', `the dump is truncated: ${trunc.message}`);
   return entries;
+}
+
+/** Writes with back-pressure; false when the stream was closed (the exec session ended) instead. */
+async function writeUnlessClosed(stream: PassThrough, chunk: Uint8Array): Promise<boolean> {
+  if (stream.destroyed) return false;
+  if (stream.write(chunk)) return true;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
+  return !stream.destroyed;
 }

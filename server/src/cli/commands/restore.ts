@@ -8,6 +8,12 @@ import { formatTime } from '../../kube/time';
 import { oneOf, parseCommandArgs } from '../args';
 import type { CliCommand, CliContext } from '../types';
 
+const UPLOAD_METHODS: Record<RestorePreview['uploadMethod'], string> = {
+  tar: 'one tar stream into `tar xf -`',
+  cat: 'one `cat > file` per file (no tar in the pod)',
+  head: 'one `head -c <size> > file` per file (no v5 exec: stdin cannot be closed)',
+};
+
 function describe(p: RestorePreview): string {
   const lines = [
     `restore into ${p.pod.context}/${p.pod.namespace}/${p.pod.name}:${p.dataDir} (container ${p.pod.container}, Prometheus ${p.prometheusVersion ?? 'unknown'}), mode ${p.mode}`,
@@ -16,6 +22,7 @@ function describe(p: RestorePreview): string {
   lines.push(`adds ${p.adds.length} block(s): ${p.adds.join(', ') || '-'}`);
   for (const s of p.skipped) lines.push(`skips ${s}`);
   lines.push(`uploads ${humanBytes(p.uploadBytes)}${p.freeBytes !== undefined ? ` (${humanBytes(p.freeBytes)} free in the pod)` : ''}; backup of the current data first: ${p.backup}`);
+  lines.push(`upload: ${UPLOAD_METHODS[p.uploadMethod]}${p.execProtocol ? ` (exec protocol ${p.execProtocol})` : ''}`);
   lines.push('Prometheus is restarted (the pod is deleted; its StatefulSet recreates it)');
   for (const w of p.warnings) lines.push(`warning: ${w}`);
   for (const e of p.errors) lines.push(`error in the dump (forced): ${e}`);
