@@ -43,6 +43,13 @@ export interface TsdbdumpApi {
 
 let worker: Worker | undefined;
 
+/**
+ * Save-dialog filters for dumps. "gz" is listed beside "tar.gz" because VS Code's simple save dialog
+ * (remote windows, code-server) compares only the last extension with the filter and would turn
+ * "x.tar.gz" into "x.tar.gz.tar.gz".
+ */
+const DUMP_SAVE_FILTERS = { 'TSDB dump': ['tar.gz', 'gz', 'tgz'] };
+
 export async function activate(context: vscode.ExtensionContext): Promise<TsdbdumpApi> {
   const t0 = performance.now();
   const log = vscode.window.createOutputChannel('tsdbdump', { log: true });
@@ -270,7 +277,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
         : await vscode.window.showSaveDialog({
             title: 'Write the repaired dump to',
             defaultUri: vscode.Uri.file(path.join(path.dirname(source), `${base}-repaired.tar.gz`)),
-            filters: { 'TSDB dump': ['tar.gz', 'tgz'] },
+            filters: DUMP_SAVE_FILTERS,
           });
       if (!out) return undefined;
       const samples = plan.actions.reduce((n, a) => n + a.loss.samples, 0);
@@ -343,7 +350,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
         : await vscode.window.showSaveDialog({
             title: 'Save the dump as',
             defaultUri: folder ? vscode.Uri.joinPath(folder, `${pod.name}.tar.gz`) : undefined,
-            filters: { 'TSDB dump': ['tar.gz'] },
+            filters: DUMP_SAVE_FILTERS,
           });
       if (!out) return undefined;
       const result = await vscode.window.withProgress(

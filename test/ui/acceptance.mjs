@@ -214,9 +214,8 @@ export async function runAcceptance({ url, workspace, outDir, cluster }) {
       // code-server's save dialog is VS Code's simple file dialog: a quick input holding a path.
       const input = page.locator('.quick-input-widget input[type="text"]');
       await waitFor(async () => /\/prometheus-0\.tar\.gz$/.test(await input.inputValue().catch(() => '')), { timeoutMs: 60_000, what: 'the save dialog' });
-      // Typed without the extension, which the dialog appends from the filter: it compares only the
-      // last extension ("gz") with the filter's "tar.gz", so it would turn "x.tar.gz" into "x.tar.gz.tar.gz".
-      await input.fill(dumpFile.replace(/\.tar\.gz$/, ''));
+      // The full name, as a user types it: the dialog must not append ".tar.gz" a second time.
+      await input.fill(dumpFile);
       await shot('10-dump-save-dialog');
       await input.press('Enter');
       await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
