@@ -232,14 +232,51 @@ export interface RestoreRequest {
   backup?: string;
   /** Proceed despite error diagnostics in the source. */
   force?: boolean;
+  /**
+   * Analysis and preflight only: nothing in the pod changes, nothing is backed up; the result
+   * carries the preview (restoredBlocks empty). The dump's error diagnostics do not refuse a dry
+   * run, they are in preview.errors; the target's refusals (not Ready, no space, …) still fail it.
+   */
+  dryRun?: boolean;
+}
+
+/** How the files get into the pod: one tar stream, one `cat > file` per file (no tar), or one `head -c size > file` per file (exec v4). */
+export type UploadMethod = 'tar' | 'cat' | 'head';
+
+/** What a restore will do to its target, known after the preflight and before anything changes. */
+export interface RestorePreview {
+  pod: { context: string; namespace: string; name: string; container: string };
+  dataDir: string;
+  mode: RestoreMode;
+  prometheusVersion?: string;
+  /** What is replaced (replace mode: everything now in the data dir). */
+  replaces: string[];
+  /** Block dirs written. */
+  adds: string[];
+  /** Entries of the dump left out, with why. */
+  skipped: string[];
+  uploadBytes: number;
+  freeBytes?: number;
+  /** The exec subprotocol the API server speaks (v5 can close stdin, v4 cannot). */
+  execProtocol?: string;
+  uploadMethod: UploadMethod;
+  /** Where the backup of the target's current data goes (pass it as RestoreRequest.backup to keep it). */
+  backup: string;
+  /** Retention, overlaps, version, unknown free space. */
+  warnings: string[];
+  /** Error diagnostics of the dump (restored anyway only with force). */
+  errors: string[];
 }
 
 export interface RestoreResult {
   target: KubeTarget;
   backup: string;
+  /** Empty on a dry run. */
   restoredBlocks: string[];
   verifiedRange?: TimeRange;
   durationMs: number;
+  /** What the restore did (or, on a dry run, would do). */
+  preview?: RestorePreview;
 }
 
 // ---- LSP requests (client → worker) ------------------------------------------------------------
@@ -318,7 +355,7 @@ export const Requests = {
   podSummary: 'tsdbdump/podSummary',
   /** DumpRequest → DumpResult */
   dump: 'tsdbdump/dump',
-  /** RestoreRequest → RestoreResult */
+  /** RestoreRequest → RestoreResult (dryRun: the preview only, nothing changed) */
   restore: 'tsdbdump/restore',
   /** KubeTarget → AnalysisResult (streams the pod's data dir into the analyser, nothing saved) */
   analyzePod: 'tsdbdump/analyzePod',

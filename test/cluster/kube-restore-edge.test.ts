@@ -6,7 +6,9 @@
  *   - the preview reports the pod's free space (statfs; the pods have no /proc, so df fails there);
  *   - a data dir on a tiny volume (a tmpfs mounted before the pod starts) refuses the restore
  *     before anything is backed up or changed;
- *   - replace mode deletes the pod with a 1 s grace period right after the swap.
+ *   - replace mode deletes the pod with a 1 s grace period right after the swap;
+ *   - a dry run returns the preview and changes nothing (no backup, no file, no restart), and
+ *     reports a damaged dump's errors in the preview instead of refusing.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
@@ -19,8 +21,10 @@ import assert from 'node:assert/strict';
 import { dumpFromPod, type DumpOutcome } from '../../server/src/kube/dump';
 import { EXEC_V4, EXEC_V5, execCollect } from '../../server/src/kube/exec';
 import { getPod, resolvePod } from '../../server/src/kube/pods';
-import { restoreToPod, type RestorePreview } from '../../server/src/kube/restore';
+import { restoreToPod } from '../../server/src/kube/restore';
+import type { RestorePreview } from '../../server/src/protocol';
 import { promApi } from '../../server/src/kube/summary';
+import { dumpPath } from '../helpers/fixtures';
 import { defaultTopology, startTestCluster, type TestCluster } from './index';
 import { BLOCK_RE, hashTree, tarGzEntries, waitTsdbSettled } from './kube-helpers';
 
@@ -165,6 +169,54 @@ describe('an API server without v5 exec (Kubernetes < 1.30)', () => {
     assert.equal(preview?.uploadMethod, 'tar');
     assert.ok(preview?.freeBytes !== undefined && preview.freeBytes > 0);
     assert.ok(!existsSync(path.join(work, 'never.tar.gz')));
+  });
+});
+
+describe('dry run', () => {
+  /** The dev pod as far as a restore could change it: block files, data dir entries, backups beside the dump, the pod instance. */
+  async function devState(): Promise<unknown> {
+    const data = cluster.pod(DEV).dataDir;
+    return {
+      blocks: [...(await hashTree(data, (rel) => BLOCK_RE.test(rel))).entries()].sort(),
+      entries: (await fsp.readdir(data)).sort(),
+      backups: (await fsp.readdir(work)).filter((n) => /-backup-/.test(n)).sort(),
+      uid: cluster.pod(DEV).uid(),
+    };
+  }
+
+  test('a dry run returns the preview and changes nothing: no backup, no staging, no restart', async () => {
+    await waitTsdbSettled(cluster, DEV);
+    const source = path.join(work, 'prod-v4.tar.gz');
+    const before = await devState();
+    // No backup path given: the default one (beside the dump) must not be written either.
+    const r = await restoreToPod({ source, target: dev(), mode: 'replace', dryRun: true });
+    assert.deepEqual(await devState(), before);
+    assert.deepEqual(r.restoredBlocks, []);
+    assert.equal(r.backupResult, undefined);
+    const p = r.preview;
+    assert.deepEqual(p.pod, { context: 'dev', namespace: 'observability', name: 'prometheus-0', container: 'prometheus' });
+    assert.equal(p.dataDir, '/prometheus');
+    assert.equal(p.mode, 'replace');
+    const dumpedBlocks = [...new Set((await tarGzEntries(source)).filter((e) => BLOCK_RE.test(e.name)).map((e) => e.name.split('/')[0]))].sort();
+    assert.deepEqual([...p.adds].sort(), dumpedBlocks);
+    assert.ok(p.replaces.includes('wal'), `replaces ${p.replaces.join(', ')}`);
+    assert.ok(p.uploadBytes > 0 && p.freeBytes !== undefined && p.freeBytes > p.uploadBytes);
+    assert.equal(p.uploadMethod, 'tar');
+    assert.match(p.backup, new RegExp(`^${work}/dev-observability-prometheus-0-backup-\\d{4}-\\d{2}-\\d{2}T\\d{6}Z\\.tar\\.gz$`));
+    assert.deepEqual(p.errors, []);
+  });
+
+  test('a damaged dump: the dry run lists its errors instead of refusing, and still changes nothing', async () => {
+    const before = await devState();
+    const backup = path.join(work, 'dry-damaged-backup.tar.gz');
+    const r = await restoreToPod({ source: dumpPath('chunk-crc'), target: dev(), mode: 'replace', backup, dryRun: true });
+    assert.ok(r.preview.errors.length > 0, 'the preview lists the errors');
+    assert.ok(r.preview.errors.some((e) => /^chunk-crc-mismatch \S+: /.test(e)), r.preview.errors.join('\n'));
+    assert.equal(r.preview.backup, backup);
+    assert.ok(!existsSync(backup));
+    assert.deepEqual(await devState(), before);
+    // Without dryRun the same request is refused, as before.
+    await assert.rejects(restoreToPod({ source: dumpPath('chunk-crc'), target: dev(), mode: 'replace', backup }), (e: Error & { code?: string }) => e.code === 'dump-has-errors');
   });
 });
 

@@ -2,7 +2,8 @@
  * Restore a dump into a pod, never losing the pod's data:
  *
  *   analyse the dump (refuse on error diagnostics unless forced) → preflight on the target (Ready,
- *   exec allowed, tools, free space, exec protocol, version vs overlaps, retention) → confirmation
+ *   exec allowed, tools, free space, exec protocol, version vs overlaps, retention) → the preview
+ *   (a dry run ends here, with the dump's errors in the preview instead of a refusal) → confirmation
  *   → BACKUP the target with a verified dump → upload into a staging dir inside the data dir (same
  *   volume, so the swap is a rename) → sha256sum there → swap (replace: old data moved aside;
  *   merge: new block dirs moved in) → restart Prometheus (delete the pod; its StatefulSet
@@ -30,7 +31,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import { ToolError, toToolError } from '../errors';
-import type { AnalysisResult, RestoreRequest, RestoreResult, TimeRange } from '../protocol';
+import type { AnalysisResult, BlockInfo, RestorePreview, RestoreRequest, RestoreResult, TimeRange, UploadMethod } from '../protocol';
 import { analyzeSource } from '../analysis/analyze';
 import { openSource } from '../dump/source';
 import { executeDump, planDump, podSha256, type DumpOutcome } from './dump';
@@ -53,29 +54,6 @@ export interface RestoreProgress {
   totalBytes?: number;
 }
 
-export interface RestorePreview {
-  pod: { context: string; namespace: string; name: string; container: string };
-  dataDir: string;
-  mode: 'replace' | 'merge';
-  prometheusVersion?: string;
-  /** What is replaced (replace mode: everything now in the data dir). */
-  replaces: string[];
-  /** Block dirs written. */
-  adds: string[];
-  /** Entries of the dump left out, with why. */
-  skipped: string[];
-  uploadBytes: number;
-  freeBytes?: number;
-  /** The exec subprotocol the API server speaks (v5 can close stdin, v4 cannot). */
-  execProtocol?: string;
-  /** tar: one tar stream; cat: one `cat > file` per file (no tar); head: one `head -c size > file` per file (v4). */
-  uploadMethod: UploadMethod;
-  backup: string;
-  warnings: string[];
-  /** Error diagnostics of the dump (restored anyway only with force). */
-  errors: string[];
-}
-
 export interface RestoreOptions {
   signal?: AbortSignal;
   onProgress?: (p: RestoreProgress) => void;
@@ -89,11 +67,10 @@ export interface RestoreOptions {
 export interface RestoreOutcome extends RestoreResult {
   preview: RestorePreview;
   warnings: string[];
-  backupResult: DumpOutcome;
+  /** Absent on a dry run (nothing is backed up). */
+  backupResult?: DumpOutcome;
   verifiedSeries?: number;
 }
-
-export type UploadMethod = 'tar' | 'cat' | 'head';
 
 interface UploadEntry {
   path: string;
@@ -181,24 +158,22 @@ function defaultBackupPath(source: string, pod: ResolvedPod): string {
   return path.join(path.dirname(path.resolve(source)), `${pod.conn.context}-${pod.namespace}-${pod.name}-backup-${stamp}.tar.gz`);
 }
 
-/** Restores `req.source` into the target pod. */
-export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}): Promise<RestoreOutcome> {
-  const started = Date.now();
-  const { signal } = o;
-  const say = (phase: RestorePhase, message: string, extra: Partial<RestoreProgress> = {}) => o.onProgress?.({ phase, message, ...extra });
-  const warnings: string[] = [];
+/** What the preflight learnt: the preview, and what the restore itself needs of it. */
+interface Preflight {
+  pod: RestoringPod;
+  preview: RestorePreview;
+  /** The dump's blocks with a readable meta.json. */
+  sourceBlocks: BlockInfo[];
+  /** Which dump paths are uploaded. */
+  include: (p: string) => boolean;
+}
 
-  // 1. The dump itself.
-  say('analysing', `analysing ${req.source}`);
-  const analysis = o.analysis ?? (await analyse(req.source, signal));
-  const errors = analysis.diagnostics.filter((d) => d.severity === 'error');
-  const errorLines = errors.map((d) => `${d.code} ${d.path}: ${d.message}`);
-  if (errors.length && !req.force) {
-    throw new ToolError('dump-has-errors', `the dump has ${errors.length} error diagnostic(s) (${[...new Set(errors.map((d) => d.code))].join(', ')}); restoring it could make Prometheus fail or lose data. Repair it first, or force the restore`, { errors: errorLines });
-  }
-
-  // 2. The target.
-  say('preflight', 'checking the target pod');
+/**
+ * Checks the target and works out what the restore would do; changes nothing. Throws when the
+ * target refuses (not Ready, no controller, missing tools, nothing to merge, overlaps an old
+ * Prometheus refuses, not enough space).
+ */
+async function preflight(req: RestoreRequest, analysis: AnalysisResult, errorLines: string[], signal?: AbortSignal): Promise<Preflight> {
   const pod: RestoringPod = await resolvePod(req.target, signal);
   if (!isReady(pod.pod)) throw new ToolError('restore-refused', `target pod ${pod.namespace}/${pod.name} is not Ready; restore needs a running Prometheus to check and to verify`);
   await requireExec(pod, signal);
@@ -209,49 +184,13 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
   const listing: DataDirListing = await listDataDir(pod, dataDir, signal);
   if (!listing.tools.has('sha256sum')) throw new ToolError('pod-missing-tool', `sha256sum is not available in ${pod.namespace}/${pod.name}: uploads could not be verified`);
 
-  // What to upload.
   const sourceBlocks = analysis.blocks.filter((b) => b.metaReadable);
-  const targetBlocks = new Set(listing.blocks.map((b) => b.dir).concat(listing.unreadableBlocks));
-  const skipped: string[] = [];
-  let include: (p: string) => boolean;
-  let adds: string[];
-  if (req.mode === 'merge') {
-    const fresh = sourceBlocks.filter((b) => !targetBlocks.has(b.dir));
-    for (const b of sourceBlocks) if (targetBlocks.has(b.dir)) skipped.push(`${b.dir} (already in the target)`);
-    adds = fresh.map((b) => b.dir);
-    const addSet = new Set(adds);
-    include = (p) => addSet.has(blockDirOf(p) ?? '');
-    if (analysis.head.chunksHeadFiles.length || analysis.wal.segments.length) skipped.push('chunks_head/ and wal/ (merge adds blocks only; the target keeps its own head)');
-    if (!adds.length) throw new ToolError('restore-refused', `nothing to merge: every block of the dump is already in ${pod.namespace}/${pod.name}`);
-  } else {
-    adds = sourceBlocks.map((b) => b.dir);
-    include = (p) => !NEVER_RESTORE.has(p.split('/')[0]) && !p.startsWith('snapshots/');
-  }
-
-  // Version and retention.
-  const version = status.version;
-  const refusesOverlaps = version !== undefined && compareVersions(version, '2.39.0') < 0;
-  const resulting = req.mode === 'merge' ? [...listing.blocks, ...sourceBlocks.filter((b) => adds.includes(b.dir))] : sourceBlocks;
-  const overlapping: string[] = [];
-  for (let i = 0; i < resulting.length; i++) {
-    for (let j = i + 1; j < resulting.length; j++) if (rangesOverlap(resulting[i], resulting[j])) overlapping.push(`${resulting[i].dir}/${resulting[j].dir}`);
-  }
-  if (overlapping.length) {
-    const msg = `${overlapping.length} pair(s) of blocks would overlap (${overlapping.slice(0, 3).join(', ')})`;
-    if (refusesOverlaps) throw new ToolError('restore-refused', `${msg}; Prometheus ${version} (before 2.39) refuses to start with overlapping blocks`);
-    if (version === undefined) warnings.push(`${msg}; the target's Prometheus version is unknown (before 2.39 it would refuse to start)`);
-    else warnings.push(`${msg}; Prometheus ${version} merges them at the next compaction`);
-  }
-  if (status.retentionMs) {
-    const cutoff = Date.now() - status.retentionMs;
-    const old = sourceBlocks.filter((b) => adds.includes(b.dir) && b.maxTime < cutoff);
-    if (old.length) warnings.push(`${old.length} block(s) end before the target's retention (${status.retention}): Prometheus deletes them at its next retention pass (${old.map((b) => b.dir).slice(0, 3).join(', ')}${old.length > 3 ? ', …' : ''})`);
-  } else if (!status.retention) {
-    warnings.push('the target\'s retention is unknown (Prometheus status API not reachable)');
-  }
+  const { adds, skipped, include } = selectUpload(req.mode, analysis, sourceBlocks, listing, pod);
+  const added = sourceBlocks.filter((b) => adds.includes(b.dir));
+  const warnings = compatibilityWarnings(status, req.mode === 'merge' ? [...listing.blocks, ...added] : sourceBlocks, added);
 
   // Sizes and space.
-  const uploadBytes = req.mode === 'merge' ? sourceBlocks.filter((b) => adds.includes(b.dir)).reduce((n, b) => n + b.sizeBytes, 0) : analysis.totalBytes;
+  const uploadBytes = req.mode === 'merge' ? added.reduce((n, b) => n + b.sizeBytes, 0) : analysis.totalBytes;
   const probe = await probeTarget(pod, dataDir, signal);
   const free = probe.freeBytes;
   if (free !== undefined && free < uploadBytes * 1.05 + 16 * 1024 * 1024) {
@@ -263,12 +202,11 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
     throw new ToolError('pod-missing-tool', `head is not available in ${pod.namespace}/${pod.name}: the API server speaks no ${EXEC_V5} (Kubernetes < 1.30), so uploads need \`head -c\` to end each file without closing stdin`);
   }
 
-  const backup = path.resolve(req.backup ?? defaultBackupPath(req.source, pod));
   const preview: RestorePreview = {
     pod: { context: pod.conn.context, namespace: pod.namespace, name: pod.name, container: pod.container },
     dataDir,
     mode: req.mode,
-    prometheusVersion: version,
+    prometheusVersion: status.version,
     replaces: req.mode === 'replace' ? [...new Set([...listing.files.keys()].map((f) => f.split('/')[0]))].sort() : [],
     adds,
     skipped,
@@ -276,10 +214,84 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
     freeBytes: free,
     execProtocol: probe.protocol,
     uploadMethod,
-    backup,
+    backup: path.resolve(req.backup ?? defaultBackupPath(req.source, pod)),
     warnings,
     errors: errorLines,
   };
+  return { pod, preview, sourceBlocks, include };
+}
+
+/** Which blocks go in and which entries of the dump stay out. */
+function selectUpload(
+  mode: RestoreRequest['mode'],
+  analysis: AnalysisResult,
+  sourceBlocks: BlockInfo[],
+  listing: DataDirListing,
+  pod: ResolvedPod,
+): { adds: string[]; skipped: string[]; include: (p: string) => boolean } {
+  if (mode === 'replace') {
+    return { adds: sourceBlocks.map((b) => b.dir), skipped: [], include: (p) => !NEVER_RESTORE.has(p.split('/')[0]) && !p.startsWith('snapshots/') };
+  }
+  const targetBlocks = new Set(listing.blocks.map((b) => b.dir).concat(listing.unreadableBlocks));
+  const skipped = sourceBlocks.filter((b) => targetBlocks.has(b.dir)).map((b) => `${b.dir} (already in the target)`);
+  const adds = sourceBlocks.filter((b) => !targetBlocks.has(b.dir)).map((b) => b.dir);
+  if (analysis.head.chunksHeadFiles.length || analysis.wal.segments.length) skipped.push('chunks_head/ and wal/ (merge adds blocks only; the target keeps its own head)');
+  if (!adds.length) throw new ToolError('restore-refused', `nothing to merge: every block of the dump is already in ${pod.namespace}/${pod.name}`);
+  const addSet = new Set(adds);
+  return { adds, skipped, include: (p) => addSet.has(blockDirOf(p) ?? '') };
+}
+
+/**
+ * Version and retention: overlapping blocks (refused before Prometheus 2.39, merged later) and
+ * added blocks that retention would delete at once. `resulting` is every block after the restore.
+ */
+function compatibilityWarnings(status: PromStatus, resulting: { dir: string; minTime: number; maxTime: number }[], added: BlockInfo[]): string[] {
+  const warnings: string[] = [];
+  const version = status.version;
+  const overlapping: string[] = [];
+  for (let i = 0; i < resulting.length; i++) {
+    for (let j = i + 1; j < resulting.length; j++) if (rangesOverlap(resulting[i], resulting[j])) overlapping.push(`${resulting[i].dir}/${resulting[j].dir}`);
+  }
+  if (overlapping.length) {
+    const msg = `${overlapping.length} pair(s) of blocks would overlap (${overlapping.slice(0, 3).join(', ')})`;
+    if (version !== undefined && compareVersions(version, '2.39.0') < 0) throw new ToolError('restore-refused', `${msg}; Prometheus ${version} (before 2.39) refuses to start with overlapping blocks`);
+    if (version === undefined) warnings.push(`${msg}; the target's Prometheus version is unknown (before 2.39 it would refuse to start)`);
+    else warnings.push(`${msg}; Prometheus ${version} merges them at the next compaction`);
+  }
+  if (status.retentionMs) {
+    const cutoff = Date.now() - status.retentionMs;
+    const old = added.filter((b) => b.maxTime < cutoff);
+    if (old.length) warnings.push(`${old.length} block(s) end before the target's retention (${status.retention}): Prometheus deletes them at its next retention pass (${old.map((b) => b.dir).slice(0, 3).join(', ')}${old.length > 3 ? ', …' : ''})`);
+  } else if (!status.retention) {
+    warnings.push('the target\'s retention is unknown (Prometheus status API not reachable)');
+  }
+  return warnings;
+}
+
+/** Restores `req.source` into the target pod (with `req.dryRun`, only works out the preview). */
+export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}): Promise<RestoreOutcome> {
+  const started = Date.now();
+  const { signal } = o;
+  const say = (phase: RestorePhase, message: string, extra: Partial<RestoreProgress> = {}) => o.onProgress?.({ phase, message, ...extra });
+
+  // 1. The dump itself.
+  say('analysing', `analysing ${req.source}`);
+  const analysis = o.analysis ?? (await analyse(req.source, signal));
+  const errors = analysis.diagnostics.filter((d) => d.severity === 'error');
+  const errorLines = errors.map((d) => `${d.code} ${d.path}: ${d.message}`);
+  if (errors.length && !req.force && !req.dryRun) {
+    throw new ToolError('dump-has-errors', `the dump has ${errors.length} error diagnostic(s) (${[...new Set(errors.map((d) => d.code))].join(', ')}); restoring it could make Prometheus fail or lose data. Repair it first, or force the restore`, { errors: errorLines });
+  }
+
+  // 2. The target.
+  say('preflight', 'checking the target pod');
+  const { pod, preview, sourceBlocks, include } = await preflight(req, analysis, errorLines, signal);
+  const { dataDir, adds, uploadBytes, uploadMethod, backup, warnings } = preview;
+  const restoredTarget = { ...req.target, context: pod.conn.context, namespace: pod.namespace, container: pod.container, dataDir };
+  if (req.dryRun) {
+    say('done', 'dry run: nothing was changed');
+    return { target: restoredTarget, backup, restoredBlocks: [], durationMs: Date.now() - started, preview, warnings };
+  }
   if (o.confirm && !(await o.confirm(preview))) throw new ToolError('cancelled', 'restore cancelled; nothing was changed');
   signal?.throwIfAborted();
 
@@ -324,7 +336,7 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
     if (req.mode === 'replace') await removeDir(pod, aside);
     say('done', 'restore verified');
     return {
-      target: { ...req.target, context: pod.conn.context, namespace: pod.namespace, container: pod.container, dataDir },
+      target: restoredTarget,
       backup,
       restoredBlocks: adds,
       verifiedRange: verifiedRange?.range,

@@ -84,6 +84,7 @@ export const engine = {
     const { manifestData: _manifest, ...result } = await dumpFromPod(req, { signal: opts.signal, onProgress: bytesProgress(opts) });
     return result;
   },
+  /** With req.dryRun: the preview only (restoredBlocks empty), nothing changed in the pod. */
   async restore(req: RestoreRequest, opts: JobOptions): Promise<RestoreResult> {
     const { restoreToPod } = clusterModule();
     const outcome = await restoreToPod(req, { signal: opts.signal, onProgress: bytesProgress(opts) });
@@ -93,6 +94,7 @@ export const engine = {
       restoredBlocks: outcome.restoredBlocks,
       verifiedRange: outcome.verifiedRange,
       durationMs: outcome.durationMs,
+      preview: outcome.preview,
     };
   },
   async analyzePod(target: KubeTarget, verify: VerifyDepth, opts: JobOptions): Promise<AnalysisResult> {

@@ -244,7 +244,7 @@ connection.onRequest(Requests.dump, (params: DumpRequest & { workDoneToken?: str
 );
 
 connection.onRequest(Requests.restore, (params: RestoreRequest & { workDoneToken?: string | number }, token: CancellationToken) =>
-  runJob(token, params.workDoneToken, `Restoring to ${params.target.pod ?? 'pod'}`, (opts) => engine.restore(params, opts)),
+  runJob(token, params.workDoneToken, `${params.dryRun ? 'Checking' : 'Restoring to'} ${params.target.pod ?? 'pod'}`, (opts) => engine.restore(params, opts)),
 );
 
 connection.onRequest(

@@ -2,13 +2,14 @@
 import { createInterface } from 'node:readline/promises';
 import { humanBytes } from '../../analysis/goFormat';
 import { ToolError } from '../../errors';
-import { restoreToPod, type RestorePreview } from '../../kube/restore';
+import { restoreToPod } from '../../kube/restore';
 import { KUBE_OPTIONS, KUBE_USAGE, targetFrom } from '../../kube/target';
+import type { RestorePreview, UploadMethod } from '../../protocol';
 import { formatTime } from '../../kube/time';
 import { oneOf, parseCommandArgs } from '../args';
 import type { CliCommand, CliContext } from '../types';
 
-const UPLOAD_METHODS: Record<RestorePreview['uploadMethod'], string> = {
+const UPLOAD_METHODS: Record<UploadMethod, string> = {
   tar: 'one tar stream into `tar xf -`',
   cat: 'one `cat > file` per file (no tar in the pod)',
   head: 'one `head -c <size> > file` per file (no v5 exec: stdin cannot be closed)',
