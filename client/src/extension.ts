@@ -17,11 +17,13 @@ import {
   type KubeTarget,
   type RepairResult,
   type RestoreMode,
+  type RestorePreview,
+  type RestoreRequest,
   type RestoreResult,
   type VerifyDepth,
 } from '../../server/src/protocol';
 import { DumpsProvider, verifyDepth, type TreeNode } from './dumps';
-import { DUMP_RANGE_PRESETS, dumpPreview, formatBytes, formatRange, parseTimeInput, type TimelineData } from './model';
+import { DUMP_RANGE_PRESETS, dumpPreview, formatBytes, formatRange, parseTimeInput, restoreConfirmation, type TimelineData } from './model';
 import { PodsProvider, kubeSettings, targetOf, type PodNode } from './pods';
 import { ReportProvider } from './report';
 import { TimelinePanels } from './timeline';
@@ -396,8 +398,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
 
   /**
    * Second argument: `source` preselects the dump (a drop on a pod passes it); for automation (tests,
-   * other extensions) `mode` skips the mode pick, `confirm: false` the confirmations, `force: true`
-   * restores a dump with error diagnostics.
+   * other extensions) `mode` skips the mode pick, `confirm: false` the dry run and its confirmation,
+   * `force: true` restores a dump with error diagnostics. With the confirmation, a dry run in the
+   * worker finds out what the restore would do, and one modal shows it before anything changes.
    */
   interface RestoreCommandOptions {
     source?: string;
@@ -416,41 +419,47 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
       if (!pod) return undefined;
       const mode = options.mode ?? (await pickRestoreMode(pod));
       if (!mode) return undefined;
-      const ok =
-        options.confirm === false
-          ? 'Restore'
-          : await vscode.window.showWarningMessage(
-              `Restore ${path.basename(source)} into ${pod.namespace}/${pod.name} (${pod.context}) with mode "${mode}"? Prometheus in that pod is restarted.`,
-              { modal: true },
-              'Restore',
-            );
-      if (ok !== 'Restore') return undefined;
-      const restore = (force: boolean) =>
-        vscode.window.withProgress(
-          { location: vscode.ProgressLocation.Notification, title: `Restoring to ${pod.name}`, cancellable: true },
-          (progress, token) => w.request<RestoreResult>(Requests.restore, { source, target: targetOf(pod, given?.container), mode, force }, { progress, token }),
-        );
-      let result: RestoreResult;
-      try {
-        result = await restore(options.force === true);
-      } catch (e) {
-        // The worker refuses dumps with error diagnostics; the user may still insist.
-        const err = toWorkerError(e);
-        if (err.code !== 'dump-has-errors' || options.confirm === false) throw e;
-        const anyway = await vscode.window.showWarningMessage(`${err.message}\n\nRestore anyway?`, { modal: true }, 'Restore Anyway');
-        if (anyway !== 'Restore Anyway') return undefined;
-        result = await restore(true);
+      const target = targetOf(pod, given?.container);
+      const request: RestoreRequest = { source, target, mode, force: options.force === true };
+      if (options.confirm !== false) {
+        const confirmed = await confirmRestore(request, pod);
+        if (!confirmed) return undefined;
+        // What the modal named: its backup path, and force when the user restores a dump with errors anyway.
+        request.backup = confirmed.backup;
+        request.force ||= confirmed.errors.length > 0;
       }
+      const result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Restoring to ${pod.name}`, cancellable: true },
+        (progress, token) => w.request<RestoreResult>(Requests.restore, request, { progress, token }),
+      );
       void vscode.window.showInformationMessage(
         `Restored ${result.restoredBlocks.length} block(s) to ${pod.name}${result.verifiedRange ? `; Prometheus serves ${formatRange(result.verifiedRange.from, result.verifiedRange.to)}` : ''}. Backup: ${result.backup}`,
       );
       pods.restored(pod, result);
       return result;
     } catch (e) {
-      showFailure('Restore', e);
+      const err = toWorkerError(e);
+      // Only without the confirmation (automation): the dry run lets a user restore such a dump anyway.
+      if (err.code === 'dump-has-errors') void vscode.window.showErrorMessage(`Restore refused: ${err.message}.`);
+      else showFailure('Restore', e);
       return undefined;
     }
   });
+
+  /**
+   * Dry-runs the restore in the worker (nothing changes in the pod) and shows what it would do in
+   * one modal; the preview when the user goes on, undefined when not.
+   */
+  async function confirmRestore(request: RestoreRequest, pod: PodInfo): Promise<RestorePreview | undefined> {
+    const check = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Checking ${pod.name}…`, cancellable: true },
+      (progress, token) => w.request<RestoreResult>(Requests.restore, { ...request, dryRun: true }, { progress, token }),
+    );
+    if (!check.preview) throw new Error('the worker answered the dry run without a preview');
+    const { message, detail, button } = restoreConfirmation(check.preview, request.source);
+    const answer = await vscode.window.showWarningMessage(message, { modal: true, detail }, button);
+    return answer === button ? check.preview : undefined;
+  }
 
   async function pickRestoreMode(pod: PodInfo): Promise<RestoreMode | undefined> {
     return (

@@ -3,7 +3,7 @@
  * icons and problem badges. Pure functions over protocol types (no `vscode` import), so they are
  * unit-tested in plain Node.
  */
-import type { AnalysisResult, BlockInfo, PodTsdbSummary, Severity, TimeRange, TsdbDiagnostic } from '../../server/src/protocol';
+import type { AnalysisResult, BlockInfo, PodTsdbSummary, RestorePreview, Severity, TimeRange, TsdbDiagnostic, UploadMethod } from '../../server/src/protocol';
 
 export type NodeKind = 'block' | 'head' | 'headFile' | 'wal' | 'walSegment' | 'checkpoint' | 'other' | 'otherEntry';
 
@@ -384,6 +384,57 @@ export function dumpPreview(summary: PodTsdbSummary, from: number | undefined, t
   if (summary.maxTime !== undefined && (summary.headFiles > 0 || summary.walSegments > 0)) ends.push(summary.maxTime);
   const effective = starts.length || ends.length ? { from: Math.min(...(starts.length ? starts : ends)), to: Math.max(...ends) } : undefined;
   return { included, totalBlocks: summary.blocks.length, effective, estimatedBytes: included.reduce((n, b) => n + b.sizeBytes, 0) + headBytes };
+}
+
+// ---- restore confirmation -----------------------------------------------------------------------
+
+export interface RestoreConfirmation {
+  /** The modal's first line: dump, pod, context, mode. */
+  message: string;
+  /** The modal's detail: what the dry run found. */
+  detail: string;
+  /** "Restore", or "Restore Anyway" when the dump has error diagnostics (the restore is then forced). */
+  button: 'Restore' | 'Restore Anyway';
+}
+
+const UPLOAD_METHOD_TEXT: Record<UploadMethod, string> = {
+  tar: 'one tar stream',
+  cat: 'one `cat` per file (no tar in the pod)',
+  head: 'one `head -c` per file (the API server has no v5 exec)',
+};
+
+/** Names and an ellipsis past `max`, so a modal stays readable with hundreds of blocks. */
+function listOf(items: readonly string[], max = 8): string {
+  return items.length > max ? `${items.slice(0, max).join(', ')}, … and ${items.length - max} more` : items.join(', ');
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * The one modal before a restore, from the worker's dry run: the target, what is replaced or
+ * added, what is left out, sizes, the backup, warnings, and the dump's errors if any.
+ */
+export function restoreConfirmation(p: RestorePreview, source: string): RestoreConfirmation {
+  const name = source.split(/[\\/]/).filter(Boolean).pop() ?? source;
+  const hasErrors = p.errors.length > 0;
+  const message = `Restore ${name} into ${p.pod.namespace}/${p.pod.name} (${p.pod.context}) with mode "${p.mode}"?${hasErrors ? ` The dump has ${plural(p.errors.length, 'error')}.` : ''}`;
+  const lines = [`Data dir: ${p.dataDir} in container ${p.pod.container} (Prometheus ${p.prometheusVersion ?? 'version unknown'})`];
+  if (p.mode === 'replace') lines.push(p.replaces.length ? `Replaces everything now in ${p.dataDir}: ${listOf(p.replaces)}` : `Replaces nothing: ${p.dataDir} is empty`);
+  else lines.push(`Keeps the pod's blocks and head`);
+  lines.push(`Adds ${plural(p.adds.length, 'block')}: ${listOf(p.adds) || 'none'}`);
+  for (const s of p.skipped) lines.push(`Skips ${s}`);
+  const free = p.freeBytes === undefined ? 'free space unknown' : `${formatBytes(p.freeBytes)} free in the pod`;
+  lines.push(`Uploads ${formatBytes(p.uploadBytes)} (${free}) as ${UPLOAD_METHOD_TEXT[p.uploadMethod]}`);
+  lines.push(`Backs up the current data first to ${p.backup}`);
+  lines.push('Prometheus is restarted: the pod is deleted and its StatefulSet recreates it.');
+  if (p.warnings.length) lines.push('', 'Warnings:', ...p.warnings.map((w) => `• ${w}`));
+  if (hasErrors) {
+    lines.push('', `Errors in the dump (restoring it could make Prometheus fail or lose data):`, ...p.errors.slice(0, 10).map((e) => `• ${e}`));
+    if (p.errors.length > 10) lines.push(`• … and ${p.errors.length - 10} more`);
+  }
+  return { message, detail: lines.join('\n'), button: hasErrors ? 'Restore Anyway' : 'Restore' };
 }
 
 // ---- drag and drop ------------------------------------------------------------------------------

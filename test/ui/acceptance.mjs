@@ -243,9 +243,21 @@ export async function runAcceptance({ url, workspace, outDir, cluster }) {
       await target.waitFor({ timeout: 60_000 });
       await treeItem(/^prod-prometheus-0\.tar\.gz/).dragTo(target);
       await pickRow('merge');
+      // After a dry run ("Checking prometheus-0…"), one modal says what the restore will do.
       await answerModal('Restore', async (message) => {
         await shot('12-restore-confirm');
-        if (!/^Restore prod-prometheus-0\.tar\.gz into observability\/prometheus-0 \(dev\) with mode "merge"/.test(message)) throw new Error(`restore confirmation: ${message}`);
+        const expect = (re, what) => {
+          if (!re.test(message)) throw new Error(`the restore confirmation does not ${what}:\n${message}`);
+        };
+        expect(/^Restore prod-prometheus-0\.tar\.gz into observability\/prometheus-0 \(dev\) with mode "merge"\?/, 'name the dump, pod, context and mode');
+        expect(/^Data dir: \/prometheus in container prometheus/m, 'name the data dir');
+        expect(/^Keeps the pod's blocks and head$/m, 'say that merge replaces nothing');
+        expect(/^Adds 4 blocks: /m, 'list the 4 blocks added');
+        for (const b of dumped) expect(new RegExp(`^Adds 4 blocks: .*${b}`, 'm'), `list block ${b}`);
+        expect(/^Skips chunks_head\/ and wal\//m, 'say that merge leaves the dump\'s head out');
+        expect(/^Uploads .* free in the pod\) as /m, 'compare the upload with the free space');
+        expect(/^Backs up the current data first to \/.*-backup-.*\.tar\.gz$/m, 'name the backup');
+        if (/Restore Anyway|Errors in the dump/.test(message)) throw new Error(`a healthy dump reported errors:\n${message}`);
       });
       await toasts.getByText(/Restored 4 block\(s\) to prometheus-0/).waitFor({ timeout: 180_000 });
       const restored = blockDirs(devData);

@@ -20,13 +20,14 @@ import {
   formatBytes,
   formatRange,
   parseTimeInput,
+  restoreConfirmation,
   timelineData,
   worstSeverity,
 } from '../../../client/src/model';
 import { blockDirsOf, metaFieldFor, positionAt, reportLineOf, timeAt } from '../../../server/src/lsp/metaRanges';
 import { classifyArchiveHead, probeSource, tarEntryNames } from '../../../server/src/lsp/probe';
 import { reportUri, sourceOfReportPath } from '../../../server/src/protocol';
-import type { AnalysisResult, BlockInfo } from '../../../server/src/protocol';
+import type { AnalysisResult, BlockInfo, RestorePreview } from '../../../server/src/protocol';
 import { dataDir, dumpPath, facts } from '../../helpers/fixtures';
 
 const A = 1735862400000; // 2025-01-03T00:00:00Z, the fixtures' anchor
@@ -219,4 +220,78 @@ test('drag and drop: dropped uri lists keep local dump files and directories onl
   ].join('\r\n');
   assert.deepEqual(dumpPathsFromUriList(list, isDir), ['/ws/healthy.tar.gz', '/ws/b.TGZ', '/ws/c.tar', '/ws/data dir', '/ws/prom']);
   assert.deepEqual(dumpPathsFromUriList('', isDir), []);
+});
+
+function restorePreview(over: Partial<RestorePreview> = {}): RestorePreview {
+  return {
+    pod: { context: 'dev', namespace: 'observability', name: 'prometheus-0', container: 'prometheus' },
+    dataDir: '/prometheus',
+    mode: 'replace',
+    prometheusVersion: '2.53.0',
+    replaces: ['01JAAAAAAAAAAAAAAAAAAAAAAA', 'chunks_head', 'wal'],
+    adds: ['01JBBBBBBBBBBBBBBBBBBBBBBB', '01JCCCCCCCCCCCCCCCCCCCCCCC'],
+    skipped: [],
+    uploadBytes: 3 * 1024 * 1024,
+    freeBytes: 20 * 1024 ** 3,
+    execProtocol: 'v5.channel.k8s.io',
+    uploadMethod: 'tar',
+    backup: '/ws/dev-observability-prometheus-0-backup-20250103T000000Z.tar.gz',
+    warnings: [],
+    errors: [],
+    ...over,
+  };
+}
+
+test('restore confirmation: names the target and lists what is replaced, added, uploaded and backed up', () => {
+  const c = restoreConfirmation(restorePreview(), '/ws/prod-prometheus-0.tar.gz');
+  assert.equal(c.message, 'Restore prod-prometheus-0.tar.gz into observability/prometheus-0 (dev) with mode "replace"?');
+  assert.equal(c.button, 'Restore');
+  const lines = c.detail.split('\n');
+  assert.equal(lines[0], 'Data dir: /prometheus in container prometheus (Prometheus 2.53.0)');
+  assert.equal(lines[1], 'Replaces everything now in /prometheus: 01JAAAAAAAAAAAAAAAAAAAAAAA, chunks_head, wal');
+  assert.equal(lines[2], 'Adds 2 blocks: 01JBBBBBBBBBBBBBBBBBBBBBBB, 01JCCCCCCCCCCCCCCCCCCCCCCC');
+  assert.equal(lines[3], 'Uploads 3.0 MiB (20 GiB free in the pod) as one tar stream');
+  assert.equal(lines[4], 'Backs up the current data first to /ws/dev-observability-prometheus-0-backup-20250103T000000Z.tar.gz');
+  assert.match(c.detail, /Prometheus is restarted/);
+  assert.doesNotMatch(c.detail, /Warnings|Errors/);
+});
+
+test('restore confirmation: merge mode, skipped entries, warnings, unknown space and version, long lists', () => {
+  const adds = Array.from({ length: 12 }, (_, i) => `B${i}`);
+  const c = restoreConfirmation(
+    restorePreview({
+      mode: 'merge',
+      replaces: [],
+      adds,
+      skipped: ['01JAAAAAAAAAAAAAAAAAAAAAAA (already in the target)', 'chunks_head/ and wal/ (merge adds blocks only; the target keeps its own head)'],
+      freeBytes: undefined,
+      prometheusVersion: undefined,
+      uploadMethod: 'head',
+      warnings: ['2 block(s) end before the target\'s retention (15d)', '1 pair(s) of blocks would overlap (A/B)'],
+    }),
+    'C:\\dumps\\x.tgz',
+  );
+  assert.equal(c.message, 'Restore x.tgz into observability/prometheus-0 (dev) with mode "merge"?');
+  assert.equal(c.button, 'Restore');
+  assert.match(c.detail, /\(Prometheus version unknown\)/);
+  assert.doesNotMatch(c.detail, /Replaces/);
+  assert.match(c.detail, /^Keeps the pod's blocks and head$/m);
+  assert.match(c.detail, /^Adds 12 blocks: B0, B1, B2, B3, B4, B5, B6, B7, … and 4 more$/m);
+  assert.match(c.detail, /^Skips 01JAAAAAAAAAAAAAAAAAAAAAAA \(already in the target\)$/m);
+  assert.match(c.detail, /^Skips chunks_head\/ and wal\//m);
+  assert.match(c.detail, /^Uploads 3\.0 MiB \(free space unknown\) as one `head -c` per file/m);
+  assert.match(c.detail, /\nWarnings:\n• 2 block\(s\) end before the target's retention \(15d\)\n• 1 pair\(s\) of blocks would overlap \(A\/B\)/);
+});
+
+test('restore confirmation: a dump with errors says so, lists them, and asks to restore anyway', () => {
+  const errors = Array.from({ length: 12 }, (_, i) => `chunk-crc 01JB/chunks/000001: chunk ${i} fails its CRC`);
+  const c = restoreConfirmation(restorePreview({ errors: errors.slice(0, 1), replaces: [] }), '/ws/bad.tar.gz');
+  assert.equal(c.message, 'Restore bad.tar.gz into observability/prometheus-0 (dev) with mode "replace"? The dump has 1 error.');
+  assert.equal(c.button, 'Restore Anyway');
+  assert.match(c.detail, /^Replaces nothing: \/prometheus is empty$/m);
+  assert.match(c.detail, /\nErrors in the dump \(restoring it could make Prometheus fail or lose data\):\n• chunk-crc 01JB\/chunks\/000001: chunk 0 fails its CRC$/);
+  const many = restoreConfirmation(restorePreview({ errors }), '/ws/bad.tar.gz');
+  assert.match(many.message, /The dump has 12 errors\.$/);
+  assert.equal(many.detail.split('\n').filter((l) => l.startsWith('• chunk-crc')).length, 10);
+  assert.match(many.detail, /• … and 2 more$/);
 });

@@ -49,25 +49,36 @@ function infoOf(children: PodNode[]): Map<string, string> {
   return new Map(children.flatMap((c) => (c.type === 'info' ? [[c.label, c.description ?? '']] : [])));
 }
 
+/** A modal the extension showed: its message, detail and buttons. */
+interface Modal {
+  message: string;
+  detail?: string;
+  buttons: string[];
+}
+
 /**
  * Answers the mode pick and the modal confirmation of one restore as a user would (the extension
  * host cannot click dialogs), recording what was asked; the real prompts are back afterwards.
+ * `confirm` is the button pressed, and only if the modal offers it.
  */
-async function answeringPrompts<T>(answers: { pick: string; confirm?: string }, fn: () => Promise<T>): Promise<{ value: T; asked: string[] }> {
+async function answeringPrompts<T>(answers: { pick: string; confirm?: string }, fn: () => Promise<T>): Promise<{ value: T; asked: string[]; modals: Modal[] }> {
   const win = vscode.window as unknown as Record<'showQuickPick' | 'showWarningMessage', unknown>;
   const original = { showQuickPick: win.showQuickPick, showWarningMessage: win.showWarningMessage };
   const asked: string[] = [];
+  const modals: Modal[] = [];
   win.showQuickPick = async (items: readonly vscode.QuickPickItem[] | Thenable<readonly vscode.QuickPickItem[]>, options?: vscode.QuickPickOptions) => {
     asked.push(`pick: ${options?.title}`);
     return (await items).find((i) => i.label === answers.pick);
   };
-  win.showWarningMessage = async (message: string, options?: vscode.MessageOptions) => {
+  win.showWarningMessage = async (message: string, options?: vscode.MessageOptions, ...buttons: string[]) => {
     asked.push(`${options?.modal ? 'modal' : 'warning'}: ${message}`);
-    return options?.modal ? answers.confirm : undefined;
+    if (!options?.modal) return undefined;
+    modals.push({ message, detail: options.detail, buttons });
+    return buttons.find((b) => b === answers.confirm);
   };
   try {
     assert.equal(vscode.window.showQuickPick, win.showQuickPick, 'the extension host let the test answer the quick pick');
-    return { value: await fn(), asked };
+    return { value: await fn(), asked, modals };
   } finally {
     Object.assign(win, original);
   }
@@ -213,7 +224,10 @@ suite('tsdbdump with a Kubernetes cluster', () => {
     const toDump = await answeringPrompts({ pick: 'merge' }, () => drop([vscode.Uri.file(dump!.output)]));
     assert.equal(toDump.asked.length, 2, toDump.asked.join('\n'));
     assert.equal(toDump.asked[0], 'pick: Restore into prometheus-0');
-    assert.match(toDump.asked[1], /^modal: Restore prod-prometheus-0\.tar\.gz into observability\/prometheus-0 \(dev\) with mode "merge"\?/);
+    assert.match(toDump.asked[1], /^modal: Restore prod-prometheus-0\.tar\.gz into observability\/prometheus-0 \(dev\) with mode "merge"\?$/);
+    // Merge keeps the dev pod's data: the dry run found nothing of it to replace.
+    assert.match(toDump.modals[0].detail ?? '', /^Keeps the pod's blocks and head$/m);
+    assert.doesNotMatch(toDump.modals[0].detail ?? '', /Replaces/);
     assert.equal(container.type === 'container' && api.pods.restoreOf(container.pod), undefined);
 
     const notADump = path.join(work, 'notes.txt');
@@ -222,7 +236,7 @@ suite('tsdbdump with a Kubernetes cluster', () => {
     assert.deepEqual(refused.asked, ['warning: Only a dump (.tar.gz, .tgz, .tar) or a TSDB data directory can be restored to a pod.']);
   });
 
-  test('dropping the dump from Dump Files on the dev pod restores it there (mode and confirmation asked)', async function () {
+  test('dropping the dump from Dump Files on the dev pod restores it there (mode asked, then what the dry run found, confirmed)', async function () {
     this.timeout(150_000);
     assert.ok(dump, 'needs the dump of the previous test');
     const source = dump.output;
@@ -235,18 +249,32 @@ suite('tsdbdump with a Kubernetes cluster', () => {
 
     const devPod = await node('dev', 'observability', 'prometheus-0');
     const dropTarget: vscode.TreeDragAndDropController<PodNode> = api.pods;
-    const { asked } = await answeringPrompts({ pick: 'replace', confirm: 'Restore' }, async () =>
+    const { asked, modals } = await answeringPrompts({ pick: 'replace', confirm: 'Restore' }, async () =>
       dropTarget.handleDrop!(devPod, dataTransfer, new vscode.CancellationTokenSource().token),
     );
-    // The drop reached the restore of this pod with this dump: the prompts name both.
+    // The drop reached the restore of this pod with this dump: the mode pick, then one modal from the dry run.
     assert.equal(asked.length, 2, asked.join('\n'));
     assert.equal(asked[0], 'pick: Restore into prometheus-0');
-    assert.match(asked[1], /^modal: Restore prod-prometheus-0\.tar\.gz into observability\/prometheus-0 \(dev\) with mode "replace"\?/);
+    assert.equal(modals.length, 1);
+    const [confirmation] = modals;
+    assert.equal(confirmation.message, 'Restore prod-prometheus-0.tar.gz into observability/prometheus-0 (dev) with mode "replace"?');
+    assert.deepEqual(confirmation.buttons, ['Restore'], 'a healthy dump: no "Restore Anyway"');
+    const detail = confirmation.detail ?? '';
+    assert.match(detail, /^Data dir: \/prometheus in container prometheus \(Prometheus \S+\)$/m);
+    assert.match(detail, /^Replaces everything now in \/prometheus: /m);
+    const adds = /^Adds 4 blocks: (.*)$/m.exec(detail);
+    assert.ok(adds, `the detail lists the 4 blocks added:\n${detail}`);
+    assert.deepEqual(adds[1].split(', ').sort(), [...dump.blocks].sort());
+    assert.match(detail, /^Uploads \S+ \S+ \(\S+ \S+ free in the pod\) as /m);
+    const backup = /^Backs up the current data first to (.*)$/m.exec(detail)?.[1];
+    assert.ok(backup, detail);
+    assert.doesNotMatch(detail, /Errors in the dump/);
 
     assert.ok(devPod.type === 'pod');
     const result: RestoreResult | undefined = api.pods.restoreOf(devPod.pod);
     assert.ok(result, 'no restore was recorded for the dev pod (see the tsdbdump output)');
     assert.deepEqual([...result.restoredBlocks].sort(), [...dump.blocks].sort());
+    assert.equal(result.backup, backup, 'the backup went where the modal said');
     assert.ok(result.verifiedRange && result.verifiedRange.from < result.verifiedRange.to, 'Prometheus serves the restored range');
     assert.ok(fs.existsSync(result.backup), `the backup ${result.backup} exists`);
     assert.equal(result.target.context, 'dev');
