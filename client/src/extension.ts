@@ -23,7 +23,7 @@ import {
   type VerifyDepth,
 } from '../../server/src/protocol';
 import { DumpsProvider, verifyDepth, type TreeNode } from './dumps';
-import { DUMP_RANGE_PRESETS, dumpPreview, formatBytes, formatRange, parseTimeInput, restoreConfirmation, type TimelineData } from './model';
+import { DUMP_RANGE_PRESETS, dumpDoneMessage, dumpPreview, formatBytes, formatRange, parseTimeInput, restoreConfirmation, type TimelineData } from './model';
 import { PodsProvider, kubeSettings, targetOf, type PodNode } from './pods';
 import { ReportProvider } from './report';
 import { TimelinePanels } from './timeline';
@@ -327,13 +327,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
 
   /**
    * Second argument for automation (tests, other extensions): `confirm: false` skips the range pick
-   * (from/to given, or everything) and the confirmation; `output` skips the save dialog.
+   * (from/to given, or everything) and the confirmation (`snapshot: true` then asks for the admin
+   * API snapshot); `output` skips the save dialog.
    */
   interface DumpCommandOptions {
     from?: number;
     to?: number;
     output?: string;
     confirm?: boolean;
+    snapshot?: boolean;
   }
   register('tsdbdump.dump', async (arg?: unknown, opts?: unknown) => {
     if (!requireTrust('Dump from Pod')) return undefined;
@@ -345,7 +347,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
       const range = options.confirm === false ? { from: options.from, to: options.to } : await pickDumpRange(pod.name);
       if (!range) return undefined;
       const target = targetOf(pod, given?.container);
-      if (options.confirm !== false && !(await confirmDump(pod, target, range))) return undefined;
+      const how = options.confirm === false ? { snapshot: !!options.snapshot } : await confirmDump(pod, target, range);
+      if (!how) return undefined;
       const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
       const out = options.output
         ? vscode.Uri.file(options.output)
@@ -360,11 +363,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
         (progress, token) =>
           w.request<DumpResult>(
             Requests.dump,
-            { target, from: range.from, to: range.to, output: out.fsPath },
+            { target, from: range.from, to: range.to, output: out.fsPath, snapshot: how.snapshot },
             { progress, token },
           ),
       );
-      void vscode.window.showInformationMessage(`Dumped ${result.blocks.length} block(s), ${formatBytes(result.bytes)} to ${path.basename(result.output)}.`);
+      void vscode.window.showInformationMessage(dumpDoneMessage(result));
       await dumps.open(result.output);
       void dumps.enqueue(result.output);
       return result;
@@ -374,13 +377,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
     }
   });
 
-  /** Shows what will be dumped before anything moves (blocks are included whole); true to go on. */
-  async function confirmDump(pod: PodInfo, target: KubeTarget, range: { from?: number; to?: number }): Promise<boolean> {
+  /**
+   * Shows what will be dumped before anything moves (blocks are included whole). When the pod's
+   * Prometheus has the admin API on, a consistent snapshot is offered beside the live copy.
+   * Undefined when the user backs out.
+   */
+  async function confirmDump(pod: PodInfo, target: KubeTarget, range: { from?: number; to?: number }): Promise<{ snapshot: boolean } | undefined> {
     const summary = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Reading the TSDB of ${pod.name}`, cancellable: true },
       (progress, token) => w.request<PodTsdbSummary>(Requests.podSummary, target, { progress, token }),
     );
     const preview = dumpPreview(summary, range.from, range.to);
+    const LIVE = 'Dump';
+    const SNAPSHOT = 'Dump Snapshot';
     const go = await vscode.window.showInformationMessage(
       `Dump ${preview.included.length} of ${preview.totalBlocks} block(s) plus the head of ${pod.namespace}/${pod.name}, about ${formatBytes(preview.estimatedBytes)}?`,
       {
@@ -389,11 +398,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
           `Requested: ${formatRange(range.from, range.to)}`,
           `Effective: ${preview.effective ? formatRange(preview.effective.from, preview.effective.to) : 'nothing'}`,
           'Dumps are block-granular: every block overlapping the range is included whole, and the head (chunks_head, WAL) is always included.',
+          summary.adminApi
+            ? `${SNAPSHOT}: Prometheus's admin API writes a consistent snapshot (the head persisted as a block) and the dump copies it; ${LIVE}: a live copy, where files that change meanwhile are reported.`
+            : 'A live copy: files that change meanwhile (compaction, WAL appends) are reported. A consistent snapshot needs --web.enable-admin-api.',
         ].join('\n'),
       },
-      'Dump',
+      ...(summary.adminApi ? [LIVE, SNAPSHOT] : [LIVE]),
     );
-    return go === 'Dump';
+    return go === LIVE ? { snapshot: false } : go === SNAPSHOT ? { snapshot: true } : undefined;
   }
 
   /**

@@ -3,7 +3,8 @@
  * icons and problem badges. Pure functions over protocol types (no `vscode` import), so they are
  * unit-tested in plain Node.
  */
-import type { AnalysisResult, BlockInfo, PodTsdbSummary, RestorePreview, Severity, TimeRange, TsdbDiagnostic, UploadMethod } from '../../server/src/protocol';
+import * as path from 'node:path';
+import type { AnalysisResult, BlockInfo, DumpResult, PodTsdbSummary, RestorePreview, Severity, TimeRange, TsdbDiagnostic, UploadMethod } from '../../server/src/protocol';
 
 export type NodeKind = 'block' | 'head' | 'headFile' | 'wal' | 'walSegment' | 'checkpoint' | 'other' | 'otherEntry';
 
@@ -435,6 +436,18 @@ export function restoreConfirmation(p: RestorePreview, source: string): RestoreC
     if (p.errors.length > 10) lines.push(`• … and ${p.errors.length - 10} more`);
   }
   return { message, detail: lines.join('\n'), button: hasErrors ? 'Restore Anyway' : 'Restore' };
+}
+
+/** The notification after a dump from a pod; files that changed while they were read are named. */
+export function dumpDoneMessage(result: Pick<DumpResult, 'blocks' | 'bytes' | 'output' | 'changedDuringDump' | 'warnings'>): string {
+  const parts = [`Dumped ${result.blocks.length} block(s), ${formatBytes(result.bytes)} to ${path.basename(result.output)}.`];
+  const changed = result.changedDuringDump;
+  if (changed.length) {
+    const shown = changed.slice(0, 3).join(', ') + (changed.length > 3 ? `, … (${changed.length - 3} more)` : '');
+    parts.push(`${changed.length} file(s) changed while they were read (Prometheus kept writing; the manifest has the hashes of what was read): ${shown}.`);
+  }
+  parts.push(...result.warnings.map((w) => `Warning: ${w}.`));
+  return parts.join(' ');
 }
 
 // ---- drag and drop ------------------------------------------------------------------------------

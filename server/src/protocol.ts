@@ -195,6 +195,8 @@ export interface PodTsdbSummary {
   dataDir: string;
   prometheusVersion?: string;
   retention?: string;
+  /** Prometheus runs with --web.enable-admin-api: a consistent snapshot dump is possible. */
+  adminApi?: boolean;
   blocks: { ulid: string; minTime: number; maxTime: number; sizeBytes: number }[];
   headFiles: number;
   walSegments: number;
@@ -220,6 +222,8 @@ export interface DumpResult {
   bytes: number;
   blocks: string[];
   changedDuringDump: string[];
+  /** Files that vanished or shrank, blocks compacted away while the dump ran (also in the manifest). */
+  warnings: string[];
   durationMs: number;
 }
 

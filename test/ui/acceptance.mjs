@@ -210,6 +210,8 @@ export async function runAcceptance({ url, workspace, outDir, cluster }) {
       await answerModal('Dump', async (message) => {
         await shot('09-dump-preview');
         if (!/^Dump 4 of 4 block\(s\) plus the head of monitoring\/prometheus-0/.test(message)) throw new Error(`dump preview: ${message}`);
+        // prod's Prometheus runs with the admin API: the consistent snapshot is offered beside the live copy
+        await page.locator('.monaco-dialog-box').getByRole('button', { name: 'Dump Snapshot', exact: true }).waitFor({ timeout: 5000 });
       });
       // code-server's save dialog is VS Code's simple file dialog: a quick input holding a path.
       const input = page.locator('.quick-input-widget input[type="text"]');

@@ -495,6 +495,7 @@ export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions
       bytes: archiveBytes,
       blocks: plan.blocks.map((b) => b.dir),
       changedDuringDump,
+      warnings,
       durationMs: Date.now() - started,
       manifestData: manifest,
       plan,

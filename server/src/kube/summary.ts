@@ -215,6 +215,7 @@ export async function podSummary(target: KubeTarget, signal?: AbortSignal): Prom
     const status = await prometheusStatus(p, signal).catch(() => ({}) as PromStatus);
     summary.prometheusVersion = status.version;
     summary.retention = status.retention;
+    summary.adminApi = status.adminApi;
     summary.dataDir = effectiveDataDir(target, status);
     const listing = await listDataDir(p, summary.dataDir, signal);
     summary.blocks = listing.blocks.map((b) => ({ ulid: b.ulid, minTime: b.minTime, maxTime: b.maxTime, sizeBytes: sizeUnder(listing, b.dir) }));

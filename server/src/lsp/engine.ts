@@ -81,8 +81,10 @@ export const engine = {
   },
   async dump(req: DumpRequest, opts: JobOptions): Promise<DumpResult> {
     const { dumpFromPod } = clusterModule();
-    const { manifestData: _manifest, ...result } = await dumpFromPod(req, { signal: opts.signal, onProgress: bytesProgress(opts) });
-    return result;
+    const outcome = await dumpFromPod(req, { signal: opts.signal, onProgress: bytesProgress(opts) });
+    // Only the result fields: the outcome's plan holds the kube connection (credentials included).
+    const { output, manifest, files, bytes, blocks, changedDuringDump, warnings, durationMs } = outcome;
+    return { output, manifest, files, bytes, blocks, changedDuringDump, warnings, durationMs };
   },
   /** With req.dryRun: the preview only (restoredBlocks empty), nothing changed in the pod. */
   async restore(req: RestoreRequest, opts: JobOptions): Promise<RestoreResult> {

@@ -15,6 +15,7 @@ import {
   DUMPS_MIME,
   encodeDumpSources,
   dumpChildren,
+  dumpDoneMessage,
   dumpPreview,
   dumpSummary,
   formatBytes,
@@ -189,6 +190,14 @@ test('dump preview: whole blocks overlapping the range, head always included, si
   assert.deepEqual(dumpPreview(summary, 6 * h, undefined).included, []);
   assert.deepEqual(dumpPreview(summary, undefined, undefined).included.map((b) => b.ulid), ['A', 'B', 'C']);
   assert.deepEqual(dumpPreview({ ...summary, headFiles: 0, walSegments: 0 }, 0, h).effective, { from: 0, to: 2 * h });
+});
+
+test('dump done message: size and name; files changed while read and warnings are named, long lists cut', () => {
+  const base = { blocks: ['A', 'B'], bytes: 3 * 1024 * 1024, output: '/ws/prod.tar.gz', changedDuringDump: [] as string[], warnings: [] as string[] };
+  assert.equal(dumpDoneMessage(base), `Dumped 2 block(s), ${formatBytes(3 * 1024 * 1024)} to prod.tar.gz.`);
+  const busy = dumpDoneMessage({ ...base, changedDuringDump: ['wal/000001', 'wal/000002', 'chunks_head/000001', 'wal/000003'], warnings: ['wal/000000 vanished during the dump (gone)'] });
+  assert.match(busy, /4 file\(s\) changed while they were read .*: wal\/000001, wal\/000002, chunks_head\/000001, … \(1 more\)\./);
+  assert.match(busy, /Warning: wal\/000000 vanished during the dump \(gone\)\.$/);
 });
 
 test('drag and drop: Dump Files payload round-trips; VS Code\'s own tree payload is not taken for sources', () => {

@@ -14,7 +14,7 @@ import type { TreeNode } from '../../../client/src/dumps';
 import type { TsdbdumpApi } from '../../../client/src/extension';
 import { DUMPS_MIME } from '../../../client/src/model';
 import type { PodNode } from '../../../client/src/pods';
-import type { AnalysisResult, DumpResult, RestoreResult } from '../../../server/src/protocol';
+import { reportUri, type AnalysisResult, type DumpResult, type RestoreResult } from '../../../server/src/protocol';
 
 const EXTENSION_ID = 'tsdbdump.tsdbdump';
 const BLOCK_DIR = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
@@ -200,6 +200,51 @@ suite('tsdbdump with a Kubernetes cluster', () => {
     assert.equal(state.result?.blocks.length, 4);
     assert.deepEqual(state.result?.diagnostics.filter((d) => d.severity === 'error').map((d) => d.code), []);
     assert.match(String(api.dumps.getTreeItem(state.node).description), /^4 blocks · /);
+  });
+
+  test('Dump from Pod in snapshot mode: a copy of an admin API snapshot, which is removed from the pod afterwards', async function () {
+    this.timeout(120_000);
+    const pod = await node('prod', 'monitoring', 'prometheus-0');
+    const output = path.join(work, 'prod-prometheus-0-snapshot.tar.gz');
+    const result = (await vscode.commands.executeCommand('tsdbdump.dump', pod, { output, confirm: false, snapshot: true })) as DumpResult | undefined;
+    assert.ok(result, 'the snapshot dump returned no result (see the tsdbdump output)');
+    const manifest = JSON.parse(fs.readFileSync(result.manifest, 'utf8')) as { snapshot?: string; blocks: { dir: string }[] };
+    // Prometheus names snapshots <UTC time>-<random hex>
+    assert.match(manifest.snapshot ?? '', /^\d{8}T\d{6}Z-[0-9a-f]+$/);
+    // the 4 persisted blocks, plus the head as a block when it holds samples (it scrapes itself)
+    assert.ok(result.blocks.length >= 4, `${result.blocks.length} blocks`);
+    assert.deepEqual(manifest.blocks.map((b) => b.dir), result.blocks);
+    const snapshots = path.join(dataDirOf('prod', 'monitoring', 'prometheus-0'), 'snapshots');
+    assert.deepEqual(fs.existsSync(snapshots) ? fs.readdirSync(snapshots) : [], [], 'the snapshot is removed from the pod');
+    fs.rmSync(output);
+    fs.rmSync(result.manifest);
+  });
+
+  test('Analyze Pod: a damaged block in the pod (no tar there) shows under the pod and in the Problems panel', async function () {
+    this.timeout(90_000);
+    // A block dir with an unreadable meta.json appears in the no-tar pod's data dir while its
+    // Prometheus runs (as after a half-finished manual copy); Prometheus would fail to open it.
+    const bad = path.join(dataDirOf('prod', 'monitoring', 'prometheus-notar-0'), '01JA0000000000000000000000');
+    fs.mkdirSync(bad, { recursive: true });
+    fs.writeFileSync(path.join(bad, 'meta.json'), '{"ulid": "01JA0000000000000000000000", "minTime": ');
+    try {
+      const pod = await node('prod', 'monitoring', 'prometheus-notar-0');
+      const result = (await vscode.commands.executeCommand('tsdbdump.analyzePod', pod)) as AnalysisResult | undefined;
+      assert.ok(result, 'the analyzePod command returned no result');
+      const codes = result.diagnostics.filter((d) => d.severity === 'error').map((d) => d.code);
+      assert.ok(codes.includes('meta-invalid'), `error codes: ${codes.join(', ')}`);
+      const children = await api.pods.getChildren(pod);
+      const items = children.filter((c): c is Extract<PodNode, { type: 'info' }> => c.type === 'info');
+      assert.match(items.find((i) => i.label === 'Analysis')?.description ?? '', /[1-9]\d* error\(s\)/);
+      assert.ok(items.some((i) => i.label === 'meta-invalid' && i.error && i.description?.includes('01JA0000000000000000000000')), 'the diagnostic is an error item under the pod');
+      const problems = await poll(() => {
+        const ds = vscode.languages.getDiagnostics(vscode.Uri.parse(reportUri(result.source))).filter((d) => d.code === 'meta-invalid');
+        return ds.length > 0 && ds;
+      }, 'meta-invalid in the Problems panel');
+      assert.equal(problems[0].severity, vscode.DiagnosticSeverity.Error);
+    } finally {
+      fs.rmSync(bad, { recursive: true, force: true });
+    }
   });
 
   test('Analyze Pod: the verdict under the pod', async function () {
