@@ -289,6 +289,22 @@ describe('CLI', () => {
     assert.ok(!existsSync(path.join(work, 'x.tar.gz')));
   });
 
+  test('restore --dry-run: prints what the restore would do and changes nothing (no terminal, no --yes needed)', async () => {
+    const dev = cluster.pod('dev/observability/prometheus-0');
+    const blocksBefore = await hashTree(dev.dataDir, (rel) => BLOCK_RE.test(rel));
+    const uid = dev.uid();
+    const filesBefore = await fsp.readdir(work);
+    const r = await runCli(['restore', path.join(work, 'cli.tar.gz'), 'observability/prometheus-0', '--context', 'dev', '--kubeconfig', kubeconfig, '--dry-run']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^restore into dev\/observability\/prometheus-0:\S+ .*mode replace$/m);
+    assert.match(r.stdout, /^replaces everything now in /m);
+    assert.match(r.stdout, /^upload: /m);
+    assert.match(r.stdout, /\(dry run: nothing was changed\)/);
+    assert.deepEqual(await hashTree(dev.dataDir, (rel) => BLOCK_RE.test(rel)), blocksBefore);
+    assert.equal(dev.uid(), uid, 'the pod was not restarted');
+    assert.deepEqual(await fsp.readdir(work), filesBefore, 'no backup (nor anything else) written');
+  });
+
   test('restore without a terminal needs --yes; analyze pod: works', async () => {
     const r = await runCli(['restore', path.join(work, 'cli.tar.gz'), 'dev/observability/prometheus-0', '--kubeconfig', kubeconfig]);
     assert.equal(r.code, 2);

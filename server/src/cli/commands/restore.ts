@@ -1,4 +1,4 @@
-/** `tsdbdump restore <dump> <pod> [--mode replace|merge] [--backup file] [--yes]` */
+/** `tsdbdump restore <dump> <pod> [--mode replace|merge] [--backup file] [--yes] [--dry-run]` */
 import { createInterface } from 'node:readline/promises';
 import { humanBytes } from '../../analysis/goFormat';
 import { ToolError } from '../../errors';
@@ -26,7 +26,7 @@ function describe(p: RestorePreview): string {
   lines.push(`upload: ${UPLOAD_METHODS[p.uploadMethod]}${p.execProtocol ? ` (exec protocol ${p.execProtocol})` : ''}`);
   lines.push('Prometheus is restarted (the pod is deleted; its StatefulSet recreates it)');
   for (const w of p.warnings) lines.push(`warning: ${w}`);
-  for (const e of p.errors) lines.push(`error in the dump (forced): ${e}`);
+  for (const e of p.errors) lines.push(`error in the dump: ${e}`);
   return lines.join('\n');
 }
 
@@ -43,7 +43,7 @@ async function ask(ctx: CliContext, question: string): Promise<boolean> {
 export const restoreCommand: CliCommand = {
   name: 'restore',
   summary: 'restore a dump into a pod (verified backup first, staging, checksums, restart, query check)',
-  usage: `Usage: tsdbdump restore <dump> <pod> [--mode replace|merge] [--backup FILE] [--yes] [--force] [--json]
+  usage: `Usage: tsdbdump restore <dump> <pod> [--mode replace|merge] [--backup FILE] [--yes] [--force] [--dry-run] [--json]
 
 Analyses the dump and refuses on error diagnostics unless --force; checks the target (Ready,
 exec permission, free space, Prometheus version vs overlapping blocks, retention); backs up the
@@ -57,6 +57,8 @@ Options:
   --backup FILE       where to write the backup (default: beside the dump)
   -y, --yes           do not ask for confirmation (required without a terminal)
   --force             restore even when the dump has error diagnostics
+  --dry-run           analyse and check the target, print what the restore would do, change nothing
+                      (exit 1 when the dump has error diagnostics)
   --json              print the result as JSON
 ${KUBE_USAGE}
   -h, --help          show this help`,
@@ -67,6 +69,7 @@ ${KUBE_USAGE}
       backup: { type: 'string' },
       yes: { type: 'boolean', short: 'y' },
       force: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },
     });
     if (values.help) {
@@ -75,13 +78,19 @@ ${KUBE_USAGE}
     }
     if (positionals.length !== 2) throw new ToolError('usage', 'restore: expected <dump> and <pod> (see `tsdbdump restore --help`)');
     const mode = oneOf('restore', 'mode', values.mode as string | undefined, ['replace', 'merge'] as const, 'replace');
+    const request = { source: positionals[0], target: targetFrom(positionals[1], values), mode, backup: values.backup as string | undefined, force: !!values.force };
+    if (values['dry-run']) {
+      const { preview } = await restoreToPod({ ...request, dryRun: true }, { signal: ctx.signal });
+      ctx.stdout.write(values.json ? `${JSON.stringify(preview, null, 2)}\n` : `${describe(preview)}\n(dry run: nothing was changed)\n`);
+      return preview.errors.length ? 1 : 0;
+    }
     const tty = !!process.stdin.isTTY && !!process.stderr.isTTY;
     if (!values.yes && !tty) throw new ToolError('usage', 'restore replaces data in a pod: without a terminal to confirm on, pass --yes');
     const log = (s: string) => ctx.stderr.write(`${s}\n`);
     const progress = ctx.progress('restoring');
     let lastPhase = '';
     const result = await restoreToPod(
-      { source: positionals[0], target: targetFrom(positionals[1], values), mode, backup: values.backup as string | undefined, force: !!values.force },
+      request,
       {
         signal: ctx.signal,
         onProgress: (p) => {
