@@ -5,7 +5,7 @@
 // results folder. Every wait polls for a state (playwright's auto-waiting); nothing sleeps a fixed time.
 import fs from 'node:fs';
 import path from 'node:path';
-import { launchBrowser, log, runCommand, startCommand, waitFor } from './lib.mjs';
+import { runCommand, startCommand, startSteps, waitFor } from './lib.mjs';
 
 const ULID = '[0-7][0-9A-HJKMNP-TV-Z]{25}';
 
@@ -20,23 +20,7 @@ const blockDirs = (dataDir) => fs.readdirSync(dataDir).filter((n) => new RegExp(
  * workbench's `tsdbdump.kubeconfig` points at.
  */
 export async function runAcceptance({ url, workspace, outDir, cluster }) {
-  const results = [];
-  const { page, close } = await launchBrowser();
-  page.on('pageerror', (e) => log(`pageerror: ${e.message}`));
-  const shot = (name) => page.screenshot({ path: path.join(outDir, `${name}.png`) });
-  async function step(name, fn) {
-    const s = Date.now();
-    try {
-      await fn();
-      results.push({ name, ok: true, ms: Date.now() - s });
-      log(`PASS ${name} (${Date.now() - s} ms)`);
-    } catch (e) {
-      const error = String(e?.message ?? e).split('\n')[0];
-      results.push({ name, ok: false, ms: Date.now() - s, error });
-      log(`FAIL ${name}: ${error}`);
-      await shot(`fail-${name.replace(/\W+/g, '_')}`).catch(() => {});
-    }
-  }
+  const { page, close, results, shot, step } = await startSteps(outDir);
   const view = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Dump Files' }) });
   const treeItem = (name) => view.getByRole('treeitem', { name });
   /** Runs a palette command that asks for a dump with a quick pick, and picks `label`. */

@@ -120,6 +120,31 @@ export async function launchBrowser() {
 }
 
 /**
+ * A browser session for UI steps: `step(name, fn)` times and logs each step and records
+ * { name, ok, ms, error? } in `results`; a failing step leaves `<failPrefix><name>.png` in outDir.
+ */
+export async function startSteps(outDir, failPrefix = 'fail-') {
+  const results = [];
+  const { page, close } = await launchBrowser();
+  page.on('pageerror', (e) => log(`pageerror: ${e.message}`));
+  const shot = (name) => page.screenshot({ path: path.join(outDir, `${name}.png`) });
+  async function step(name, fn) {
+    const s = Date.now();
+    try {
+      await fn();
+      results.push({ name, ok: true, ms: Date.now() - s });
+      log(`PASS ${name} (${Date.now() - s} ms)`);
+    } catch (e) {
+      const error = String(e?.message ?? e).split('\n')[0];
+      results.push({ name, ok: false, ms: Date.now() - s, error });
+      log(`FAIL ${name}: ${error}`);
+      await shot(`${failPrefix}${name.replace(/\W+/g, '_')}`).catch(() => {});
+    }
+  }
+  return { page, close, results, shot, step };
+}
+
+/**
  * Starts a command through the palette (F1), waiting for its row before pressing Enter. Returns the
  * quick-input widget and its input, for commands that go on asking.
  */

@@ -33,6 +33,20 @@ process.on('SIGINT', async () => {
 });
 
 /**
+ * Counts the step results of one workbench run and keeps its evidence in test-results/ui/:
+ * <name>.json, code-server-<tag>.log and VS Code's logs (logs-<tag>/) of server-<tag>.
+ */
+function recordSteps(name, tag, results, server) {
+  fs.writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify(results, null, 2));
+  const failed = results.filter((r) => !r.ok).length;
+  counts.passed += results.length - failed;
+  counts.failed += failed;
+  summary[name] = { passed: results.length - failed, failed };
+  fs.copyFileSync(server.logFile, path.join(outDir, `code-server-${tag}.log`));
+  fs.cpSync(path.join(runDir, `server-${tag}/user/logs`), path.join(outDir, `logs-${tag}`), { recursive: true });
+}
+
+/**
  * A loopback test cluster (test/cluster, compiled to out/) for one code-server: its kubeconfig goes
  * to the workbench as the `tsdbdump.kubeconfig` setting and, with the pods' state dir, to the
  * extension host as TSDBDUMP_TEST_KUBECONFIG / TSDBDUMP_TEST_CLUSTER_STATE. Needs root (chroot).
@@ -116,13 +130,7 @@ try {
     const results = await runAcceptance({ url: server.url, workspace, outDir, cluster: kube.cluster });
     await server.stop();
     await kube.cluster.stop();
-    fs.writeFileSync(path.join(outDir, 'acceptance.json'), JSON.stringify(results, null, 2));
-    const failed = results.filter((r) => !r.ok).length;
-    counts.passed += results.length - failed;
-    counts.failed += failed;
-    summary.acceptance = { passed: results.length - failed, failed };
-    fs.copyFileSync(server.logFile, path.join(outDir, 'code-server-ui.log'));
-    fs.cpSync(path.join(runDir, 'server-ui/user/logs'), path.join(outDir, 'logs-ui'), { recursive: true });
+    recordSteps('acceptance', 'ui', results, server);
   }
 
   if (!only || only === 'untrusted') {
@@ -137,13 +145,7 @@ try {
     log(`Restricted Mode tests of the .vsix on ${server.url}`);
     const results = await runUntrusted({ url: server.url, workspace, outDir });
     await server.stop();
-    fs.writeFileSync(path.join(outDir, 'untrusted.json'), JSON.stringify(results, null, 2));
-    const failed = results.filter((r) => !r.ok).length;
-    counts.passed += results.length - failed;
-    counts.failed += failed;
-    summary.untrusted = { passed: results.length - failed, failed };
-    fs.copyFileSync(server.logFile, path.join(outDir, 'code-server-untrusted.log'));
-    fs.cpSync(path.join(runDir, 'server-untrusted/user/logs'), path.join(outDir, 'logs-untrusted'), { recursive: true });
+    recordSteps('untrusted', 'untrusted', results, server);
   }
 } catch (e) {
   console.error(`vscode phase: ${e?.stack ?? e}`);

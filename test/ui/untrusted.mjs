@@ -3,8 +3,7 @@
 // the commands that talk to a cluster are not there. Granting trust (Manage Workspace Trust) then
 // brings the Pods view in without a reload. The kubeconfig given has no contexts, so nothing here
 // ever talks to a cluster. A screenshot per step; every wait polls for a state.
-import path from 'node:path';
-import { launchBrowser, log, runCommand, startCommand } from './lib.mjs';
+import { log, runCommand, startCommand, startSteps } from './lib.mjs';
 
 const CLUSTER_COMMANDS = ['tsdbdump: Dump from Pod…', 'tsdbdump: Restore Dump to Pod…', 'tsdbdump: Analyze Pod'];
 // All the others: when every one of them is among the palette's rows, no row was left unrendered.
@@ -13,23 +12,7 @@ const DUMP_COMMANDS = ['tsdbdump: Analyze Dump', 'tsdbdump: Show Timeline', 'tsd
 
 /** Returns [{ name, ok, ms, error? }]. */
 export async function runUntrusted({ url, workspace, outDir }) {
-  const results = [];
-  const { page, close } = await launchBrowser();
-  page.on('pageerror', (e) => log(`pageerror: ${e.message}`));
-  const shot = (name) => page.screenshot({ path: path.join(outDir, `${name}.png`) });
-  async function step(name, fn) {
-    const s = Date.now();
-    try {
-      await fn();
-      results.push({ name, ok: true, ms: Date.now() - s });
-      log(`PASS ${name} (${Date.now() - s} ms)`);
-    } catch (e) {
-      const error = String(e?.message ?? e).split('\n')[0];
-      results.push({ name, ok: false, ms: Date.now() - s, error });
-      log(`FAIL ${name}: ${error}`);
-      await shot(`fail-untrusted-${name.replace(/\W+/g, '_')}`).catch(() => {});
-    }
-  }
+  const { page, close, results, shot, step } = await startSteps(outDir, 'fail-untrusted-');
   // VS Code's status bar entry for an untrusted workspace (gone once trusted).
   const restricted = page.locator('[id="status.workspaceTrust"]', { hasText: 'Restricted Mode' });
   const pane = (title) => page.locator('.pane', { has: page.locator('.pane-header', { hasText: title }) });

@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { suite, suiteSetup, suiteTeardown, test } from 'mocha';
 import * as vscode from 'vscode';
+import { poll } from './poll';
 import type { TreeNode } from '../../../client/src/dumps';
 import type { TsdbdumpApi } from '../../../client/src/extension';
 import { DUMPS_MIME } from '../../../client/src/model';
@@ -18,16 +19,6 @@ import { reportUri, type AnalysisResult, type DumpResult, type RestoreResult } f
 
 const EXTENSION_ID = 'tsdbdump.tsdbdump';
 const BLOCK_DIR = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
-
-async function poll<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 45_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 function labelOf(n: PodNode): string {
   switch (n.type) {

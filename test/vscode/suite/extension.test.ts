@@ -7,22 +7,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { suite, suiteSetup, test } from 'mocha';
 import * as vscode from 'vscode';
+import { poll } from './poll';
 import type { TsdbdumpApi } from '../../../client/src/extension';
 import { makeBigDump } from '../../helpers/bigDump';
 import type { EntryNode, TreeNode } from '../../../client/src/dumps';
 import { Requests, reportUri, type AnalysisResult, type AnalyzedNotification, type RepairResult } from '../../../server/src/protocol';
 
 const EXTENSION_ID = 'tsdbdump.tsdbdump';
-
-async function poll<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 45_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function ws(): string {
   const folder = vscode.workspace.workspaceFolders?.[0];
