@@ -23,7 +23,7 @@ import {
   type VerifyDepth,
 } from '../../server/src/protocol';
 import { DumpsProvider, verifyDepth, type TreeNode } from './dumps';
-import { DUMP_RANGE_PRESETS, dumpDoneMessage, dumpPreview, formatBytes, formatRange, parseTimeInput, restoreConfirmation, type TimelineData } from './model';
+import { DUMP_RANGE_PRESETS, dumpDoneMessage, dumpPreview, formatBytes, formatRange, formatRequestedRange, parseTimeInput, restoreConfirmation, type TimelineData } from './model';
 import { PodsProvider, kubeSettings, targetOf, type PodNode } from './pods';
 import { ReportProvider } from './report';
 import { TimelinePanels } from './timeline';
@@ -395,7 +395,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
       {
         modal: true,
         detail: [
-          `Requested: ${formatRange(range.from, range.to)}`,
+          `Requested: ${formatRequestedRange(range.from, range.to)}`,
           `Effective: ${preview.effective ? formatRange(preview.effective.from, preview.effective.to) : 'nothing'}`,
           'Dumps are block-granular: every block overlapping the range is included whole, and the head (chunks_head, WAL) is always included.',
           summary.adminApi

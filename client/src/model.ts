@@ -53,6 +53,14 @@ export function formatRange(from: number | undefined, to: number | undefined): s
   return `${a} → ${sameDay ? b.slice(11) : b} UTC`;
 }
 
+/** A requested dump range, where an open end means "from the oldest block" / "until now". */
+export function formatRequestedRange(from: number | undefined, to: number | undefined): string {
+  if (from === undefined && to === undefined) return 'everything';
+  if (from === undefined) return `everything up to ${formatUtc(to)} UTC`;
+  if (to === undefined) return `${formatUtc(from)} UTC until now`;
+  return formatRange(from, to);
+}
+
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '?';
   const s = Math.round(ms / 1000);

@@ -20,6 +20,7 @@ import {
   dumpSummary,
   formatBytes,
   formatRange,
+  formatRequestedRange,
   parseTimeInput,
   restoreConfirmation,
   timelineData,
@@ -190,6 +191,14 @@ test('dump preview: whole blocks overlapping the range, head always included, si
   assert.deepEqual(dumpPreview(summary, 6 * h, undefined).included, []);
   assert.deepEqual(dumpPreview(summary, undefined, undefined).included.map((b) => b.ulid), ['A', 'B', 'C']);
   assert.deepEqual(dumpPreview({ ...summary, headFiles: 0, walSegments: 0 }, 0, h).effective, { from: 0, to: 2 * h });
+});
+
+test('requested dump ranges: open ends read as everything / until now', () => {
+  const t = Date.parse('2025-01-03T06:00:00Z');
+  assert.equal(formatRequestedRange(undefined, undefined), 'everything');
+  assert.equal(formatRequestedRange(t, undefined), '2025-01-03 06:00:00 UTC until now');
+  assert.equal(formatRequestedRange(undefined, t), 'everything up to 2025-01-03 06:00:00 UTC');
+  assert.equal(formatRequestedRange(t, t + 3600_000), formatRange(t, t + 3600_000));
 });
 
 test('dump done message: size and name; files changed while read and warnings are named, long lists cut', () => {
