@@ -215,8 +215,21 @@ describe('dry run', () => {
     assert.equal(r.preview.backup, backup);
     assert.ok(!existsSync(backup));
     assert.deepEqual(await devState(), before);
-    // Without dryRun the same request is refused, as before.
-    await assert.rejects(restoreToPod({ source: dumpPath('chunk-crc'), target: dev(), mode: 'replace', backup }), (e: Error & { code?: string }) => e.code === 'dump-has-errors');
+    // Without dryRun the same request is refused, as before (with the dry run's analysis: the file is unchanged).
+    const messages: string[] = [];
+    await assert.rejects(
+      restoreToPod({ source: dumpPath('chunk-crc'), target: dev(), mode: 'replace', backup }, { onProgress: (p) => messages.push(p.message) }),
+      (e: Error & { code?: string }) => e.code === 'dump-has-errors',
+    );
+    assert.ok(messages.some((m) => /is unchanged since its last analysis: reusing it$/.test(m)), messages.join('\n'));
+    // A file touched since its analysis is analysed again.
+    const copy = path.join(work, 'chunk-crc-copy.tar.gz');
+    await fsp.copyFile(dumpPath('chunk-crc'), copy);
+    await restoreToPod({ source: copy, target: dev(), mode: 'replace', backup, dryRun: true });
+    await fsp.utimes(copy, new Date(), new Date(Date.now() + 5000));
+    messages.length = 0;
+    await restoreToPod({ source: copy, target: dev(), mode: 'replace', backup, dryRun: true }, { onProgress: (p) => messages.push(p.message) });
+    assert.ok(!messages.some((m) => /reusing/.test(m)), messages.join('\n'));
   });
 });
 

@@ -27,6 +27,7 @@
  * local backup remains as the last resort, and the error says where it is.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import * as tarStream from 'tar-stream';
@@ -86,9 +87,26 @@ function blockDirOf(p: string): string | undefined {
   return ULID_RE.test(top) ? top : undefined;
 }
 
-async function analyse(source: string, signal?: AbortSignal): Promise<AnalysisResult> {
+/**
+ * The last full analysis of a dump file, reused while the file is unchanged: VS Code runs a dry run
+ * for its confirmation and then the restore, and a big dump takes seconds to analyse. Data dirs
+ * are always analysed again (their files can change without the dir's own stat changing).
+ */
+let lastAnalysis: { key: string; result: AnalysisResult } | undefined;
+
+async function dumpFileKey(source: string): Promise<string | undefined> {
+  const st = await fsp.stat(source).catch(() => undefined);
+  return st?.isFile() ? [path.resolve(source), st.dev, st.ino, st.size, st.mtimeMs].join('\0') : undefined;
+}
+
+/** Returns the analysis and whether it was reused. */
+async function analyse(source: string, signal?: AbortSignal): Promise<{ analysis: AnalysisResult; reused: boolean }> {
+  const key = await dumpFileKey(source);
+  if (key !== undefined && lastAnalysis?.key === key) return { analysis: lastAnalysis.result, reused: true };
   // full: chunk CRCs too; a restore is the moment to find damaged chunks, not after Prometheus hits them
-  return analyzeSource(source, { signal, verify: 'full' });
+  const analysis = await analyzeSource(source, { signal, verify: 'full' });
+  if (key !== undefined && (await dumpFileKey(source)) === key) lastAnalysis = { key, result: analysis };
+  return { analysis, reused: false };
 }
 
 /** statfs through `stat -f` (works without /proc, unlike df in some images); df as the fallback. */
@@ -276,7 +294,12 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
 
   // 1. The dump itself.
   say('analysing', `analysing ${req.source}`);
-  const analysis = o.analysis ?? (await analyse(req.source, signal));
+  let analysis = o.analysis;
+  if (!analysis) {
+    const a = await analyse(req.source, signal);
+    analysis = a.analysis;
+    if (a.reused) say('analysing', `${req.source} is unchanged since its last analysis: reusing it`);
+  }
   const errors = analysis.diagnostics.filter((d) => d.severity === 'error');
   const errorLines = errors.map((d) => `${d.code} ${d.path}: ${d.message}`);
   if (errors.length && !req.force && !req.dryRun) {
