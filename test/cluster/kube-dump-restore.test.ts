@@ -21,7 +21,7 @@ import { podSummary, promApi } from '../../server/src/kube/summary';
 import { analyzePod } from '../../server/src/kube/analyzePod';
 import { facts, repoRoot } from '../helpers/fixtures';
 import type { TestCluster } from './index';
-import { BLOCK_RE, eventually, hashTree, sha256File, startKubeTestCluster, tarGzEntries, waitTsdbSettled } from './kube-helpers';
+import { assertRestoredFromDump, BLOCK_RE, eventually, hashTree, sha256File, startKubeTestCluster, tarGzEntries, waitTsdbSettled } from './kube-helpers';
 
 const run = promisify(execFile);
 const FROM = Date.parse('2025-01-03T00:00:00Z');
@@ -176,19 +176,7 @@ describe('the promdump demo: dump from prod, restore into dev, query there', () 
     assert.notEqual(cluster.pod('dev/observability/prometheus-0').uid(), devBefore, 'Prometheus was restarted');
     assert.ok((await queryViaProxy(dev(), 'count(fixture_noise)', at)) > 0, 'fixture_noise answers in dev');
     assert.ok((await queryViaProxy(dev(), 'count(node_cpu_seconds_total)', at)) > 0);
-    // Block files in dev are the dump's, byte for byte (those dev's Prometheus has not compacted
-    // since); no staging or aside dirs are left.
-    const devData = cluster.pod('dev/observability/prometheus-0').dataDir;
-    const devBlocks = await hashTree(devData, (rel) => BLOCK_RE.test(rel));
-    const dumped = (await tarGzEntries(dump.output)).filter((e) => e.type === 'file' && BLOCK_RE.test(e.name));
-    let same = 0;
-    for (const e of dumped) {
-      if (!devBlocks.has(e.name)) continue;
-      assert.equal(devBlocks.get(e.name), e.sha256, e.name);
-      same++;
-    }
-    assert.ok(same > 0, 'restored block files are in dev');
-    assert.deepEqual((await fsp.readdir(devData)).filter((n) => n.startsWith('.tsdbdump')), []);
+    await assertRestoredFromDump(cluster.pod('dev/observability/prometheus-0').dataDir, dump.output);
   });
 
   test('the backup restores the target exactly', async () => {

@@ -12,12 +12,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyzeSource } from '../../server/src/analysis/analyze';
 import { dumpFromPod, executeDump, planDump } from '../../server/src/kube/dump';
-import { resolvePod } from '../../server/src/kube/pods';
 import { restoreToPod } from '../../server/src/kube/restore';
-import { promApi } from '../../server/src/kube/summary';
 import { dataDir, dumpPath } from '../helpers/fixtures';
+import type { KubeTarget } from '../../server/src/protocol';
 import type { TestCluster } from './index';
-import { BLOCK_RE, eventually, hashTree, midSizeFixture, startKubeTestCluster, tarGzEntries, waitTsdbSettled } from './kube-helpers';
+import { BLOCK_RE, eventually, hashTree, midSizeFixture, seriesAt as seriesAtTime, startKubeTestCluster, tarGzEntries, waitTsdbSettled } from './kube-helpers';
 
 const run = promisify(execFile);
 const AT = Date.parse('2025-01-03T06:00:00Z');
@@ -30,11 +29,8 @@ const prod = () => target('prod', 'monitoring', 'prometheus-0');
 const notar = () => target('prod', 'monitoring', 'prometheus-notar-0');
 const dev = () => target('dev', 'observability', 'prometheus-0');
 
-async function seriesAt(t: ReturnType<typeof prod>, promql: string): Promise<number> {
-  const p = await resolvePod(t);
-  const data = await promApi<{ result: { value: [number, string] }[] }>(p, 'GET', `/api/v1/query?query=${encodeURIComponent(promql)}&time=${AT / 1000}`);
-  return data.result.length ? Number(data.result[0].value[1]) : 0;
-}
+/** A PromQL value at AT, the middle of the fixture data. */
+const seriesAt = (t: KubeTarget, promql: string) => seriesAtTime(t, promql, AT);
 
 /** Nothing under the final name, no .partial, no manifest. */
 async function assertNoOutput(out: string): Promise<void> {

@@ -4,7 +4,11 @@ import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp, statSync } from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import assert from 'node:assert/strict';
 import * as tarStream from 'tar-stream';
+import { resolvePod } from '../../server/src/kube/pods';
+import { promApi } from '../../server/src/kube/summary';
+import type { KubeTarget } from '../../server/src/protocol';
 import { repoRoot } from '../helpers/fixtures';
 import { defaultTopology, startTestCluster, type StartOptions, type TestCluster } from './index';
 
@@ -120,4 +124,27 @@ export async function waitTsdbSettled(cluster: TestCluster, key: string, timeout
     timeoutMs,
     1000,
   );
+}
+
+/** The value of an instant PromQL query through the pod proxy at `at` (0 when it has no result). */
+export async function seriesAt(t: KubeTarget, promql: string, at: number): Promise<number> {
+  const p = await resolvePod(t);
+  const data = await promApi<{ result: { value: [number, string] }[] }>(p, 'GET', `/api/v1/query?query=${encodeURIComponent(promql)}&time=${at / 1000}`);
+  return data.result.length ? Number(data.result[0].value[1]) : 0;
+}
+
+/**
+ * After a restore: the block files in `dataDir` are the dump's, byte for byte (those the pod's
+ * Prometheus has not compacted since), and no staging or aside dir is left.
+ */
+export async function assertRestoredFromDump(dataDir: string, dump: string): Promise<void> {
+  const podBlocks = await hashTree(dataDir, (rel) => BLOCK_RE.test(rel));
+  let same = 0;
+  for (const e of (await tarGzEntries(dump)).filter((x) => x.type === 'file' && BLOCK_RE.test(x.name))) {
+    if (!podBlocks.has(e.name)) continue;
+    assert.equal(podBlocks.get(e.name), e.sha256, e.name);
+    same++;
+  }
+  assert.ok(same > 0, 'restored block files are in the pod');
+  assert.deepEqual((await fsp.readdir(dataDir)).filter((n) => n.startsWith('.tsdbdump')), []);
 }

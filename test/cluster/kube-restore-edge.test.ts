@@ -22,11 +22,10 @@ import { dumpFromPod, type DumpOutcome } from '../../server/src/kube/dump';
 import { EXEC_V4, EXEC_V5, execCollect } from '../../server/src/kube/exec';
 import { getPod, resolvePod } from '../../server/src/kube/pods';
 import { restoreToPod } from '../../server/src/kube/restore';
-import type { RestorePreview } from '../../server/src/protocol';
-import { promApi } from '../../server/src/kube/summary';
+import type { KubeTarget, RestorePreview } from '../../server/src/protocol';
 import { dumpPath } from '../helpers/fixtures';
 import { defaultTopology, startTestCluster, type TestCluster } from './index';
-import { BLOCK_RE, hashTree, tarGzEntries, waitTsdbSettled } from './kube-helpers';
+import { assertRestoredFromDump, BLOCK_RE, hashTree, seriesAt as seriesAtTime, tarGzEntries, waitTsdbSettled } from './kube-helpers';
 
 const run = promisify(execFile);
 const AT = Date.parse('2025-01-03T06:00:00Z');
@@ -45,11 +44,8 @@ const prod = () => target('prod', 'monitoring', 'prometheus-0');
 const dev = () => target('dev', 'observability', 'prometheus-0');
 const tiny = () => target('prod', 'monitoring', 'prometheus-tiny-0');
 
-async function seriesAt(t: ReturnType<typeof prod>, promql: string): Promise<number> {
-  const p = await resolvePod(t);
-  const data = await promApi<{ result: { value: [number, string] }[] }>(p, 'GET', `/api/v1/query?query=${encodeURIComponent(promql)}&time=${AT / 1000}`);
-  return data.result.length ? Number(data.result[0].value[1]) : 0;
-}
+/** A PromQL value at AT, the middle of the fixture data. */
+const seriesAt = (t: KubeTarget, promql: string) => seriesAtTime(t, promql, AT);
 
 before(async () => {
   work = await fsp.mkdtemp(path.join(os.tmpdir(), 'tsdbdump-kube-edge-'));
@@ -136,17 +132,7 @@ describe('an API server without v5 exec (Kubernetes < 1.30)', () => {
     assert.ok((await seriesAt(dev(), 'count(fixture_noise)')) > 0, 'fixture_noise answers in dev');
     // Replace mode stops the old Prometheus at once after the swap (not a force deletion: 1 s).
     assert.equal(await watching, 1);
-    // Block files in dev are the dump's, byte for byte (those not compacted since the restart).
-    const devData = cluster.pod(DEV).dataDir;
-    const devBlocks = await hashTree(devData, (rel) => BLOCK_RE.test(rel));
-    let same = 0;
-    for (const e of (await tarGzEntries(dump.output)).filter((x) => x.type === 'file' && BLOCK_RE.test(x.name))) {
-      if (!devBlocks.has(e.name)) continue;
-      assert.equal(devBlocks.get(e.name), e.sha256, e.name);
-      same++;
-    }
-    assert.ok(same > 0, 'restored block files are in dev');
-    assert.deepEqual((await fsp.readdir(devData)).filter((n) => n.startsWith('.tsdbdump')), []);
+    await assertRestoredFromDump(cluster.pod(DEV).dataDir, dump.output);
   });
 
   test('with v5 again the preview picks the tar stream', async () => {
