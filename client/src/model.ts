@@ -451,8 +451,7 @@ export function dumpDoneMessage(result: Pick<DumpResult, 'blocks' | 'bytes' | 'o
   const parts = [`Dumped ${result.blocks.length} block(s), ${formatBytes(result.bytes)} to ${path.basename(result.output)}.`];
   const changed = result.changedDuringDump;
   if (changed.length) {
-    const shown = changed.slice(0, 3).join(', ') + (changed.length > 3 ? `, … (${changed.length - 3} more)` : '');
-    parts.push(`${changed.length} file(s) changed while they were read (Prometheus kept writing; the manifest has the hashes of what was read): ${shown}.`);
+    parts.push(`${changed.length} file(s) changed while they were read (Prometheus kept writing; the manifest has the hashes of what was read): ${listOf(changed, 3)}.`);
   }
   parts.push(...result.warnings.map((w) => `Warning: ${w}.`));
   return parts.join(' ');

@@ -205,7 +205,7 @@ test('dump done message: size and name; files changed while read and warnings ar
   const base = { blocks: ['A', 'B'], bytes: 3 * 1024 * 1024, output: '/ws/prod.tar.gz', changedDuringDump: [] as string[], warnings: [] as string[] };
   assert.equal(dumpDoneMessage(base), `Dumped 2 block(s), ${formatBytes(3 * 1024 * 1024)} to prod.tar.gz.`);
   const busy = dumpDoneMessage({ ...base, changedDuringDump: ['wal/000001', 'wal/000002', 'chunks_head/000001', 'wal/000003'], warnings: ['wal/000000 vanished during the dump (gone)'] });
-  assert.match(busy, /4 file\(s\) changed while they were read .*: wal\/000001, wal\/000002, chunks_head\/000001, … \(1 more\)\./);
+  assert.match(busy, /4 file\(s\) changed while they were read .*: wal\/000001, wal\/000002, chunks_head\/000001, … and 1 more\./);
   assert.match(busy, /Warning: wal\/000000 vanished during the dump \(gone\)\.$/);
 });
 
