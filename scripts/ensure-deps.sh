@@ -1,22 +1,50 @@
 #!/usr/bin/env bash
-# Installs what tsdbdump's tests and sample need on a fresh Debian machine, skipping what is there:
-# Debian packages (real Prometheus for fixtures and test pods, busybox for pod filesystems, Chromium
-# for the workbench tests) and the npm dependencies. code-server lives in a cache folder and is
-# installed by test/ui/ensure-code-server.sh when the UI tests first need it.
+# The one ensure step of `npm start` and `npm test` on a fresh Debian machine: installs what is
+# missing, skipping what is there, and fails with one line saying why when it cannot.
+#   ensure-deps.sh start   Debian packages, npm dependencies, Node 24 + code-server (tool cache)
+#   ensure-deps.sh test    the same, plus kubectl 1.30+ (built from the Go module proxy when the
+#                          machine has none) and Prometheus 3.x + promtool (built from the Go module
+#                          proxy); prints `export PATH=…` for the tools it placed in the tool cache.
+# Tool cache: TSDBDUMP_CACHE, default ~/.cache/tsdbdump. Every nested install runs without the
+# outer npm's npm_* variables (scripts/lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
+clean_npm_env
+mode=${1:-test}
+case $mode in start|test) ;; *) fail ensure-deps "usage: ensure-deps.sh start|test" ;; esac
+CACHE=$(tool_cache)
+
+# Debian packages: real Prometheus 2.42 (fixtures, test pods) and busybox (pod filesystems) for the
+# tests; Chromium for the workbench tests; headers and compilers for code-server's native modules.
 need=()
-command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need+=(prometheus)
-[ -x /bin/busybox ] || command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
-[ "${1:-}" = --no-browser ] || command -v chromium >/dev/null 2>&1 || need+=(chromium)
-[ "${1:-}" = --no-browser ] || dpkg -s libkrb5-dev >/dev/null 2>&1 || need+=(libkrb5-dev)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "ensure-deps: installing Debian packages: ${need[*]}" >&2
-  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-  $sudo apt-get -o DPkg::Lock::Timeout=900 update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${need[@]}" >&2
+if [ "$mode" = test ]; then
+  command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+  [ -x /bin/busybox ] || command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi
+dpkg -s libkrb5-dev >/dev/null 2>&1 || need+=(libkrb5-dev)
+for tool in g++ make python3; do command -v $tool >/dev/null 2>&1 || need+=($tool); done
+command -v flock >/dev/null 2>&1 || need+=(util-linux)
+[ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+[ ${#need[@]} -eq 0 ] || apt_install ensure-deps "$CACHE/logs/apt.log" "${need[@]}"
+
 if [ ! -d node_modules/esbuild ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  need_free_mb ensure-deps . 600 "the npm dependencies"
   echo "ensure-deps: npm ci" >&2
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  npm ci --no-audit --no-fund --loglevel=error > "$CACHE/logs/npm-ci.log" 2>&1 || {
+    tail -5 "$CACHE/logs/npm-ci.log" >&2
+    if grep -qE 'ENOTFOUND|ECONNREFUSED|EAI_AGAIN|ETIMEDOUT|ECONNRESET|network' "$CACHE/logs/npm-ci.log"; then
+      fail ensure-deps "cannot reach the npm registry (no network?) to install the npm dependencies; see $CACHE/logs/npm-ci.log"
+    fi
+    grep -q ENOSPC "$CACHE/logs/npm-ci.log" && fail ensure-deps "the disk is full: npm ci could not write node_modules"
+    fail ensure-deps "npm ci failed; see $CACHE/logs/npm-ci.log"
+  }
+fi
+
+bash test/ui/install.sh > /dev/null
+
+if [ "$mode" = test ]; then
+  kubectl_dir=$(bash scripts/ensure-kubectl.sh)
+  echo "export PATH=\"$kubectl_dir:\$PATH\""
 fi

@@ -18,6 +18,7 @@ const PHASES = [
   { name: 'integration', files: () => findTests('out/test/integration') },
   { name: 'cluster', files: () => findTests('out/test/cluster') },
   { name: 'vscode', script: 'test/ui/run.sh' },
+  { name: 'start', script: 'test/start/run.mjs' },
 ];
 
 const wanted = process.argv.slice(2);
@@ -34,7 +35,8 @@ for (const phase of PHASES) {
   let status;
   if (phase.script) {
     if (!existsSync(path.join(root, phase.script))) continue;
-    status = spawnSync('bash', [phase.script], { cwd: root, stdio: 'inherit', env: { ...process.env, TSDBDUMP_COUNTS: countsFile } }).status;
+    const runner = phase.script.endsWith('.mjs') ? process.execPath : 'bash';
+    status = spawnSync(runner, [phase.script], { cwd: root, stdio: 'inherit', env: { ...process.env, TSDBDUMP_COUNTS: countsFile } }).status;
   } else {
     const files = phase.files();
     if (files.length === 0) continue;

@@ -370,7 +370,7 @@ export function dumpGlob(): string {
 }
 
 export function verifyDepth(): VerifyDepth {
-  return vscode.workspace.getConfiguration('tsdbdump').get<VerifyDepth>('verify') === 'full' ? 'full' : 'quick';
+  return vscode.workspace.getConfiguration('tsdbdump').get<VerifyDepth>('verify') === 'quick' ? 'quick' : 'full';
 }
 
 function severityIcon(s: Severity): vscode.ThemeIcon {

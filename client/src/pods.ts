@@ -148,7 +148,8 @@ export class PodsProvider implements vscode.TreeDataProvider<PodNode>, vscode.Tr
   async getChildren(n?: PodNode): Promise<PodNode[]> {
     try {
       if (!n) {
-        const contexts = await this.worker.request<KubeContextInfo[]>(Requests.listContexts, { kubeconfig: kubeSettings().kubeconfig });
+        const contexts = await this.listContexts();
+        if (!contexts) return [];
         if (!contexts.length) return [{ type: 'info', label: 'No kubeconfig contexts', icon: 'info' }];
         return contexts.map((context) => ({ type: 'context', context }));
       }
@@ -169,6 +170,23 @@ export class PodsProvider implements vscode.TreeDataProvider<PodNode>, vscode.Tr
     } catch (e) {
       const err = toWorkerError(e);
       return [{ type: 'info', label: err.code, description: err.message, icon: 'error', error: true }];
+    }
+  }
+
+  /**
+   * The kubeconfig's contexts, or undefined when there is no kubeconfig at all: a first look without
+   * a cluster is not an error, so the view shows its welcome content (package.json viewsWelcome,
+   * shown while the context key `tsdbdump.noKubeconfig` is set) instead of an error item.
+   */
+  private async listContexts(): Promise<KubeContextInfo[] | undefined> {
+    try {
+      const contexts = await this.worker.request<KubeContextInfo[]>(Requests.listContexts, { kubeconfig: kubeSettings().kubeconfig });
+      void vscode.commands.executeCommand('setContext', 'tsdbdump.noKubeconfig', false);
+      return contexts;
+    } catch (e) {
+      if (toWorkerError(e).code !== 'kubeconfig-missing') throw e;
+      void vscode.commands.executeCommand('setContext', 'tsdbdump.noKubeconfig', true);
+      return undefined;
     }
   }
 

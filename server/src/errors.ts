@@ -41,6 +41,8 @@ export const FAILURE_CODES = [
   'dump-truncated',
   'tar-unsafe-path',
   'cancelled',
+  /** No kubeconfig given and none in the default places: not an error of a cluster (the Pods view shows its welcome). */
+  'kubeconfig-missing',
   'kube-unreachable',
   'kube-unauthorized',
   'kube-forbidden',

@@ -81,9 +81,11 @@ const verdicts: Record<Scenario, (r: AnalysisResult, exit: number, s: Scenario) 
     assert.equal(e[0].prometheusMessage, 'opening storage failed: get segment range: segments are not sequential');
   },
   'chunk-crc'(r, exit) {
-    // quick does not check chunk CRCs (Prometheus does not either at startup): nothing wrong yet.
-    assert.equal(exit, 0);
-    assert.deepEqual(errorsOf(r), []);
+    // The default (full) checks every chunk CRC: Prometheus starts, but every query touching the
+    // chunk fails (EXPECTED.md), so it is an error.
+    assert.equal(exit, 1);
+    assert.equal(r.verify, 'full');
+    assert.deepEqual(errorsOf(r).map((d) => d.code), ['chunk-crc-mismatch']);
   },
   'meta-bad'(r, exit, s) {
     assert.equal(exit, 1);
@@ -121,6 +123,16 @@ for (const s of SCENARIOS) {
     });
   }
 }
+
+test('analyze chunk-crc --verify quick: only the startup checks, so the bad chunk CRC goes unseen', async () => {
+  // Prometheus does not check chunk CRCs at startup either: quick finds nothing wrong yet.
+  const { run, result } = await analyzeJson(dumpPath('chunk-crc'), ['--verify', 'quick']);
+  assert.equal(run.code, 0);
+  assert.equal(result.verify, 'quick');
+  assert.deepEqual(errorsOf(result), []);
+  const help = await runCli(['analyze', '--help']);
+  assert.match(help.stdout, /--verify quick .*skips the chunk, series and postings\s+CRC32Cs/s);
+});
 
 test('analyze chunk-crc --verify full: chunk-crc-mismatch at offset 242153 naming the series and range', async () => {
   for (const src of [dumpPath('chunk-crc'), dataDir('chunk-crc')]) {

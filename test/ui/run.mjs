@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureInstalled, log, makeBigDump, makeWorkspace, repoRoot, startCodeServer } from './lib.mjs';
+import { log, makeBigDump, makeWorkspace, repoRoot, startCodeServer } from './lib.mjs';
 import { runExtensionHostTests } from './ext-tests.mjs';
 import { runAcceptance } from './acceptance.mjs';
 import { runUntrusted } from './untrusted.mjs';
@@ -66,11 +66,8 @@ async function startCluster(name) {
 }
 
 try {
-  log('installing Node 24 + code-server if missing');
-  ensureInstalled();
-
   log('npm run package (minified bundles + vsce, staged in out/package)');
-  execFileSync('npm', ['run', '--silent', 'package'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+  execFileSync(process.execPath, [path.join(repoRoot, 'scripts/package.mjs')], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
   const vsix = path.join(repoRoot, 'dist/tsdbdump.vsix');
   summary.vsixBytes = fs.statSync(vsix).size;
   // The bundles inside the .vsix (minified; staged by scripts/package.mjs).

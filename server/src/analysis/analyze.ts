@@ -6,7 +6,7 @@
  * is off, information for things it cleans up by itself.
  */
 import { ToolError } from '../errors';
-import type { AnalysisResult, BlockInfo, Severity, TimeRange, VerifyDepth } from '../protocol';
+import { DEFAULT_VERIFY, type AnalysisResult, type BlockInfo, type Severity, type TimeRange, type VerifyDepth } from '../protocol';
 import { openSource, type DumpEntry, type OpenedSource, type SourceProblem, type SourceProgress } from '../dump/source';
 import { utc } from './goFormat';
 import { Analysis, scrapeInterval, union } from './state';
@@ -58,7 +58,7 @@ export function analyzeOpened(opened: OpenedSource, opts: { verify?: VerifyDepth
 /** Analyses a stream of entries (from openSource, or a tar stream from a pod). */
 export async function analyzeEntries(entries: AsyncIterable<DumpEntry>, opts: AnalyzeEntriesOptions): Promise<AnalysisResult> {
   const started = Date.now();
-  const verify = opts.verify ?? 'quick';
+  const verify = opts.verify ?? DEFAULT_VERIFY;
   const a = new Analysis(opts.source, verify, opts.tmpDir);
   try {
     for await (const e of entries) {

@@ -31,11 +31,14 @@ function defaultKubeconfigExists(): boolean {
 async function loadConfig(kubeconfig?: string): Promise<KubeConfig> {
   const { KubeConfig } = await k8s();
   const kc = new KubeConfig();
+  // Without this check client-node invents a `loaded-context` pointing at localhost:8080.
+  if (!kubeconfig && !defaultKubeconfigExists()) {
+    throw new ToolError('kubeconfig-missing',
+      'no kubeconfig found ($KUBECONFIG, ~/.kube/config or an in-cluster service account); set tsdbdump.kubeconfig or pass --kubeconfig');
+  }
   try {
     if (kubeconfig) kc.loadFromFile(kubeconfig);
-    else if (defaultKubeconfigExists()) kc.loadFromDefault();
-    // Without this check client-node invents a `loaded-context` pointing at localhost:8080.
-    else throw new Error('none found ($KUBECONFIG, ~/.kube/config or an in-cluster service account); set tsdbdump.kubeconfig or pass --kubeconfig');
+    else kc.loadFromDefault();
   } catch (e) {
     throw new ToolError('usage', `cannot read kubeconfig ${kubeconfig ?? '(default)'}: ${(e as Error).message}`);
   }

@@ -24,6 +24,7 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { FAILURE_CODES, toToolError } from '../errors';
 import {
+  DEFAULT_VERIFY,
   Notifications,
   Requests,
   TOOL_ERROR_CODE,
@@ -206,7 +207,7 @@ async function metaRange(file: string, field: ReturnType<typeof metaFieldFor>): 
 
 connection.onRequest(Requests.analyze, (params: AnalyzeParams, token: CancellationToken) =>
   runJob(token, params.workDoneToken, `Analysing ${path.basename(params.source)}`, (opts) =>
-    analyzeSource(params.source, params.verify ?? 'quick', opts),
+    analyzeSource(params.source, params.verify ?? DEFAULT_VERIFY, opts),
   ),
 );
 
@@ -214,7 +215,7 @@ connection.onRequest(Requests.report, (params: ReportParams, token: Cancellation
   runJob(token, undefined, 'Report', async (opts) => {
     // Pod sources (`pod:…`) are known only from an earlier analysis; paths are analysed on demand.
     const key = analyses.has(params.source) ? params.source : path.resolve(params.source);
-    if (!analyses.has(key)) await analyzeSource(key, 'quick', opts);
+    if (!analyses.has(key)) await analyzeSource(key, DEFAULT_VERIFY, opts);
     return analyses.get(key)!.report;
   }),
 );
@@ -251,7 +252,7 @@ connection.onRequest(
   Requests.analyzePod,
   (params: KubeTarget & { verify?: VerifyDepth; workDoneToken?: string | number }, token: CancellationToken) =>
     runJob(token, params.workDoneToken, `Analysing pod ${params.pod ?? ''}`, async (opts) => {
-      const result = await engine.analyzePod(params, params.verify ?? 'quick', opts);
+      const result = await engine.analyzePod(params, params.verify ?? DEFAULT_VERIFY, opts);
       // The pod's report document (`pod:<context>/<ns>/<pod>`) gets its diagnostics like a dump's.
       const report = engine.renderReport(result);
       analyses.set(result.source, { result, report });

@@ -2,6 +2,7 @@
 import { analyzeSource } from '../../analysis/analyze';
 import { renderReport } from '../../analysis/report';
 import { ToolError } from '../../errors';
+import { DEFAULT_VERIFY } from '../../protocol';
 import { analyzePod } from '../../kube/analyzePod';
 import { KUBE_OPTIONS, targetFrom } from '../../kube/target';
 import { oneOf, parseCommandArgs } from '../args';
@@ -20,8 +21,10 @@ running Prometheus, and reports blocks, head chunks, WAL, time coverage and diag
 
 Options:
   --json            print the analysis as JSON (the AnalysisResult schema) instead of the report
-  --verify quick    check what Prometheus checks at startup, plus framing (default)
-  --verify full     also check the CRC32C of every chunk, series entry and postings list
+  --verify full     check what Prometheus checks at startup, all framing, and the CRC32C of
+                    every chunk, series entry and postings list (default: what a query trips over)
+  --verify quick    only the startup checks and framing; skips the chunk, series and postings
+                    CRC32Cs, so a chunk with a bad checksum (queries touching it fail) goes unseen
   -h, --help        show this help
 
 Exit status: 0 no error diagnostics, 1 error diagnostics found, 2 usage or I/O error
@@ -37,7 +40,7 @@ Exit status: 0 no error diagnostics, 1 error diagnostics found, 2 usage or I/O e
       return 0;
     }
     if (positionals.length !== 1) throw new ToolError('usage', `analyze: expected exactly one <source> (see \`tsdbdump analyze --help\`)`);
-    const verify = oneOf('analyze', 'verify', values.verify as string | undefined, ['quick', 'full'] as const, 'quick');
+    const verify = oneOf('analyze', 'verify', values.verify as string | undefined, ['quick', 'full'] as const, DEFAULT_VERIFY);
     const progress = ctx.progress('analyzing');
     let result;
     try {
