@@ -46,5 +46,6 @@ bash test/ui/install.sh > /dev/null
 
 if [ "$mode" = test ]; then
   kubectl_dir=$(bash scripts/ensure-kubectl.sh)
-  echo "export PATH=\"$kubectl_dir:\$PATH\""
+  # Only a kubectl built into the tool cache changes PATH; the machine's own stays where it is.
+  [ "$kubectl_dir" != "$CACHE/bin" ] || echo "export PATH=\"$kubectl_dir:\$PATH\""
 fi
