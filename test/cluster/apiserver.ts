@@ -106,6 +106,22 @@ export class ClusterState implements PodEvents {
   }
 }
 
+/**
+ * A streaming list (WatchList, Kubernetes 1.27+; on by default in client-go 1.35+, so kubectl 1.37's
+ * `delete --wait` uses it): `watch=true&sendInitialEvents=true&allowWatchBookmarks=true` asks for
+ * the current objects as ADDED events, then one BOOKMARK whose `k8s.io/initial-events-end`
+ * annotation marks the end of the list; without it client-go waits for ever.
+ */
+function isStreamingList(url: URL): boolean {
+  return url.searchParams.get('sendInitialEvents') === 'true';
+}
+function initialEventsEnd(kind: string, resourceVersion: string): Json {
+  return {
+    type: 'BOOKMARK',
+    object: { kind, apiVersion: 'v1', metadata: { resourceVersion, annotations: { 'k8s.io/initial-events-end': 'true' } } },
+  };
+}
+
 const key = (o: Json): string => `${(o.metadata as Json).namespace}/${(o.metadata as Json).name}`;
 
 // ---------------------------------------------------------------------------------------------
@@ -445,7 +461,8 @@ export class ApiServer {
     const rvParam = url.searchParams.get('resourceVersion') ?? '';
     const timeout = Number(url.searchParams.get('timeoutSeconds') ?? 1800);
     let initial: { type: string; object: Json }[];
-    if (rvParam === '' || rvParam === '0') {
+    const streamingList = isStreamingList(url);
+    if (rvParam === '' || rvParam === '0' || streamingList) {
       initial = this.state.pods().filter(matches).map((object) => ({ type: 'ADDED', object }));
     } else {
       const since = this.state.eventsSince(Number(rvParam));
@@ -463,6 +480,7 @@ export class ApiServer {
       res.write(JSON.stringify({ type, object: o }) + '\n');
     };
     for (const e of initial) send(e.type, e.object);
+    if (streamingList) res.write(JSON.stringify(initialEventsEnd('Pod', this.state.resourceVersion)) + '\n');
     const unsubscribe = this.state.subscribe((e) => {
       if (matches(e.object)) send(e.type, e.object);
     });
@@ -478,9 +496,10 @@ export class ApiServer {
   private staticWatch(req: http.IncomingMessage, res: http.ServerResponse, url: URL, objects: Json[], asTable: boolean): void {
     const rvParam = url.searchParams.get('resourceVersion') ?? '';
     res.writeHead(200, { 'Content-Type': asTable ? TABLE_CT : 'application/json', 'Transfer-Encoding': 'chunked' });
-    if (rvParam === '' || rvParam === '0') {
+    if (rvParam === '' || rvParam === '0' || isStreamingList(url)) {
       for (const o of objects) res.write(JSON.stringify({ type: 'ADDED', object: asTable ? table('namespaces', [o], this.state.resourceVersion) : o }) + '\n');
     }
+    if (isStreamingList(url)) res.write(JSON.stringify(initialEventsEnd('Namespace', this.state.resourceVersion)) + '\n');
     const timer = setTimeout(() => res.end(), Math.max(1, Number(url.searchParams.get('timeoutSeconds') ?? 1800)) * 1000);
     req.on('close', () => clearTimeout(timer));
   }
