@@ -437,7 +437,8 @@ export function restoreConfirmation(p: RestorePreview, source: string): RestoreC
   const free = p.freeBytes === undefined ? 'free space unknown' : `${formatBytes(p.freeBytes)} free in the pod`;
   lines.push(`Uploads ${formatBytes(p.uploadBytes)} (${free}) as ${UPLOAD_METHOD_TEXT[p.uploadMethod]}`);
   lines.push(`Backs up the current data first to ${p.backup}`);
-  lines.push('Prometheus is restarted: the pod is deleted and its StatefulSet recreates it.');
+  lines.push(`Data volume: ${p.dataVolume.description}`);
+  lines.push(`${p.dataVolume.restartDescription[0].toUpperCase()}${p.dataVolume.restartDescription.slice(1)}.`);
   if (p.warnings.length) lines.push('', 'Warnings:', ...p.warnings.map((w) => `• ${w}`));
   if (hasErrors) {
     lines.push('', `Errors in the dump (restoring it could make Prometheus fail or lose data):`, ...p.errors.slice(0, 10).map((e) => `• ${e}`));

@@ -207,6 +207,7 @@ export class PodsProvider implements vscode.TreeDataProvider<PodNode>, vscode.Tr
       if (s.error) return [{ type: 'info', label: s.error.code, description: s.error.message, icon: 'error', error: true }];
       const out: PodNode[] = [
         { type: 'info', label: 'TSDB', description: `${s.dataDir} · ${formatBytes(s.sizeBytes)}`, icon: 'database' },
+        ...(s.dataVolume ? [{ type: 'info' as const, label: 'Volume', description: s.dataVolume.description, icon: 'server' }] : []),
         { type: 'info', label: 'Blocks', description: `${s.blocks.length}`, icon: 'layers' },
         { type: 'info', label: 'Head / WAL', description: `${s.headFiles} chunk files · ${s.walSegments} segments`, icon: 'history' },
       ];

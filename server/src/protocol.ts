@@ -196,6 +196,31 @@ export interface PodInfo {
   labels: Record<string, string>;
 }
 
+/** The source of the volume that holds a pod's data dir (server/src/kube/volume.ts). */
+export type DataVolumeKind = 'persistentVolumeClaim' | 'hostPath' | 'emptyDir' | 'ephemeral' | 'container' | 'other';
+
+export interface DataVolume {
+  kind: DataVolumeKind;
+  /**
+   * How Prometheus can be restarted without losing the data dir: `pod` (delete the pod; its
+   * controller brings it back on the same volume), `container` (restart only the Prometheus
+   * container: an emptyDir or ephemeral volume is emptied with the pod), `none` (no volume: lost
+   * on any restart), `unknown` (a volume source whose lifetime tsdbdump does not know).
+   */
+  restart: 'pod' | 'container' | 'none' | 'unknown';
+  /** The pod's volume name and where the container mounts it. */
+  volume?: string;
+  mountPath?: string;
+  /** The PersistentVolumeClaim's name. */
+  claim?: string;
+  /** The volume source field of an `other` volume (nfs, csi, …). */
+  source?: string;
+  /** For people: "PersistentVolumeClaim data-prometheus-0 (volume data at /prometheus)". */
+  description: string;
+  /** For people: how a restore restarts Prometheus on this volume. */
+  restartDescription: string;
+}
+
 export interface PodTsdbSummary {
   target: KubeTarget;
   dataDir: string;
@@ -203,6 +228,8 @@ export interface PodTsdbSummary {
   retention?: string;
   /** Prometheus runs with --web.enable-admin-api: a consistent snapshot dump is possible. */
   adminApi?: boolean;
+  /** The volume holding the data dir, from the pod spec. */
+  dataVolume?: DataVolume;
   blocks: { ulid: string; minTime: number; maxTime: number; sizeBytes: number }[];
   headFiles: number;
   walSegments: number;
@@ -259,6 +286,8 @@ export interface RestorePreview {
   dataDir: string;
   mode: RestoreMode;
   prometheusVersion?: string;
+  /** The volume holding the data dir, and how the restore restarts Prometheus on it. */
+  dataVolume: DataVolume;
   /** What is replaced (replace mode: everything now in the data dir). */
   replaces: string[];
   /** Block dirs written. */

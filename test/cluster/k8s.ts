@@ -78,7 +78,7 @@ export function podObject(slot: PodSlot, pod: PodInstance, resourceVersion: stri
     ...(c.kind === 'prometheus'
       ? { args: prometheusArgv(def, slot.port).slice(1), ports: [{ name: PROMETHEUS_PORT_NAME, containerPort: PROMETHEUS_PORT, protocol: 'TCP' }] }
       : { command: ['/bin/sh', '-c', 'exec sleep 2147483647'] }),
-    volumeMounts: [{ name: 'data', mountPath: '/prometheus' }],
+    volumeMounts: def.dataVolume === 'none' ? [] : [{ name: 'data', mountPath: '/prometheus' }],
     imagePullPolicy: 'IfNotPresent',
   }));
   const since = pod.startTime ?? pod.creationTimestamp;
@@ -92,7 +92,7 @@ export function podObject(slot: PodSlot, pod: PodInstance, resourceVersion: stri
       terminationGracePeriodSeconds: 30,
       nodeName: slot.nodeName,
       hostname: def.name,
-      volumes: [{ name: 'data', persistentVolumeClaim: { claimName: `data-${def.name}` } }],
+      volumes: def.dataVolume === 'none' ? [] : [{ name: 'data', ...(def.dataVolume === 'emptyDir' ? { emptyDir: {} } : { persistentVolumeClaim: { claimName: `data-${def.name}` } }) }],
     },
     status: {
       phase: pod.phase,

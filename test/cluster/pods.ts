@@ -7,8 +7,8 @@
  */
 import { ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { constants as fsc, existsSync } from 'node:fs';
-import { access, copyFile, link, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import { constants as fsc, existsSync, readdirSync, rmSync } from 'node:fs';
+import { access, copyFile, link, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
@@ -44,6 +44,14 @@ export interface PodDef {
   retention?: string;
   /** Host directory copied into /prometheus when the pod root is first created. */
   seedDir?: string;
+  /**
+   * The volume at /prometheus: a PersistentVolumeClaim (default: kept when the pod is deleted), an
+   * emptyDir (emptied when the pod is deleted, kept across a container restart), or none (the
+   * container's filesystem: emptied by a container restart too).
+   */
+  dataVolume?: 'persistentVolumeClaim' | 'emptyDir' | 'none';
+  /** false: Prometheus runs without --web.enable-lifecycle (default true). */
+  lifecycleApi?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -214,8 +222,8 @@ export function prometheusArgv(def: PodDef, port: number): string[] {
     '--storage.tsdb.path=/prometheus',
     `--storage.tsdb.retention.time=${def.retention ?? (def.seedDir ? '100y' : '15d')}`,
     `--web.listen-address=127.0.0.1:${port}`,
-    '--web.enable-lifecycle',
   ];
+  if (def.lifecycleApi !== false) argv.push('--web.enable-lifecycle');
   if (def.adminApi) argv.push('--web.enable-admin-api');
   return argv;
 }
@@ -302,6 +310,7 @@ export class PodSlot {
   /** Last resourceVersion assigned to this pod's object (set by the API store). */
   resourceVersion = '0';
   private closing = false;
+  private instances = 0;
 
   constructor(
     readonly def: PodDef,
@@ -320,8 +329,15 @@ export class PodSlot {
     return `${this.def.namespace}/${this.def.name}`;
   }
 
+  /** Empties the data dir, as the kubelet's new emptyDir (or a new container filesystem) is empty. */
+  async wipeDataDir(): Promise<void> {
+    for (const e of await readdir(this.dataDir)) await rm(path.join(this.dataDir, e), { recursive: true, force: true });
+  }
+
   /** Creates a new instance and starts its containers; resolves when it is Ready. */
   async create(): Promise<PodInstance> {
+    // A replacement pod gets a new emptyDir; the first instance keeps the seeded data.
+    if (this.instances++ > 0 && this.def.dataVolume && this.def.dataVolume !== 'persistentVolumeClaim') await this.wipeDataDir();
     const pod = new PodInstance(this);
     this.current = pod;
     this.events.changed(this, 'ADDED');
@@ -400,6 +416,10 @@ export class PodSlot {
         c.previousLogs = c.logs;
         c.logs = new LogBuffer();
         c.containerId = `containerd://${randomUUID().replace(/-/g, '')}`;
+        // Without a volume the data dir is in the container's filesystem, which a restart renews.
+        if (this.def.dataVolume === 'none' && c.def.kind === 'prometheus') {
+          for (const e of readdirSync(this.dataDir)) rmSync(path.join(this.dataDir, e), { recursive: true, force: true });
+        }
         this.startContainer(pod, c);
         this.events.changed(this, 'MODIFIED');
       }, delay);

@@ -185,10 +185,19 @@ export async function deletePod(conn: KubeConnection, name: string, signal?: Abo
  * Polls until the pod named `name` is Ready and (when `oldUid` is given) is a new instance.
  * Polling with a deadline keeps this simple and robust against watch disconnects.
  */
+/** How often the kubelet has restarted a container of the pod (status.containerStatuses). */
+export function restartCountOf(pod: V1Pod, container: string): number {
+  return pod.status?.containerStatuses?.find((c) => c.name === container)?.restartCount ?? 0;
+}
+
+/**
+ * Waits until the pod is Ready again: a new instance (`oldUid`: the deleted pod's uid), or the same
+ * pod after the kubelet restarted one container (`restartedContainer`: its restartCount before).
+ */
 export async function waitForReady(
   conn: KubeConnection,
   name: string,
-  o: { oldUid?: string; timeoutMs?: number; signal?: AbortSignal } = {},
+  o: { oldUid?: string; restartedContainer?: { name: string; after: number }; timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<V1Pod> {
   const until = Date.now() + (o.timeoutMs ?? 180_000);
   let last = 'not seen yet';
@@ -196,9 +205,10 @@ export async function waitForReady(
     if (o.signal?.aborted) throw new ToolError('cancelled', `waiting for ${conn.namespace}/${name}: cancelled`);
     try {
       const pod = await getPod(conn, name, o.signal);
-      const replaced = !o.oldUid || pod.metadata?.uid !== o.oldUid;
+      const replaced = (!o.oldUid || pod.metadata?.uid !== o.oldUid)
+        && (!o.restartedContainer || restartCountOf(pod, o.restartedContainer.name) > o.restartedContainer.after);
       if (replaced && isReady(pod)) return pod;
-      last = replaced ? `phase ${pod.status?.phase ?? 'unknown'}, not ready` : 'still the old instance';
+      last = replaced ? `phase ${pod.status?.phase ?? 'unknown'}, not ready` : o.oldUid ? 'still the old instance' : 'the container has not restarted yet';
     } catch (e) {
       if (!(e instanceof ToolError) || e.code !== 'kube-not-found') throw e;
       last = 'not found (being recreated)';

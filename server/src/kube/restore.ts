@@ -6,9 +6,15 @@
  *   (a dry run ends here, with the dump's errors in the preview instead of a refusal) → confirmation
  *   → BACKUP the target with a verified dump → upload into a staging dir inside the data dir (same
  *   volume, so the swap is a rename) → sha256sum there → swap (replace: old data moved aside;
- *   merge: new block dirs moved in) → restart Prometheus (delete the pod; its StatefulSet
- *   recreates it on the same volume) → wait until Ready → query the restored range through the
- *   pod proxy.
+ *   merge: new block dirs moved in) → restart Prometheus → wait until Ready → query the restored
+ *   range through the pod proxy.
+ *
+ * Restart, by the volume that holds the data dir (kube/volume.ts, read from the pod spec): on a
+ * PersistentVolumeClaim or hostPath the pod is deleted (its StatefulSet recreates it on the same
+ * volume); on an emptyDir or ephemeral volume, which die with the pod, only the Prometheus
+ * container is restarted (/-/quit; the kubelet restarts it in place), and without the lifecycle
+ * API the restore is refused; no volume at all is refused; an unknown volume source is refused
+ * unless forced.
  *
  * Upload: with v5.channel.k8s.io (Kubernetes >= 1.30) one tar stream into `tar xf -` (or one
  * `cat > file` per file without tar), which needs stdin closed at the end. v4 cannot close stdin,
@@ -32,13 +38,16 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import { ToolError, toToolError } from '../errors';
-import type { AnalysisResult, BlockInfo, RestorePreview, RestoreRequest, RestoreResult, TimeRange, UploadMethod } from '../protocol';
+import type { AnalysisResult, BlockInfo, DataVolume, RestorePreview, RestoreRequest, RestoreResult, TimeRange, UploadMethod } from '../protocol';
 import { analyzeSource } from '../analysis/analyze';
 import { openSource } from '../dump/source';
 import { executeDump, planDump, podSha256, type DumpOutcome } from './dump';
 import { EXEC_V5, execCollect, execOk, execStream } from './exec';
-import { deletePod, isReady, requireExec, resolvePod, waitForReady, type ResolvedPod } from './pods';
-import { compareVersions, effectiveDataDir, listDataDir, prometheusStatus, promApi, type DataDirListing, type PromStatus } from './summary';
+import { deletePod, isReady, requireExec, resolvePod, restartCountOf, waitForReady, type ResolvedPod } from './pods';
+import {
+  compareVersions, effectiveDataDir, listDataDir, prometheusStatus, promApi, requestQuit, type DataDirListing, type PromStatus,
+} from './summary';
+import { dataVolumeOf } from './volume';
 
 const ULID_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 /** Never restored: Prometheus's own lock and query log belong to the running instance. */
@@ -79,8 +88,11 @@ interface UploadEntry {
   sha256: string;
 }
 
-/** The target while it is restored: remembers the instance deleted last (to wait for its successor). */
-type RestoringPod = ResolvedPod & { deletedUid?: string };
+/**
+ * The target while it is restored: how it is restarted (from its data volume), and the instance
+ * deleted last (to wait for its successor).
+ */
+type RestoringPod = ResolvedPod & { restart: 'pod' | 'container'; deletedUid?: string };
 
 function blockDirOf(p: string): string | undefined {
   const top = p.split('/')[0];
@@ -192,13 +204,13 @@ interface Preflight {
  * Prometheus refuses, not enough space).
  */
 async function preflight(req: RestoreRequest, analysis: AnalysisResult, errorLines: string[], signal?: AbortSignal): Promise<Preflight> {
-  const pod: RestoringPod = await resolvePod(req.target, signal);
-  if (!isReady(pod.pod)) throw new ToolError('restore-refused', `target pod ${pod.namespace}/${pod.name} is not Ready; restore needs a running Prometheus to check and to verify`);
-  await requireExec(pod, signal);
-  const owner = pod.pod.metadata?.ownerReferences?.find((r) => r.controller);
-  if (!owner) throw new ToolError('restore-refused', `${pod.namespace}/${pod.name} has no controller (StatefulSet): deleting it to restart Prometheus would not bring it back`);
-  const status: PromStatus = await prometheusStatus(pod, signal).catch(() => ({}));
+  const resolved = await resolvePod(req.target, signal);
+  if (!isReady(resolved.pod)) throw new ToolError('restore-refused', `target pod ${resolved.namespace}/${resolved.name} is not Ready; restore needs a running Prometheus to check and to verify`);
+  await requireExec(resolved, signal);
+  const status: PromStatus = await prometheusStatus(resolved, signal).catch(() => ({}));
   const dataDir = effectiveDataDir(req.target, status);
+  const dataVolume = dataVolumeOf(resolved.pod, resolved.container, dataDir);
+  const pod: RestoringPod = { ...resolved, restart: restartMethod(resolved, dataDir, dataVolume, status, req.force === true) };
   const listing: DataDirListing = await listDataDir(pod, dataDir, signal);
   if (!listing.tools.has('sha256sum')) throw new ToolError('pod-missing-tool', `sha256sum is not available in ${pod.namespace}/${pod.name}: uploads could not be verified`);
 
@@ -225,6 +237,7 @@ async function preflight(req: RestoreRequest, analysis: AnalysisResult, errorLin
     dataDir,
     mode: req.mode,
     prometheusVersion: status.version,
+    dataVolume,
     replaces: req.mode === 'replace' ? [...new Set([...listing.files.keys()].map((f) => f.split('/')[0]))].sort() : [],
     adds,
     skipped,
@@ -237,6 +250,28 @@ async function preflight(req: RestoreRequest, analysis: AnalysisResult, errorLin
     errors: errorLines,
   };
   return { pod, preview, sourceBlocks, include };
+}
+
+/**
+ * How Prometheus is restarted without losing the data dir, or a refusal (kube/volume.ts): deleting
+ * the pod keeps only a volume that outlives it, and needs a controller to bring the pod back.
+ */
+function restartMethod(pod: ResolvedPod, dataDir: string, volume: DataVolume, status: PromStatus, force: boolean): 'pod' | 'container' {
+  const where = `${pod.namespace}/${pod.name}:${dataDir}`;
+  const details = { dataVolume: volume };
+  if (volume.restart === 'none') {
+    throw new ToolError('restore-refused', `${where} is not on a volume (${volume.description}): any restart of Prometheus would lose it, the restored data with it`, details);
+  }
+  if (volume.restart === 'container') {
+    if (status.lifecycleApi) return 'container';
+    throw new ToolError('restore-refused', `${where} is on an ${volume.description}, which is emptied when the pod is deleted: tsdbdump would restart only the Prometheus container through its lifecycle API (/-/quit), but Prometheus runs without --web.enable-lifecycle. Turn it on, or give Prometheus a PersistentVolumeClaim`, details);
+  }
+  if (volume.restart === 'unknown' && !force) {
+    throw new ToolError('restore-refused', `${where} is on a ${volume.description}: tsdbdump does not know whether it survives deleting the pod (the restart), so it refuses; force the restore if it does`, details);
+  }
+  const owner = pod.pod.metadata?.ownerReferences?.find((r) => r.controller);
+  if (!owner) throw new ToolError('restore-refused', `${pod.namespace}/${pod.name} has no controller (StatefulSet): deleting it to restart Prometheus would not bring it back`);
+  return 'pod';
 }
 
 /** Which blocks go in and which entries of the dump stay out. */
@@ -412,11 +447,18 @@ function chooseUploadMethod(protocol: string | undefined, tools: Set<string>): U
 }
 
 /**
- * Deletes the pod (its StatefulSet recreates it on the same volume) and waits for the new instance.
- * Replace mode: the data dir was just swapped under the running Prometheus, so it is stopped as
- * fast as possible (see the top of this file); merge mode leaves it its graceful shutdown.
+ * Restarts Prometheus the way its data volume allows (restartMethod) and waits until it is Ready.
+ * Pod restart: deletes the pod (its StatefulSet recreates it on the same volume). Replace mode: the
+ * data dir was just swapped under the running Prometheus, so it is stopped as fast as possible
+ * (see the top of this file); merge mode leaves it its graceful shutdown.
  */
 async function restartPrometheus(pod: RestoringPod, mode: 'replace' | 'merge', o: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+  if (pod.restart === 'container') {
+    const restarts = restartCountOf(pod.pod, pod.container);
+    await requestQuit(pod, o.signal);
+    pod.pod = await waitForReady(pod.conn, pod.name, { restartedContainer: { name: pod.container, after: restarts }, timeoutMs: o.timeoutMs, signal: o.signal });
+    return;
+  }
   const oldUid = pod.pod.metadata?.uid;
   await deletePod(pod.conn, pod.name, o.signal, { gracePeriodSeconds: mode === 'replace' ? REPLACE_KILL_GRACE_SECONDS : undefined });
   pod.deletedUid = oldUid;

@@ -8,6 +8,7 @@ import { ToolError, toToolError } from '../errors';
 import type { KubeTarget, PodTsdbSummary } from '../protocol';
 import { execCollect } from './exec';
 import { rawRequest } from './kubeconfig';
+import { dataVolumeOf } from './volume';
 import { resolvePod, type ResolvedPod } from './pods';
 
 export const DEFAULT_DATA_DIR = '/prometheus';
@@ -144,8 +145,21 @@ export async function promApi<T>(p: ResolvedPod, method: 'GET' | 'POST', apiPath
   return body.data as T;
 }
 
+/**
+ * Asks Prometheus to shut down (POST /-/quit, on with --web.enable-lifecycle; web/web.go): the
+ * kubelet then restarts the container in place, so the pod and its emptyDir stay.
+ */
+export async function requestQuit(p: ResolvedPod, signal?: AbortSignal): Promise<void> {
+  const r = await rawRequest(p.conn, 'POST', proxyPath(p, '/-/quit'), { signal, timeoutMs: 20_000, body: '' });
+  if (r.status !== 200) {
+    throw new ToolError('restore-failed', `Prometheus in ${p.namespace}/${p.name} refused /-/quit: ${r.status} ${r.body.toString('utf8').slice(0, 200).trim()}`);
+  }
+}
+
 export interface PromStatus {
   version?: string;
+  /** --web.enable-lifecycle: /-/quit and /-/reload are on. */
+  lifecycleApi?: boolean;
   retention?: string;
   /** Retention in ms when it is time-based (undefined when unknown or size-only). */
   retentionMs?: number;
@@ -181,6 +195,7 @@ export async function prometheusStatus(p: ResolvedPod, signal?: AbortSignal): Pr
   if (flags.status === 'fulfilled') {
     const f = flags.value;
     out.adminApi = f['web.enable-admin-api'] === 'true';
+    out.lifecycleApi = f['web.enable-lifecycle'] === 'true';
     out.retention ??= f['storage.tsdb.retention.time'];
     out.retentionMs ??= retentionMs(f['storage.tsdb.retention.time']);
     const tsdbPath = f['storage.tsdb.path'];
@@ -217,6 +232,7 @@ export async function podSummary(target: KubeTarget, signal?: AbortSignal): Prom
     summary.retention = status.retention;
     summary.adminApi = status.adminApi;
     summary.dataDir = effectiveDataDir(target, status);
+    summary.dataVolume = dataVolumeOf(p.pod, p.container, summary.dataDir);
     const listing = await listDataDir(p, summary.dataDir, signal);
     summary.blocks = listing.blocks.map((b) => ({ ulid: b.ulid, minTime: b.minTime, maxTime: b.maxTime, sizeBytes: sizeUnder(listing, b.dir) }));
     summary.headFiles = [...listing.files.keys()].filter((f) => /^chunks_head\/\d+$/.test(f)).length;

@@ -246,6 +246,11 @@ function restorePreview(over: Partial<RestorePreview> = {}): RestorePreview {
     dataDir: '/prometheus',
     mode: 'replace',
     prometheusVersion: '2.53.0',
+    dataVolume: {
+      kind: 'persistentVolumeClaim', restart: 'pod', volume: 'data', mountPath: '/prometheus', claim: 'data-prometheus-0',
+      description: 'PersistentVolumeClaim data-prometheus-0 (volume data at /prometheus)',
+      restartDescription: 'Prometheus is restarted: the pod is deleted and its StatefulSet recreates it on the same volume',
+    },
     replaces: ['01JAAAAAAAAAAAAAAAAAAAAAAA', 'chunks_head', 'wal'],
     adds: ['01JBBBBBBBBBBBBBBBBBBBBBBB', '01JCCCCCCCCCCCCCCCCCCCCCCC'],
     skipped: [],
@@ -270,7 +275,8 @@ test('restore confirmation: names the target and lists what is replaced, added, 
   assert.equal(lines[2], 'Adds 2 blocks: 01JBBBBBBBBBBBBBBBBBBBBBBB, 01JCCCCCCCCCCCCCCCCCCCCCCC');
   assert.equal(lines[3], 'Uploads 3.0 MiB (20 GiB free in the pod) as one tar stream');
   assert.equal(lines[4], 'Backs up the current data first to /ws/dev-observability-prometheus-0-backup-20250103T000000Z.tar.gz');
-  assert.match(c.detail, /Prometheus is restarted/);
+  assert.equal(lines[5], 'Data volume: PersistentVolumeClaim data-prometheus-0 (volume data at /prometheus)');
+  assert.match(lines[6], /^Prometheus is restarted: the pod is deleted/);
   assert.doesNotMatch(c.detail, /Warnings|Errors/);
 });
 

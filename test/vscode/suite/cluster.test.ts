@@ -160,6 +160,7 @@ suite('tsdbdump with a Kubernetes cluster', () => {
     assert.match(info.get('Range') ?? '', /^2025-01-03 00:00:00 → .* UTC$/);
     assert.match(info.get('Prometheus') ?? '', /^2\.42\./);
     assert.match(info.get('TSDB') ?? '', /^\/prometheus · /);
+    assert.equal(info.get('Volume'), 'PersistentVolumeClaim data-prometheus-0 (volume data at /prometheus)');
     assert.ok(children.every((c) => c.type !== 'info' || !c.error), [...info].join('; '));
   });
 

@@ -24,7 +24,7 @@ function describe(p: RestorePreview): string {
   for (const s of p.skipped) lines.push(`skips ${s}`);
   lines.push(`uploads ${humanBytes(p.uploadBytes)}${p.freeBytes !== undefined ? ` (${humanBytes(p.freeBytes)} free in the pod)` : ''}; backup of the current data first: ${p.backup}`);
   lines.push(`upload: ${UPLOAD_METHODS[p.uploadMethod]}${p.execProtocol ? ` (exec protocol ${p.execProtocol})` : ''}`);
-  lines.push('Prometheus is restarted (the pod is deleted; its StatefulSet recreates it)');
+  lines.push(`data volume: ${p.dataVolume.description}; ${p.dataVolume.restartDescription}`);
   for (const w of p.warnings) lines.push(`warning: ${w}`);
   for (const e of p.errors) lines.push(`error in the dump: ${e}`);
   return lines.join('\n');

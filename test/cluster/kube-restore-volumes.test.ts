@@ -1,0 +1,107 @@
+/**
+ * Restore and the volume that holds the data dir (issue 12, part 3), on the test cluster with real
+ * Prometheus pods whose volumes behave like the kubelet's: a PersistentVolumeClaim outlives the pod,
+ * an emptyDir is emptied when the pod is deleted but kept across a container restart, and data
+ * without a volume is lost on any restart.
+ *   - emptyDir with the lifecycle API: only the Prometheus container is restarted (/-/quit), the
+ *     pod keeps its uid, and the restored data is served;
+ *   - emptyDir without the lifecycle API, and no volume at all: refused before anything changes;
+ *   - the preview names the volume (PVC for the default pods).
+ */
+import { existsSync, promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { getPod, resolvePod, restartCountOf } from '../../server/src/kube/pods';
+import { restoreToPod } from '../../server/src/kube/restore';
+import type { KubeTarget, RestorePreview } from '../../server/src/protocol';
+import { dumpPath } from '../helpers/fixtures';
+import { defaultTopology, startTestCluster, type TestCluster } from './index';
+import { assertRestoredFromDump, BLOCK_RE, seriesAt as seriesAtTime } from './kube-helpers';
+
+const AT = Date.parse('2025-01-03T06:00:00Z');
+let cluster: TestCluster;
+let work: string;
+const target = (pod: string): KubeTarget => ({ kubeconfig: cluster.kubeconfigPath, context: 'dev', namespace: 'observability', pod });
+const seriesAt = (t: KubeTarget, promql: string) => seriesAtTime(t, promql, AT);
+
+before(async () => {
+  work = await fsp.mkdtemp(path.join(os.tmpdir(), 'tsdbdump-kube-volumes-'));
+  const topology = defaultTopology().filter((c) => c.name === 'dev');
+  const template = topology[0].pods[0];
+  const variant = (name: string, over: object) => ({ ...template, ...over, name, labels: { ...template.labels, 'app.kubernetes.io/instance': name } });
+  topology[0].pods.push(
+    variant('prometheus-empty-0', { dataVolume: 'emptyDir' }),
+    variant('prometheus-empty-nolifecycle-0', { dataVolume: 'emptyDir', lifecycleApi: false }),
+    variant('prometheus-novolume-0', { dataVolume: 'none' }),
+  );
+  for (const p of topology[0].pods) p.retention = '100y';
+  cluster = await startTestCluster({ stateDir: path.join(work, 'state'), topology, seed: {} });
+});
+
+after(async () => {
+  await cluster?.stop();
+  await fsp.rm(work, { recursive: true, force: true });
+});
+
+async function previewOf(pod: string): Promise<RestorePreview> {
+  const r = await restoreToPod({ source: dumpPath('healthy'), target: target(pod), mode: 'replace', dryRun: true });
+  return r.preview;
+}
+
+describe('restore by the data volume', () => {
+  test('a PVC pod: the preview names the claim, the restart deletes the pod', async () => {
+    const p = await previewOf('prometheus-0');
+    assert.deepEqual([p.dataVolume.kind, p.dataVolume.restart, p.dataVolume.claim], ['persistentVolumeClaim', 'pod', 'data-prometheus-0']);
+  });
+
+  test('an emptyDir pod with the lifecycle API: only the container restarts, the pod and its data stay', async () => {
+    const pod = 'prometheus-empty-0';
+    const before = await resolvePod(target(pod));
+    const uid = before.pod.metadata?.uid;
+    const restarts = restartCountOf(before.pod, 'prometheus');
+    let preview: RestorePreview | undefined;
+    const backup = path.join(work, 'empty-backup.tar.gz');
+    const r = await restoreToPod({ source: dumpPath('healthy'), target: target(pod), mode: 'replace', backup }, {
+      confirm: async (p) => {
+        preview = p;
+        return true;
+      },
+    });
+    assert.deepEqual([preview?.dataVolume.kind, preview?.dataVolume.restart], ['emptyDir', 'container']);
+    const after = await getPod(before.conn, pod);
+    assert.equal(after.metadata?.uid, uid, 'the same pod: deleting it would have emptied the emptyDir');
+    assert.equal(restartCountOf(after, 'prometheus'), restarts + 1);
+    assert.ok(r.verifiedSeries! > 0);
+    assert.ok((await seriesAt(target(pod), 'count(fixture_noise)')) > 0, 'the restored data answers');
+    await assertRestoredFromDump(cluster.pod(`dev/observability/${pod}`).dataDir, dumpPath('healthy'));
+    assert.ok(existsSync(backup), 'the verified backup was written first');
+    // The cluster's emptyDir is truthful: deleting the pod empties it.
+    await cluster.deletePod(`dev/observability/${pod}`);
+    await cluster.pod(`dev/observability/${pod}`).waitReady();
+    assert.deepEqual((await fsp.readdir(cluster.pod(`dev/observability/${pod}`).dataDir)).filter((n) => BLOCK_RE.test(`${n}/`)), []);
+  });
+
+  for (const [pod, why] of [
+    ['prometheus-empty-nolifecycle-0', /is on an emptyDir \(volume data at \/prometheus\), which is emptied when the pod is deleted: .*without --web\.enable-lifecycle/],
+    ['prometheus-novolume-0', /is not on a volume \(the container's own filesystem \(no volume\)\): any restart of Prometheus would lose it/],
+  ] as const) {
+    test(`${pod}: refused before anything changes`, async () => {
+      const before = await resolvePod(target(pod));
+      const backup = path.join(work, `${pod}-backup.tar.gz`);
+      const listing = await fsp.readdir(cluster.pod(`dev/observability/${pod}`).dataDir);
+      await assert.rejects(restoreToPod({ source: dumpPath('healthy'), target: target(pod), mode: 'replace', backup }), (e: Error & { code?: string; details?: { dataVolume?: { kind: string } } }) => {
+        assert.equal(e.code, 'restore-refused');
+        assert.match(e.message, why);
+        assert.ok(e.details?.dataVolume, 'the refusal carries the volume as data');
+        return true;
+      });
+      assert.equal(existsSync(backup), false, 'nothing backed up: the restore stopped at the preflight');
+      const after = await getPod(before.conn, pod);
+      assert.equal(after.metadata?.uid, before.pod.metadata?.uid);
+      assert.equal(restartCountOf(after, 'prometheus'), restartCountOf(before.pod, 'prometheus'));
+      assert.deepEqual(await fsp.readdir(cluster.pod(`dev/observability/${pod}`).dataDir), listing);
+    });
+  }
+});
