@@ -448,13 +448,14 @@ export function restoreConfirmation(p: RestorePreview, source: string): RestoreC
 }
 
 /** The notification after a dump from a pod; files that changed while they were read are named. */
-export function dumpDoneMessage(result: Pick<DumpResult, 'blocks' | 'bytes' | 'output' | 'changedDuringDump' | 'warnings'>): string {
+export function dumpDoneMessage(result: Pick<DumpResult, 'blocks' | 'bytes' | 'output' | 'changedDuringDump' | 'warnings' | 'cleanedUp'>): string {
   const parts = [`Dumped ${result.blocks.length} block(s), ${formatBytes(result.bytes)} to ${path.basename(result.output)}.`];
   const changed = result.changedDuringDump;
   if (changed.length) {
     parts.push(`${changed.length} file(s) changed while they were read (Prometheus kept writing; the manifest has the hashes of what was read): ${listOf(changed, 3)}.`);
   }
   parts.push(...result.warnings.map((w) => `Warning: ${w}.`));
+  if (result.cleanedUp.length) parts.push(`Removed what an interrupted tsdbdump run had left in the pod: ${listOf(result.cleanedUp, 3)}.`);
   return parts.join(' ');
 }
 

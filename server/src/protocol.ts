@@ -257,6 +257,8 @@ export interface DumpResult {
   changedDuringDump: string[];
   /** Files that vanished or shrank, blocks compacted away while the dump ran (also in the manifest). */
   warnings: string[];
+  /** What interrupted tsdbdump runs had left in the pod (stale snapshots, staging dirs), removed first. */
+  cleanedUp: string[];
   durationMs: number;
 }
 
@@ -316,6 +318,8 @@ export interface RestoreResult {
   durationMs: number;
   /** What the restore did (or, on a dry run, would do). */
   preview?: RestorePreview;
+  /** What interrupted tsdbdump runs had left in the pod (stale snapshots, staging dirs), removed first. */
+  cleanedUp?: string[];
 }
 
 // ---- LSP requests (client → worker) ------------------------------------------------------------

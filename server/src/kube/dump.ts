@@ -20,6 +20,7 @@ import * as tarStream from 'tar-stream';
 import { ToolError, toToolError } from '../errors';
 import type { DumpRequest, DumpResult, KubeTarget } from '../protocol';
 import { execCollect, execStream, type ExecStatus } from './exec';
+import { keepAlive, removeMarked, removeStaleLeftovers, snapshotMarker, touchMarker } from './leftovers';
 import { ParallelGzip } from './gzip';
 import { requireExec, resolvePod, type ResolvedPod } from './pods';
 import { effectiveDataDir, listDataDir, prometheusStatus, promApi, sizeUnder, type BlockMeta, type DataDirListing, type PromStatus } from './summary';
@@ -130,7 +131,27 @@ export async function planDump(req: Omit<DumpRequest, 'output'> & { signal?: Abo
     root = `${dataDir}/snapshots/${snapshot}`;
     notes.push(`consistent snapshot ${snapshot} (the head is persisted as a block in it); removed after the dump`);
   }
-  const listing = await listDataDir(pod, root, req.signal);
+  try {
+    // The marker says the snapshot is tsdbdump's (kube/leftovers.ts): if this process dies before
+    // the dump removes it, the next dump or restore of the pod does.
+    if (snapshot) await touchMarker(pod, snapshotMarker(dataDir, snapshot), req.signal);
+    return planFrom(req, pod, status, dataDir, root, snapshot, notes, await listDataDir(pod, root, req.signal));
+  } catch (e) {
+    if (snapshot) await removeMarked(pod, root, snapshotMarker(dataDir, snapshot)).catch(() => undefined);
+    throw e;
+  }
+}
+
+function planFrom(
+  req: Omit<DumpRequest, 'output'> & { allEntries?: boolean },
+  pod: ResolvedPod,
+  status: PromStatus,
+  dataDir: string,
+  root: string,
+  snapshot: string | undefined,
+  notes: string[],
+  listing: DataDirListing,
+): DumpPlan {
   const { from, to } = req;
   if (from !== undefined && to !== undefined && from >= to) throw new ToolError('usage', `empty time range: from ${new Date(from).toISOString()} is not before to ${new Date(to).toISOString()}`);
   const blocks = listing.blocks.filter((b) => overlaps(b, from, to));
@@ -386,6 +407,11 @@ export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions
   let bytes = 0;
   let current: string | undefined;
   const progress = (phase: DumpProgress['phase']) => o.onProgress?.({ phase, bytes, totalBytes: plan.estimatedBytes, entry: current });
+  // What an interrupted run left in this pod goes first (kube/leftovers.ts); never fatal.
+  const cleanedUp = await removeStaleLeftovers(plan.pod, plan.dataDir, signal).catch(() => [] as string[]);
+  const stopHeartbeat = plan.snapshot
+    ? await keepAlive(plan.pod, snapshotMarker(plan.dataDir, plan.snapshot), signal).catch(() => () => undefined)
+    : () => undefined;
   const timer = o.onProgress ? setInterval(() => progress('streaming'), 250) : undefined;
   const src = podTar(plan, signal);
   const fileList = [...plan.files.keys()];
@@ -496,6 +522,7 @@ export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions
       blocks: plan.blocks.map((b) => b.dir),
       changedDuringDump,
       warnings,
+      cleanedUp,
       durationMs: Date.now() - started,
       manifestData: manifest,
       plan,
@@ -511,18 +538,9 @@ export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions
     throw new ToolError(err.code, `dump of ${plan.pod.namespace}/${plan.pod.name} failed: ${err.message}; no file was written under ${path.basename(out)}`, err.details);
   } finally {
     if (timer) clearInterval(timer);
-    if (plan.snapshot) await removeSnapshot(plan).catch(() => undefined);
+    stopHeartbeat();
+    if (plan.snapshot) await removeMarked(plan.pod, plan.root, snapshotMarker(plan.dataDir, plan.snapshot)).catch(() => undefined);
   }
-}
-
-async function removeSnapshot(plan: DumpPlan): Promise<void> {
-  await execCollect(plan.pod.conn, {
-    namespace: plan.pod.namespace,
-    pod: plan.pod.name,
-    container: plan.pod.container,
-    command: ['rm', '-rf', `${plan.dataDir}/snapshots/${plan.snapshot}`],
-    timeoutMs: 60_000,
-  });
 }
 
 /** Plans and runs a dump. */

@@ -47,6 +47,7 @@ import { deletePod, isReady, requireExec, resolvePod, restartCountOf, waitForRea
 import {
   compareVersions, effectiveDataDir, listDataDir, prometheusStatus, promApi, requestQuit, type DataDirListing, type PromStatus,
 } from './summary';
+import { keepAlive, removeMarked, removeStaleLeftovers, stagingMarker } from './leftovers';
 import { dataVolumeOf } from './volume';
 
 const ULID_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -352,6 +353,8 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
   }
   if (o.confirm && !(await o.confirm(preview))) throw new ToolError('cancelled', 'restore cancelled; nothing was changed');
   signal?.throwIfAborted();
+  // What an interrupted run left in this pod goes first (kube/leftovers.ts); never fatal.
+  const cleanedUp = await removeStaleLeftovers(pod, dataDir, signal).catch(() => [] as string[]);
 
   // 3. Backup (a verified dump of everything the target has now).
   say('backup', `backing up ${pod.namespace}/${pod.name}:${dataDir} to ${backup}`);
@@ -366,6 +369,8 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
   const staging = `${dataDir}/.tsdbdump-staging-${id}`;
   const aside = `${dataDir}/.tsdbdump-previous-${id}`;
   let uploaded: UploadEntry[];
+  // The marker keeps the staging dir from being swept as an interrupted run's while this one runs.
+  const stopHeartbeat = await keepAlive(pod, stagingMarker(staging), signal);
   try {
     say('uploading', `uploading to ${staging}`, { bytes: 0, totalBytes: uploadBytes });
     const onBytes = (b: number) => say('uploading', 'uploading', { bytes: b, totalBytes: uploadBytes });
@@ -377,7 +382,8 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
     const bad = uploaded.filter((u) => podHashes.get(u.path) !== u.sha256);
     if (bad.length) throw new ToolError('checksum-mismatch', `${bad.length} uploaded file(s) differ in the pod from the dump: ${bad.slice(0, 5).map((b) => b.path).join(', ')}`);
   } catch (e) {
-    await removeDir(pod, staging);
+    stopHeartbeat();
+    await removeMarked(pod, staging, stagingMarker(staging)).catch(() => undefined);
     const err = toToolError(e, 'restore-failed');
     if (signal?.aborted) throw new ToolError('cancelled', `restore cancelled before anything was replaced; ${pod.namespace}/${pod.name} is unchanged (backup at ${backup})`);
     throw new ToolError(err.code === 'internal' ? 'restore-failed' : err.code, `restore failed before anything was replaced: ${err.message}; ${pod.namespace}/${pod.name} is unchanged, the staging dir was removed (backup at ${backup})`);
@@ -390,6 +396,8 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
     if (req.mode === 'replace') await podScript(pod, SWAP_REPLACE, [dataDir, staging, aside], signal);
     else await podScript(pod, SWAP_MERGE, [dataDir, staging, ...adds], signal);
     swapped = true;
+    stopHeartbeat();
+    await removeDir(pod, stagingMarker(staging));
     const verifiedRange = await restartAndCheck(pod, req.mode, adds, sourceBlocks, o, say);
     if (req.mode === 'replace') await removeDir(pod, aside);
     say('done', 'restore verified');
@@ -403,13 +411,15 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
       preview,
       warnings,
       backupResult,
+      cleanedUp,
     };
   } catch (e) {
+    stopHeartbeat();
     const err = toToolError(e, 'restore-failed');
     if (!swapped) {
       // The swap script failed part-way (set -e): undo what it moved.
       await rollback(pod, req.mode, dataDir, aside, adds, id).catch(() => undefined);
-      await removeDir(pod, staging);
+      await removeMarked(pod, staging, stagingMarker(staging)).catch(() => undefined);
     } else {
       say('rolling-back', 'restore failed after the swap: putting the previous data back');
       try {

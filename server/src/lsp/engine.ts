@@ -83,8 +83,8 @@ export const engine = {
     const { dumpFromPod } = clusterModule();
     const outcome = await dumpFromPod(req, { signal: opts.signal, onProgress: bytesProgress(opts) });
     // Only the result fields: the outcome's plan holds the kube connection (credentials included).
-    const { output, manifest, files, bytes, blocks, changedDuringDump, warnings, durationMs } = outcome;
-    return { output, manifest, files, bytes, blocks, changedDuringDump, warnings, durationMs };
+    const { output, manifest, files, bytes, blocks, changedDuringDump, warnings, cleanedUp, durationMs } = outcome;
+    return { output, manifest, files, bytes, blocks, changedDuringDump, warnings, cleanedUp, durationMs };
   },
   /** With req.dryRun: the preview only (restoredBlocks empty), nothing changed in the pod. */
   async restore(req: RestoreRequest, opts: JobOptions): Promise<RestoreResult> {

@@ -202,11 +202,13 @@ test('requested dump ranges: open ends read as everything / until now', () => {
 });
 
 test('dump done message: size and name; files changed while read and warnings are named, long lists cut', () => {
-  const base = { blocks: ['A', 'B'], bytes: 3 * 1024 * 1024, output: '/ws/prod.tar.gz', changedDuringDump: [] as string[], warnings: [] as string[] };
+  const base = { blocks: ['A', 'B'], bytes: 3 * 1024 * 1024, output: '/ws/prod.tar.gz', changedDuringDump: [] as string[], warnings: [] as string[], cleanedUp: [] as string[] };
   assert.equal(dumpDoneMessage(base), `Dumped 2 block(s), ${formatBytes(3 * 1024 * 1024)} to prod.tar.gz.`);
   const busy = dumpDoneMessage({ ...base, changedDuringDump: ['wal/000001', 'wal/000002', 'chunks_head/000001', 'wal/000003'], warnings: ['wal/000000 vanished during the dump (gone)'] });
   assert.match(busy, /4 file\(s\) changed while they were read .*: wal\/000001, wal\/000002, chunks_head\/000001, … and 1 more\./);
   assert.match(busy, /Warning: wal\/000000 vanished during the dump \(gone\)\.$/);
+  const swept = dumpDoneMessage({ ...base, cleanedUp: ['/prometheus/snapshots/20250103T000000Z-1a2b'] });
+  assert.match(swept, /Removed what an interrupted tsdbdump run had left in the pod: \/prometheus\/snapshots\/20250103T000000Z-1a2b\.$/);
 });
 
 test('drag and drop: Dump Files payload round-trips; VS Code\'s own tree payload is not taken for sources', () => {

@@ -80,6 +80,7 @@ ${KUBE_USAGE}
       ctx.stdout.write(`wrote ${result.output} (${humanBytes(result.bytes)}, ${result.files} files, checksums verified) and ${path.basename(result.manifest)}\n`);
       if (result.changedDuringDump.length) ctx.stdout.write(`changed during the dump (hash of what was sent recorded): ${result.changedDuringDump.join(', ')}\n`);
       for (const w of result.manifestData.warnings) ctx.stdout.write(`warning: ${w}\n`);
+      for (const c of result.cleanedUp) ctx.stdout.write(`removed ${c}, left in the pod by an interrupted tsdbdump run\n`);
     }
     return 0;
   },

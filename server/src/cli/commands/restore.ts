@@ -115,6 +115,7 @@ ${KUBE_USAGE}
       ctx.stdout.write(`${JSON.stringify(rest, null, 2)}\n`);
     } else {
       ctx.stdout.write(`restored ${result.restoredBlocks.length} block(s) into ${result.target.context}/${result.target.namespace}/${result.target.pod}; backup at ${result.backup}\n`);
+      for (const c of result.cleanedUp ?? []) ctx.stdout.write(`removed ${c}, left in the pod by an interrupted tsdbdump run\n`);
       if (result.verifiedRange) ctx.stdout.write(`verified: ${result.verifiedSeries} series answer queries over ${formatTime(result.verifiedRange.from)} – ${formatTime(result.verifiedRange.to)}\n`);
       for (const w of result.warnings) ctx.stdout.write(`warning: ${w}\n`);
     }

@@ -1,5 +1,11 @@
 /**
- * Restore and the volume that holds the data dir (issue 12, part 3), on the test cluster with real
+ * What dump and restore leave in a pod and what its volume keeps (issue 12), on the test cluster.
+ *
+ * Leftovers: a snapshot dump that fails after Prometheus made the snapshot removes it; the next dump
+ * or restore removes the snapshots and staging dirs that interrupted tsdbdump runs left (stale
+ * markers, kube/leftovers.ts), and only those; a dry run removes nothing.
+ *
+ * Restore and the volume that holds the data dir (part 3), on the test cluster with real
  * Prometheus pods whose volumes behave like the kubelet's: a PersistentVolumeClaim outlives the pod,
  * an emptyDir is emptied when the pod is deleted but kept across a container restart, and data
  * without a volume is lost on any restart.
@@ -13,6 +19,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { dumpFromPod } from '../../server/src/kube/dump';
+import { STALE_AFTER_S } from '../../server/src/kube/leftovers';
 import { getPod, resolvePod, restartCountOf } from '../../server/src/kube/pods';
 import { restoreToPod } from '../../server/src/kube/restore';
 import type { KubeTarget, RestorePreview } from '../../server/src/protocol';
@@ -45,15 +53,68 @@ after(async () => {
   await fsp.rm(work, { recursive: true, force: true });
 });
 
+const hostDataDir = (pod: string) => cluster.pod(`dev/observability/${pod}`).dataDir;
+
+/** A snapshot made by Prometheus itself (its admin API), as a user or prombackup would. */
+async function prometheusSnapshot(pod: string): Promise<string> {
+  const r = await fetch(`${cluster.pod(`dev/observability/${pod}`).prometheusUrl}/api/v1/admin/tsdb/snapshot`, { method: 'POST' });
+  return ((await r.json()) as { data: { name: string } }).data.name;
+}
+
+/** A marker as tsdbdump writes it, last touched `ageS` seconds ago. */
+async function marker(file: string, ageS: number): Promise<void> {
+  await fsp.writeFile(file, '');
+  const t = Date.now() / 1000 - ageS;
+  await fsp.utimes(file, t, t);
+}
+
+describe('leftovers in the pod', () => {
+  test('a snapshot dump that fails after Prometheus made the snapshot removes it', async () => {
+    cluster.injectFault('dev/observability/prometheus-0', { kind: 'fail-next-exec', code: 500 });
+    await assert.rejects(dumpFromPod({ target: target('prometheus-0'), output: path.join(work, 'snap.tar.gz'), snapshot: true }));
+    cluster.clearFaults('dev/observability/prometheus-0');
+    const snapshots = path.join(hostDataDir('prometheus-0'), 'snapshots');
+    assert.deepEqual(existsSync(snapshots) ? await fsp.readdir(snapshots) : [], [], 'no snapshot and no marker left');
+    assert.equal(existsSync(path.join(work, 'snap.tar.gz')), false);
+  });
+
+  test('the next dump removes stale tsdbdump snapshots and staging dirs, and only those', async () => {
+    const data = hostDataDir('prometheus-0');
+    const [stale, live, foreign] = [await prometheusSnapshot('prometheus-0'), await prometheusSnapshot('prometheus-0'), await prometheusSnapshot('prometheus-0')];
+    await marker(path.join(data, 'snapshots', `${stale}.tsdbdump`), STALE_AFTER_S + 60);
+    await marker(path.join(data, 'snapshots', `${live}.tsdbdump`), 5);
+    await fsp.mkdir(path.join(data, '.tsdbdump-staging-old', '01JAAAAAAAAAAAAAAAAAAAAAAA'), { recursive: true });
+    await marker(path.join(data, '.tsdbdump-staging-old.tsdbdump'), STALE_AFTER_S + 60);
+    // The previous data of an interrupted replace-mode restore: the target's own data, never swept.
+    await fsp.mkdir(path.join(data, '.tsdbdump-previous-old'), { recursive: true });
+    const r = await dumpFromPod({ target: target('prometheus-0'), output: path.join(work, 'after-crash.tar.gz') });
+    assert.deepEqual(r.cleanedUp.sort(), [`/prometheus/.tsdbdump-staging-old`, `/prometheus/snapshots/${stale}`].sort());
+    const left = await fsp.readdir(path.join(data, 'snapshots'));
+    assert.deepEqual(left.sort(), [foreign, live, `${live}.tsdbdump`].sort());
+    assert.equal(existsSync(path.join(data, '.tsdbdump-staging-old')), false);
+    assert.equal(existsSync(path.join(data, '.tsdbdump-staging-old.tsdbdump')), false);
+    assert.ok(existsSync(path.join(data, '.tsdbdump-previous-old')));
+    for (const s of [live, foreign]) await fsp.rm(path.join(data, 'snapshots', s), { recursive: true });
+    await fsp.rm(path.join(data, 'snapshots', `${live}.tsdbdump`));
+    await fsp.rm(path.join(data, '.tsdbdump-previous-old'), { recursive: true });
+  });
+});
+
 async function previewOf(pod: string): Promise<RestorePreview> {
   const r = await restoreToPod({ source: dumpPath('healthy'), target: target(pod), mode: 'replace', dryRun: true });
   return r.preview;
 }
 
 describe('restore by the data volume', () => {
-  test('a PVC pod: the preview names the claim, the restart deletes the pod', async () => {
+  test('a PVC pod: the preview names the claim, the restart deletes the pod; a dry run removes no leftovers', async () => {
+    const stale = path.join(hostDataDir('prometheus-0'), '.tsdbdump-staging-dry.tsdbdump');
+    await fsp.mkdir(path.join(hostDataDir('prometheus-0'), '.tsdbdump-staging-dry'));
+    await marker(stale, STALE_AFTER_S + 60);
     const p = await previewOf('prometheus-0');
     assert.deepEqual([p.dataVolume.kind, p.dataVolume.restart, p.dataVolume.claim], ['persistentVolumeClaim', 'pod', 'data-prometheus-0']);
+    assert.ok(existsSync(stale), 'a dry run changes nothing in the pod');
+    await fsp.rm(stale);
+    await fsp.rm(path.join(hostDataDir('prometheus-0'), '.tsdbdump-staging-dry'), { recursive: true });
   });
 
   test('an emptyDir pod with the lifecycle API: only the container restarts, the pod and its data stay', async () => {
@@ -61,6 +122,9 @@ describe('restore by the data volume', () => {
     const before = await resolvePod(target(pod));
     const uid = before.pod.metadata?.uid;
     const restarts = restartCountOf(before.pod, 'prometheus');
+    // What an interrupted restore left: the next restore removes it first.
+    await fsp.mkdir(path.join(hostDataDir(pod), '.tsdbdump-staging-crashed'));
+    await marker(path.join(hostDataDir(pod), '.tsdbdump-staging-crashed.tsdbdump'), STALE_AFTER_S + 60);
     let preview: RestorePreview | undefined;
     const backup = path.join(work, 'empty-backup.tar.gz');
     const r = await restoreToPod({ source: dumpPath('healthy'), target: target(pod), mode: 'replace', backup }, {
@@ -74,6 +138,7 @@ describe('restore by the data volume', () => {
     assert.equal(after.metadata?.uid, uid, 'the same pod: deleting it would have emptied the emptyDir');
     assert.equal(restartCountOf(after, 'prometheus'), restarts + 1);
     assert.ok(r.verifiedSeries! > 0);
+    assert.deepEqual(r.cleanedUp, ['/prometheus/.tsdbdump-staging-crashed']);
     assert.ok((await seriesAt(target(pod), 'count(fixture_noise)')) > 0, 'the restored data answers');
     await assertRestoredFromDump(cluster.pod(`dev/observability/${pod}`).dataDir, dumpPath('healthy'));
     assert.ok(existsSync(backup), 'the verified backup was written first');
