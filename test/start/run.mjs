@@ -7,7 +7,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanEnv, launchBrowser, log, repoRoot, waitFor } from '../ui/lib.mjs';
+import { cleanEnv, launchBrowser, repoRoot, stepRecorder, waitFor } from '../ui/lib.mjs';
 
 const outDir = path.join(repoRoot, 'test-results/start');
 fs.rmSync(outDir, { recursive: true, force: true });
@@ -15,22 +15,10 @@ fs.mkdirSync(outDir, { recursive: true });
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-start-'));
 const clone = path.join(work, 'tsdbdump');
 const cache = path.join(work, 'empty-cache');
-const results = [];
+const { results, step } = stepRecorder();
 let child;
 let output = '';
 
-async function step(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-    results.push({ name, ok: true, ms: Date.now() - started });
-    log(`PASS ${name} (${Date.now() - started} ms)`);
-  } catch (e) {
-    const error = String(e?.message ?? e).split('\n')[0];
-    results.push({ name, ok: false, ms: Date.now() - started, error });
-    log(`FAIL ${name}: ${error}`);
-  }
-}
 const groupAlive = (pid) => { try { process.kill(-pid, 0); return true; } catch { return false; } };
 /** A stack trace line of Node (`    at fn (file:1:2)`), which users must never see. */
 const stackTrace = /^\s+at .+:\d+:\d+\)?$/m;

@@ -123,14 +123,11 @@ export async function launchBrowser() {
 }
 
 /**
- * A browser session for UI steps: `step(name, fn)` times and logs each step and records
- * { name, ok, ms, error? } in `results`; a failing step leaves `<failPrefix><name>.png` in outDir.
+ * Test steps: `step(name, fn)` times and logs each step and records { name, ok, ms, error? } in
+ * `results`; `onFail(name)` runs after a failing step (a screenshot, say).
  */
-export async function startSteps(outDir, failPrefix = 'fail-') {
+export function stepRecorder(onFail = async () => {}) {
   const results = [];
-  const { page, close } = await launchBrowser();
-  page.on('pageerror', (e) => log(`pageerror: ${e.message}`));
-  const shot = (name) => page.screenshot({ path: path.join(outDir, `${name}.png`) });
   async function step(name, fn) {
     const s = Date.now();
     try {
@@ -141,9 +138,21 @@ export async function startSteps(outDir, failPrefix = 'fail-') {
       const error = String(e?.message ?? e).split('\n')[0];
       results.push({ name, ok: false, ms: Date.now() - s, error });
       log(`FAIL ${name}: ${error}`);
-      await shot(`${failPrefix}${name.replace(/\W+/g, '_')}`).catch(() => {});
+      await onFail(name).catch(() => {});
     }
   }
+  return { results, step };
+}
+
+/**
+ * A browser session for UI steps (stepRecorder); a failing step leaves `<failPrefix><name>.png`
+ * in outDir.
+ */
+export async function startSteps(outDir, failPrefix = 'fail-') {
+  const { page, close } = await launchBrowser();
+  page.on('pageerror', (e) => log(`pageerror: ${e.message}`));
+  const shot = (name) => page.screenshot({ path: path.join(outDir, `${name}.png`) });
+  const { results, step } = stepRecorder((name) => shot(`${failPrefix}${name.replace(/\W+/g, '_')}`));
   return { page, close, results, shot, step };
 }
 
