@@ -126,6 +126,7 @@ class IndexReader {
     readonly src: ByteSource,
     readonly verify: Verify,
     readonly onSeries?: (s: IndexSeries) => void,
+    readonly onSymbols?: (symbols: readonly string[]) => void,
   ) {
     this.full = verify === 'full';
     this.size = src.size;
@@ -244,6 +245,13 @@ class IndexReader {
       this.symbols = symbols;
       this.symbolsOk = true;
       this.summary.symbolCount = count;
+      if (this.onSymbols) {
+        try {
+          this.onSymbols(symbols);
+        } catch (e) {
+          throw new CallbackFailure(e);
+        }
+      }
       for (let i = 1; i < symbols.length; i++) {
         if (!(symbols[i - 1] < symbols[i])) {
           this.problem('symbols', `symbols not sorted and unique: ${JSON.stringify(symbols[i - 1])} before ${JSON.stringify(symbols[i])}`, toc.symbols);
@@ -490,8 +498,11 @@ function formatLabels(labels: [string, string][]): string {
  * quick: CRCs of the TOC, symbols and postings offset table (what Prometheus checks at open);
  * full: also every series entry and postings list CRC. Never throws on bad input: it reports problems.
  */
-export function readIndex(src: ByteSource, opts: { verify: Verify; onSeries?: (s: IndexSeries) => void }): IndexSummary {
-  const r = new IndexReader(src, opts.verify, opts.onSeries);
+export function readIndex(
+  src: ByteSource,
+  opts: { verify: Verify; onSeries?: (s: IndexSeries) => void; onSymbols?: (symbols: readonly string[]) => void },
+): IndexSummary {
+  const r = new IndexReader(src, opts.verify, opts.onSeries, opts.onSymbols);
   try {
     return r.read();
   } catch (e) {
