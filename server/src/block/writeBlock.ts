@@ -36,7 +36,10 @@ export interface WriteBlockOptions {
   minTime: number;
   /** Exclusive, as in meta.json. */
   maxTime: number;
+  /** Default: a new block as LeveledCompactor.Write makes it, level 1 and its own only source (plus `hints`). */
   compaction?: BlockMeta['compaction'];
+  /** Compaction hints for the default compaction (e.g. `from-out-of-order`). */
+  hints?: string[];
   /** Stats to write as they are (a byte-identical copy); computed from the chunks when absent. */
   stats?: BlockStats;
   /** Sorted, unique; must hold every label name and value of the series (may hold more). */
@@ -96,7 +99,17 @@ function syncDir(dir: string): void {
   }
 }
 
+/** Writes the block, even one without samples. */
 export function writeBlock(opts: WriteBlockOptions): WrittenBlock {
+  return write(opts, false)!;
+}
+
+/** Writes the block unless it ends up without samples (Prometheus writes no empty block): undefined then, nothing left. */
+export function writeBlockIfAny(opts: WriteBlockOptions): WrittenBlock | undefined {
+  return write(opts, true);
+}
+
+function write(opts: WriteBlockOptions, skipEmpty: boolean): WrittenBlock | undefined {
   const ulid = opts.ulid ?? newUlid();
   const sync = opts.sync ?? true;
   const finalDir = path.join(opts.parentDir, ulid);
@@ -130,6 +143,10 @@ export function writeBlock(opts: WriteBlockOptions): WrittenBlock {
     const chunkResult = chunkWriter.finish();
     const indexResult = index.finish();
     indexSink.close();
+    if (skipEmpty && stats.numSamples === 0) {
+      rmSync(tmp, { recursive: true, force: true });
+      return undefined;
+    }
 
     const meta: BlockMeta = {
       ulid,
@@ -137,7 +154,7 @@ export function writeBlock(opts: WriteBlockOptions): WrittenBlock {
       maxTime: opts.maxTime,
       stats: opts.stats ?? stats,
       // A block Prometheus writes itself (LeveledCompactor.Write) is level 1 and its own source.
-      compaction: opts.compaction ?? { level: 1, sources: [ulid] },
+      compaction: opts.compaction ?? { level: 1, sources: [ulid], ...(opts.hints?.length ? { hints: opts.hints } : {}) },
       version: 1,
     };
     writeFileSync(path.join(tmp, 'meta.json'), serializeMetaJson(meta), { flag: 'wx' });
