@@ -1,0 +1,171 @@
+/**
+ * Written and cut blocks against REAL Prometheus: promtool (2.42 and every 3.x from
+ * ensure-prometheus.sh) lists and analyses every written block exactly as it does Prometheus's own,
+ * and real Prometheus of each version started on a data dir of written blocks serves exactly the
+ * samples written: all of the healthy blocks for copies, exactly the window's for a cut.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { blocks } from '../unit/tsdb/helpers';
+import { ensureFixtures } from '../helpers/fixtures';
+import { prometheusBuilds, servedRange, startPrometheus, type PrometheusBuild } from '../helpers/prometheus';
+import { openBlock, type OpenedBlock } from '../../server/src/block/readBlock';
+import { writeBlock, type WriteSeries } from '../../server/src/block/writeBlock';
+import { cutBlock, type CutResult } from '../../server/src/block/cutBlock';
+
+const A = 1735862400000;
+const H = 3600_000;
+const MIN = 60_000;
+// 12 ms past the 15 s grid: scrape jitter is 0–10 ms, so no sample sits at from, to - 1 or beside them.
+const FROM = A + 5 * H + 7 * MIN + 12;
+const TO = A + 11 * H + MIN + 12;
+
+let work: string;
+let builds: PrometheusBuild[];
+/** Data dirs: Prometheus's own blocks, our copies of them, Prometheus's level-3 block alone, our cut of it. */
+const dirs = { original: '', copies: '', originalL3: '', cut: '' };
+const copyOf = new Map<string, string>();
+let cut: CutResult;
+
+function* seriesOf(b: OpenedBlock): Generator<WriteSeries> {
+  for (const s of b.series) yield { labels: s.labels, chunks: s.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, ...b.chunk(c) })) };
+}
+
+before(() => {
+  ensureFixtures();
+  builds = prometheusBuilds();
+  work = mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-write-int-'));
+  for (const k of Object.keys(dirs) as (keyof typeof dirs)[]) mkdirSync((dirs[k] = path.join(work, k)));
+  for (const fb of blocks('healthy')) {
+    cpSync(fb.dir, path.join(dirs.original, fb.ulid), { recursive: true });
+    const src = openBlock(fb.dir);
+    try {
+      // A new block of the same content: new ULID, level 1, stats computed by the writer.
+      const w = writeBlock({ parentDir: dirs.copies, minTime: src.meta.minTime, maxTime: src.meta.maxTime, symbols: src.symbols, series: seriesOf(src) });
+      copyOf.set(fb.ulid, w.ulid);
+      if (fb.meta.compaction.level === 3) {
+        cpSync(fb.dir, path.join(dirs.originalL3, fb.ulid), { recursive: true });
+        cut = cutBlock(src, { from: FROM, to: TO }, { parentDir: dirs.cut });
+      }
+    } finally {
+      src.close();
+    }
+  }
+  assert.equal(copyOf.size, 4);
+  assert.ok(cut.block);
+});
+after(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+function promtool(b: PrometheusBuild, args: string[]): string {
+  const r = spawnSync(b.promtool, args, { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.error, undefined, `${b.promtool}: ${r.error?.message}`);
+  assert.equal(r.status, 0, `promtool ${b.name} ${args.join(' ')}:\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** `promtool tsdb list` rows by ULID: every column but the ULID and the size (meta.json differs in level and sources). */
+function listRows(b: PrometheusBuild, dir: string): Map<string, string> {
+  const rows = new Map<string, string>();
+  for (const line of promtool(b, ['tsdb', 'list', dir]).split('\n').slice(1)) {
+    const cols = line.trim().split(/\s{2,}|\t+/);
+    if (cols.length < 7) continue;
+    rows.set(cols[0], cols.slice(1, 7).join(' | '));
+  }
+  return rows;
+}
+
+/** A fresh copy of a data dir for one run (Prometheus writes a WAL and may compact). */
+function runDir(dir: string, name: string): string {
+  const d = path.join(work, `run-${name}`);
+  rmSync(d, { recursive: true, force: true });
+  cpSync(dir, d, { recursive: true });
+  return d;
+}
+
+async function served(b: PrometheusBuild, dir: string, name: string, toMs: number, rangeMs: number) {
+  const prom = await startPrometheus(runDir(dir, `${name}-${b.name}`), b.prometheus);
+  try {
+    return await servedRange(prom.port, toMs, rangeMs);
+  } finally {
+    await prom.stop();
+  }
+}
+
+const count = (m: Map<string, unknown[]>) => [...m.values()].reduce((n, v) => n + v.length, 0);
+
+/**
+ * analyze's facts. Its ranked sections ("most involved in churning", "most common label pairs", …)
+ * are top-N lists sorted by count, with ties broken in Go map order, so which of several equal
+ * entries appear at the cut-off, and their order, vary between two runs on the same block. So:
+ * the header exactly, and per section the counts in order plus the set of entries ranked above the
+ * section's lowest count.
+ */
+function analyzeFacts(b: PrometheusBuild, dir: string, ulid: string): { header: string; sections: Record<string, { counts: number[]; above: string[] }> } {
+  const [header, ...rest] = promtool(b, ['tsdb', 'analyze', dir, ulid]).replace(ulid, 'ULID').split('\n\n');
+  const sections: Record<string, { counts: number[]; above: string[] }> = {};
+  for (const block of rest) {
+    const [title, ...lines] = block.trim().split('\n');
+    if (!title) continue;
+    const entries = lines.map((l) => /^(\d+) (.*)$/.exec(l)).filter((m): m is RegExpExecArray => m !== null).map((m) => ({ n: Number(m[1]), what: m[2] }));
+    const low = Math.min(...entries.map((e) => e.n));
+    sections[title] = { counts: entries.map((e) => e.n), above: entries.filter((e) => e.n > low).map((e) => e.what).sort() };
+  }
+  return { header, sections };
+}
+
+describe('promtool accepts written blocks', () => {
+  test('tsdb list prints the same rows for the copies as for Prometheus\'s blocks, and the cut', () => {
+    for (const b of builds) {
+      const orig = listRows(b, dirs.original);
+      const copies = listRows(b, dirs.copies);
+      assert.equal(orig.size, 4, b.name);
+      for (const [ulid, row] of orig) assert.equal(copies.get(copyOf.get(ulid)!), row, `${b.name} ${ulid}`);
+      const cutRow = listRows(b, dirs.cut).get(cut.block!.ulid);
+      assert.ok(cutRow, `${b.name} lists the cut block`);
+      assert.match(cutRow, new RegExp(`\\b${cut.samplesWritten}\\b.*\\b${cut.chunksKept + cut.chunksReencoded}\\b.*\\b50\\b`), `${b.name}: ${cutRow}`);
+    }
+  });
+
+  test('tsdb analyze prints the same facts for each copy as for the original, and accepts the cut', () => {
+    for (const b of builds) {
+      for (const [ulid, copy] of copyOf) {
+        const o = analyzeFacts(b, dirs.original, ulid);
+        assert.deepEqual(analyzeFacts(b, dirs.copies, copy), o, `${b.name} ${ulid}`);
+        assert.match(o.header, /Series: 50/);
+        assert.ok(Object.keys(o.sections).length >= 5, `${b.name}: ${Object.keys(o.sections).join(', ')}`);
+      }
+      const out = promtool(b, ['tsdb', 'analyze', dirs.cut, cut.block!.ulid]);
+      assert.match(out, new RegExp(`Block ID: ${cut.block!.ulid}`));
+      assert.match(out, /Series: 50/);
+    }
+  });
+});
+
+describe('real Prometheus serves exactly what was written', () => {
+  test('copies of the four healthy blocks: every sample of Prometheus\'s own blocks, in every version', async () => {
+    const range = 28 * H + 1;
+    const expected = await served(builds[0], dirs.original, 'original', A + 28 * H, range);
+    assert.equal(count(expected), 336000);
+    for (const b of builds) {
+      const got = await served(b, dirs.copies, 'copies', A + 28 * H, range);
+      assert.deepEqual(got, expected, b.name);
+    }
+  });
+
+  test(`a cut of the level-3 block: exactly the window's samples, none outside, in every version`, async () => {
+    const expected = await served(builds[0], dirs.originalL3, 'l3', TO - 1, TO - FROM - 1);
+    assert.equal(count(expected), cut.samplesWritten);
+    assert.ok(cut.chunksReencoded > 0 && cut.chunksKept > 0);
+    for (const b of builds) {
+      // The block's whole range: the cut must hold nothing before FROM or after TO.
+      const got = await served(b, dirs.cut, 'cut', A + 18 * H, 18 * H + 1);
+      assert.deepEqual(got, expected, b.name);
+    }
+  });
+});
