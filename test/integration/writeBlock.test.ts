@@ -7,10 +7,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { blocks } from '../unit/tsdb/helpers';
+import { isUlid } from '../../server/src/tsdb/blockDir';
 import { ensureFixtures } from '../helpers/fixtures';
 import { prometheusBuilds, servedRange, startPrometheus, type PrometheusBuild } from '../helpers/prometheus';
 import { openBlock, type OpenedBlock } from '../../server/src/block/readBlock';
@@ -27,9 +28,10 @@ const TO = A + 11 * H + MIN + 12;
 let work: string;
 let builds: PrometheusBuild[];
 /** Data dirs: Prometheus's own blocks, our copies of them, Prometheus's level-3 block alone, our cut of it. */
-const dirs = { original: '', copies: '', originalL3: '', cut: '' };
+const dirs = { original: '', copies: '', originalL3: '', cut: '', segmented: '', tombstoned: '' };
 const copyOf = new Map<string, string>();
 let cut: CutResult;
+let tombstonedSeries: { labels: [string, string][]; from: number; to: number } | undefined;
 
 function* seriesOf(b: OpenedBlock): Generator<WriteSeries> {
   for (const s of b.series) yield { labels: s.labels, chunks: s.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, ...b.chunk(c) })) };
@@ -47,7 +49,23 @@ before(() => {
       // A new block of the same content: new ULID, level 1, stats computed by the writer.
       const w = writeBlock({ parentDir: dirs.copies, minTime: src.meta.minTime, maxTime: src.meta.maxTime, symbols: src.symbols, series: seriesOf(src) });
       copyOf.set(fb.ulid, w.ulid);
+      if (fb.meta.compaction.level === 1 && !tombstonedSeries) {
+        // The same block with a tombstone over half an hour of one series.
+        const victim = src.series[7];
+        tombstonedSeries = { labels: victim.labels, from: src.meta.minTime + 30 * MIN, to: src.meta.minTime + 60 * MIN };
+        writeBlock({
+          parentDir: dirs.tombstoned,
+          minTime: src.meta.minTime,
+          maxTime: src.meta.maxTime,
+          symbols: src.symbols,
+          series: seriesOf(src),
+          tombstones: [{ seriesId: victim.id, minTime: tombstonedSeries.from, maxTime: tombstonedSeries.to }],
+        });
+      }
       if (fb.meta.compaction.level === 3) {
+        // 64 KiB segments: the 1800 chunks spread over several files, split as Prometheus splits them.
+        const seg = writeBlock({ parentDir: dirs.segmented, minTime: src.meta.minTime, maxTime: src.meta.maxTime, symbols: src.symbols, series: seriesOf(src), segmentSize: 64 << 10 });
+        assert.ok(seg.segments >= 5, `${seg.segments} segments`);
         cpSync(fb.dir, path.join(dirs.originalL3, fb.ulid), { recursive: true });
         cut = cutBlock(src, { from: FROM, to: TO }, { parentDir: dirs.cut });
       }
@@ -158,6 +176,27 @@ describe('real Prometheus serves exactly what was written', () => {
     }
   });
 
+  test('a block in 64 KiB chunk segments serves the same as Prometheus\'s single segment', async () => {
+    const expected = await served(builds[0], dirs.originalL3, 'l3-full', A + 18 * H, 18 * H + 1);
+    assert.equal(count(expected), 216000);
+    for (const b of builds) assert.deepEqual(await served(b, dirs.segmented, 'segmented', A + 18 * H, 18 * H + 1), expected, b.name);
+  });
+
+  test('a written tombstone deletes exactly its interval of its series', async () => {
+    const t = tombstonedSeries!;
+    const all = await served(builds[0], dirs.original, 'original-again', A + 28 * H, 28 * H + 1);
+    const key = JSON.stringify([...t.labels].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    const block = blocks('healthy').find((b) => b.meta.compaction.level === 1)!.meta;
+    const expected = new Map<string, [number, string][]>();
+    for (const [k, v] of all) {
+      const inBlock = v.filter(([ts]) => ts >= block.minTime && ts < block.maxTime && (k !== key || ts < t.from || ts > t.to));
+      if (inBlock.length) expected.set(k, inBlock);
+    }
+    const removed = all.get(key)!.filter(([ts]) => ts >= t.from && ts <= t.to).length;
+    assert.ok(removed >= 120 && removed <= 121, `${removed} samples in the 30 min interval`);
+    for (const b of builds) assert.deepEqual(await served(b, dirs.tombstoned, 'tombstoned', A + 28 * H, 28 * H + 1), expected, b.name);
+  });
+
   test(`a cut of the level-3 block: exactly the window's samples, none outside, in every version`, async () => {
     const expected = await served(builds[0], dirs.originalL3, 'l3', TO - 1, TO - FROM - 1);
     assert.equal(count(expected), cut.samplesWritten);
@@ -166,6 +205,60 @@ describe('real Prometheus serves exactly what was written', () => {
       // The block's whole range: the cut must hold nothing before FROM or after TO.
       const got = await served(b, dirs.cut, 'cut', A + 18 * H, 18 * H + 1);
       assert.deepEqual(got, expected, b.name);
+    }
+  });
+});
+
+describe('byte-identical to Prometheus 3.x blocks', () => {
+  /** 30 series over 3 h in OpenMetrics, with non-ASCII values to exercise the byte order of symbols. */
+  function openMetrics(file: string): void {
+    const lines: string[] = [];
+    for (let k = 0; k < 720; k++) {
+      for (let s = 0; s < 30; s++) {
+        const t = A + k * 15_000 + ((k * 7 + s) % 11);
+        const value = s % 3 === 0 ? String(k * (s + 1)) : (Math.sin(k / 10 + s) * 1e3).toFixed(3);
+        lines.push(`om_test{shard="${s}",zone="${['é', 'z', '\u{1F600}', '\uFFFD'][s % 4]}"} ${value} ${(t / 1000).toFixed(3)}`);
+      }
+    }
+    writeFileSync(file, lines.join('\n') + '\n# EOF\n');
+  }
+
+  test('a copy of each block promtool 3.x writes has its index, chunks and meta.json bytes', () => {
+    const om = path.join(work, 'input.om');
+    openMetrics(om);
+    const three = builds.filter((b) => b.name.startsWith('3.'));
+    assert.ok(three.length >= 2, 'Prometheus 3.x builds');
+    for (const b of three) {
+      const out = path.join(work, `promtool-${b.name}`);
+      promtool(b, ['tsdb', 'create-blocks-from', 'openmetrics', om, out]);
+      const made = readdirSync(out).filter(isUlid);
+      assert.ok(made.length >= 2, `${b.name} wrote ${made.length} blocks`);
+      // 3.7 stopped writing the deprecated label indices.
+      const minor = Number(b.name.split('.')[1]);
+      for (const ulid of made) {
+        const src = openBlock(path.join(out, ulid));
+        const parent = path.join(work, `rewrite-${b.name}-${ulid}`);
+        mkdirSync(parent);
+        try {
+          const w = writeBlock({
+            parentDir: parent,
+            ulid,
+            minTime: src.meta.minTime,
+            maxTime: src.meta.maxTime,
+            compaction: src.meta.compaction,
+            stats: src.meta.stats,
+            symbols: src.symbols,
+            series: seriesOf(src),
+            labelIndices: minor < 7,
+            sync: false,
+          });
+          for (const f of ['index', 'meta.json', 'tombstones', ...readdirSync(path.join(out, ulid, 'chunks')).map((c) => `chunks/${c}`)]) {
+            assert.ok(readFileSync(path.join(w.dir, f)).equals(readFileSync(path.join(out, ulid, f))), `${b.name} ${ulid} ${f} differs`);
+          }
+        } finally {
+          src.close();
+        }
+      }
     }
   });
 });

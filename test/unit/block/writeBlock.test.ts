@@ -11,6 +11,7 @@ import path from 'node:path';
 import { blocks } from '../tsdb/helpers';
 import { openBlock, type OpenedBlock } from '../../../server/src/block/readBlock';
 import { writeBlock, type WriteSeries } from '../../../server/src/block/writeBlock';
+import { compareStrings } from '../../../server/src/tsdb/order';
 
 let work: string;
 before(() => {
@@ -50,4 +51,18 @@ describe('writeBlock: a copy of a real block is Prometheus\'s bytes', () => {
       }
     });
   }
+});
+
+describe('Go string order', () => {
+  test('compareStrings orders as the UTF-8 bytes do (Go), not as UTF-16 code units', () => {
+    const samples = ['', 'a', 'ab', 'b', 'é', '\uFFFD', '\uE000', '\u{1F600}', '\u{10000}', 'a\u{1F600}', 'a\uFFFD', 'z', 'Z'];
+    for (const x of samples) {
+      for (const y of samples) {
+        const bytes = Math.sign(Buffer.compare(Buffer.from(x), Buffer.from(y)));
+        assert.equal(Math.sign(compareStrings(x, y)), bytes, `${JSON.stringify(x)} vs ${JSON.stringify(y)}`);
+      }
+    }
+    // The case a JS sort gets wrong: U+FFFD (EF BF BD) sorts before U+1F600 (F0 9F 98 80).
+    assert.ok(compareStrings('\uFFFD', '\u{1F600}') < 0 && '\uFFFD' > '\u{1F600}');
+  });
 });

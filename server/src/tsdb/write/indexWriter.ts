@@ -7,7 +7,8 @@
  * Pure: bytes go to a sink in file order, nothing is read back. Memory holds the symbol table and
  * the postings (series IDs per label pair), so it is bounded by the index size, never by chunks.
  */
-import { Encbuf, compareLabelSets, compareStrings } from './encbuf';
+import { Encbuf } from './encbuf';
+import { compareLabelSets, compareStrings } from '../order';
 import { INDEX_MAGIC, type IndexToc } from '../index';
 import { crc32c } from '../crc32c';
 
