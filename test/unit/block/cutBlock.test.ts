@@ -13,6 +13,7 @@ import { openBlock, type OpenedBlock } from '../../../server/src/block/readBlock
 import { cutBlock } from '../../../server/src/block/cutBlock';
 import { decodeXor, type XorSample } from '../../../server/src/tsdb/chunkenc';
 import { encodeXor } from '../../../server/src/tsdb/write/xorEncoder';
+import { writeBlock } from '../../../server/src/block/writeBlock';
 import { readIndex } from '../../../server/src/tsdb/index';
 import { createChunkSegmentScanner, type ChunkSegmentSummary } from '../../../server/src/tsdb/chunks';
 import { isToolError } from '../../../server/src/errors';
@@ -178,6 +179,55 @@ describe('cutBlock', () => {
       }
     } finally {
       src.close();
+    }
+  });
+});
+
+describe('cutBlock: chunks it cannot re-encode', () => {
+  test('a histogram chunk inside the window is kept as it is, one across an edge is dropped and reported', () => {
+    const parent = mkdtempSync(path.join(work, 'hist-'));
+    // Hand-made payloads for encoding 2 (histogram): only the u16 sample count is read by the cut.
+    const hist = (n: number, fill: number) => new Uint8Array([0, n, fill, fill, fill]);
+    const xs = (t0: number) => Array.from({ length: 10 }, (_, i) => ({ t: t0 + i * 1000, v: i }));
+    const src = writeBlock({
+      parentDir: parent,
+      minTime: 0,
+      maxTime: 100_000,
+      symbols: ['__name__', 'f', 'h'],
+      series: [
+        { labels: [['__name__', 'f']], chunks: [{ minTime: 0, maxTime: 9000, encoding: 1, data: encodeXor(xs(0)) }] },
+        {
+          labels: [['__name__', 'h']],
+          chunks: [
+            { minTime: 1000, maxTime: 9000, encoding: 2, data: hist(7, 0xaa) },
+            { minTime: 20_000, maxTime: 29_000, encoding: 2, data: hist(5, 0xbb) },
+            { minTime: 40_000, maxTime: 49_000, encoding: 2, data: hist(3, 0xcc) },
+          ],
+        },
+      ],
+      sync: false,
+    });
+    const b = openBlock(src.dir);
+    const out = mkdtempSync(path.join(work, 'hist-out-'));
+    try {
+      const r = cutBlock(b, { from: 5000, to: 45_000 }, { parentDir: out, sync: false });
+      assert.deepEqual(r.droppedEdgeChunks, [
+        { labels: [['__name__', 'h']], encoding: 2, minTime: 1000, maxTime: 9000, samples: 7 },
+        { labels: [['__name__', 'h']], encoding: 2, minTime: 40_000, maxTime: 49_000, samples: 3 },
+      ]);
+      const cut = openBlock(r.block!.dir);
+      try {
+        assert.equal(cut.series.length, 2);
+        const h = cut.series[1];
+        assert.deepEqual(h.chunks.map((c) => [c.minTime, c.maxTime]), [[20_000, 29_000]]);
+        assert.deepEqual(new Uint8Array(cut.chunk(h.chunks[0]).data), hist(5, 0xbb));
+        assert.deepEqual(decodeXor(cut.chunk(cut.series[0].chunks[0]).data), xs(0).filter((x) => x.t >= 5000));
+        assert.deepEqual(cut.meta.stats, { numSamples: 10, numFloatSamples: 5, numHistogramSamples: 5, numSeries: 2, numChunks: 2 });
+      } finally {
+        cut.close();
+      }
+    } finally {
+      b.close();
     }
   });
 });
