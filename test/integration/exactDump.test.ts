@@ -1,8 +1,8 @@
 /**
  * `tsdbdump dump <local source> --exact`: the output of the CLI on the real healthy dump holds
  * exactly the window's samples (real Prometheus 2.42 and 3.x on the extracted output serve what
- * Prometheus serves from the source blocks over the window, nothing outside), keeps inner blocks
- * byte for byte, cuts the edge blocks and says that the head is left out.
+ * Prometheus serves from the source data dir, head included, over the window, nothing outside),
+ * keeps inner blocks byte for byte, cuts the edge blocks and turns the head into blocks.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +11,6 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { dataDir, dumpPath, ensureFixtures } from '../helpers/fixtures';
-import { blocks } from '../unit/tsdb/helpers';
 import { prometheusBuilds, servedRange, startPrometheus, type PrometheusBuild } from '../helpers/prometheus';
 import { cliPath, ensureCli } from './cliHelpers';
 import type { ExactDumpResult } from '../../server/src/block/exactDump';
@@ -19,7 +18,7 @@ import type { ExactDumpResult } from '../../server/src/block/exactDump';
 const A = 1735862400000;
 const H = 3600_000;
 const FROM = A + 17 * H + 12;
-const TO = A + 27 * H + 12;
+const TO = A + 29 * H + 12;
 let work: string;
 let builds: PrometheusBuild[];
 
@@ -49,17 +48,17 @@ async function served(b: PrometheusBuild, dir: string, toMs: number, rangeMs: nu
 }
 
 describe('dump --exact of a local source', () => {
-  test('the healthy dump cut to [A+17h, A+27h): inner blocks kept, edge blocks cut, exactly the window served', async () => {
+  test('the healthy dump cut to [A+17h, A+29h): inner blocks kept, edge blocks and the head cut, exactly the window served', async () => {
     const out = path.join(work, 'exact.tar.gz');
     const r = exact(dumpPath('healthy'), out);
     assert.ok(existsSync(out) && !existsSync(`${out}.partial`));
-    assert.deepEqual(r.blocks.map((b) => b.action), ['cut', 'kept', 'kept', 'cut']);
-    assert.equal(r.headLeftOut, true);
+    assert.deepEqual(r.blocks.map((b) => [b.action, !!b.fromHead]), [['cut', false], ['kept', false], ['kept', false], ['kept', false], ['cut', true], ['left-out', true]]);
+    assert.equal(r.head?.samplesWritten, 36000);
     assert.deepEqual(r.droppedEdgeChunks, []);
     const extracted = path.join(work, 'extracted');
     mkdirSync(extracted);
     execFileSync('tar', ['xzf', out, '-C', extracted]);
-    assert.deepEqual(readdirSync(extracted).sort(), r.blocks.map((b) => b.cutUlid ?? b.ulid).sort());
+    assert.deepEqual(readdirSync(extracted).sort(), r.blocks.filter((b) => b.action !== 'left-out').map((b) => b.cutUlid ?? b.ulid).sort());
     // Kept blocks are the source's files.
     for (const b of r.blocks.filter((x) => x.action === 'kept')) {
       const src = path.join(dataDir('healthy'), b.ulid);
@@ -67,23 +66,22 @@ describe('dump --exact of a local source', () => {
         assert.ok(readFileSync(path.join(extracted, b.ulid, f)).equals(readFileSync(path.join(src, f))), `${b.ulid}/${f}`);
       }
     }
-    // What Prometheus 2.42 serves from the source's blocks (no head) over the window.
-    const sourceBlocks = path.join(work, 'source-blocks');
-    mkdirSync(sourceBlocks);
-    for (const b of blocks('healthy')) cpSync(b.dir, path.join(sourceBlocks, b.ulid), { recursive: true });
-    const expected = await served(builds[0], sourceBlocks, TO - 1, TO - FROM - 1);
+    // What Prometheus 2.42 serves from the source data dir (blocks and head) over the window.
+    const source = path.join(work, 'source');
+    cpSync(dataDir('healthy'), source, { recursive: true });
+    const expected = await served(builds[0], source, TO - 1, TO - FROM - 1);
     const n = [...expected.values()].reduce((k, v) => k + v.length, 0);
     assert.equal(r.samples, n);
-    assert.equal(n, 10 * 12000);
+    assert.equal(n, 12 * 12000);
     for (const b of builds) {
       const run = path.join(work, `run-${b.name}`);
       cpSync(extracted, run, { recursive: true });
       // The whole span of the source blocks: nothing outside the window may be served.
-      assert.deepEqual(await served(b, run, A + 28 * H, 28 * H + 1), expected, b.name);
+      assert.deepEqual(await served(b, run, A + 31 * H, 31 * H + 1), expected, b.name);
     }
     // promtool accepts every block of the output.
     for (const b of builds) {
-      for (const blk of r.blocks) {
+      for (const blk of r.blocks.filter((x) => x.action !== 'left-out')) {
         const a = spawnSync(b.promtool, ['tsdb', 'analyze', extracted, blk.cutUlid ?? blk.ulid], { encoding: 'utf8' });
         assert.equal(a.status, 0, `${b.name}: ${a.stderr}`);
       }

@@ -1,8 +1,9 @@
 /**
  * Exact time-range dump from a local source (a .tar.gz / .tar dump or a data dir): a dump whose
  * blocks hold only the samples in [from, to). Blocks wholly inside are kept byte for byte, blocks
- * across an edge are cut (cutBlock), blocks outside are left out. The head (chunks_head/, wal/)
- * cannot be cut yet: it is left out and the result says so (headLeftOut), never silently.
+ * across an edge are cut (cutBlock), blocks outside are left out. The head is turned into blocks
+ * from its WAL (headToBlocks; chunks_head/ holds the same samples) which are then cut alike; what
+ * that conversion cannot carry is counted in the result, never silently lost.
  *
  * A dump is staged block by block into a temporary directory beside the output (its index needs
  * random access, and promdump puts meta.json after the chunks); a data dir is read in place. The
@@ -18,6 +19,7 @@ import { isUlid } from '../tsdb/blockDir';
 import { parseMetaJson } from '../tsdb/metaJson';
 import { openBlock } from './readBlock';
 import { cutBlock, type DroppedChunk, type TimeWindow } from './cutBlock';
+import { headToBlocks, type HeadToBlocksResult } from './headToBlocks';
 
 export interface ExactDumpBlock {
   /** The source block. */
@@ -25,6 +27,8 @@ export interface ExactDumpBlock {
   minTime: number;
   maxTime: number;
   action: 'kept' | 'cut' | 'left-out';
+  /** A block made from the head's WAL (its ULID is new, not in the source). */
+  fromHead?: boolean;
   /** The block written for a cut (absent when no sample of it lay in the window). */
   cutUlid?: string;
   /** Samples of this block in the output. */
@@ -36,8 +40,8 @@ export interface ExactDumpResult {
   window: TimeWindow;
   blocks: ExactDumpBlock[];
   samples: number;
-  /** The source had a head (chunks_head/ or wal/) that the output does not carry. */
-  headLeftOut: boolean;
+  /** The head's conversion to blocks (absent when the source has no WAL). */
+  head?: Omit<HeadToBlocksResult, 'blocks'>;
   /** Block directories without a readable meta.json, left out. */
   unreadableBlocks: string[];
   droppedEdgeChunks: DroppedChunk[];
@@ -53,21 +57,14 @@ export async function exactDump(source: string, output: string, window: TimeWind
   try {
     const src = await openSource(source, { signal: opts.signal });
     let blockRoot: string;
-    let headLeftOut = false;
     if (src.kind === 'directory') {
       blockRoot = src.source;
-      headLeftOut = ['wal', 'chunks_head'].some((d) => existsSync(path.join(blockRoot, d)));
-      // The directory source lists entries; only its names are needed here.
     } else {
       blockRoot = path.join(work, 'in');
       mkdirSync(blockRoot);
       for await (const e of src.entries) {
         const top = e.path.split('/')[0];
-        if (top === 'wal' || top === 'chunks_head') {
-          headLeftOut = true;
-          continue;
-        }
-        if (!isUlid(top)) continue;
+        if (top !== 'wal' && !isUlid(top)) continue;
         const dest = path.join(blockRoot, e.path);
         if (e.type === 'directory') {
           mkdirSync(dest, { recursive: true });
@@ -86,10 +83,18 @@ export async function exactDump(source: string, output: string, window: TimeWind
 
     const cutRoot = path.join(work, 'out');
     mkdirSync(cutRoot);
-    const result: ExactDumpResult = { output: outAbs, window: { from, to }, blocks: [], samples: 0, headLeftOut, unreadableBlocks: [], droppedEdgeChunks: [], bytes: 0 };
+    const result: ExactDumpResult = { output: outAbs, window: { from, to }, blocks: [], samples: 0, unreadableBlocks: [], droppedEdgeChunks: [], bytes: 0 };
+    const candidates = readdirSync(blockRoot).filter(isUlid).sort().map((name) => ({ name, dir: path.join(blockRoot, name), fromHead: false }));
+    if (existsSync(path.join(blockRoot, 'wal'))) {
+      const headDir = path.join(work, 'head');
+      mkdirSync(headDir);
+      const { blocks: headBlocks, ...summary } = headToBlocks(blockRoot, { parentDir: headDir, sync: false });
+      result.head = summary;
+      for (const b of headBlocks) candidates.push({ name: b.ulid, dir: b.dir, fromHead: true });
+    }
     const chosen: { dir: string; ulid: string; minTime: number }[] = [];
-    for (const name of readdirSync(blockRoot).filter(isUlid).sort()) {
-      const dir = path.join(blockRoot, name);
+    for (const { name, dir, fromHead } of candidates) {
+      const tag = fromHead ? { fromHead } : {};
       if (!statSync(dir).isDirectory()) continue;
       const metaFile = path.join(dir, 'meta.json');
       const meta = existsSync(metaFile) ? parseMetaJson(await fsp.readFile(metaFile)) : undefined;
@@ -100,17 +105,17 @@ export async function exactDump(source: string, output: string, window: TimeWind
       const m = meta.meta;
       // Prometheus skips blocks marked deletable, so they hold nothing to dump.
       if (m.compaction.deletable || m.maxTime <= from || m.minTime >= to) {
-        result.blocks.push({ ulid: m.ulid, minTime: m.minTime, maxTime: m.maxTime, action: 'left-out', samples: 0 });
+        result.blocks.push({ ulid: m.ulid, minTime: m.minTime, maxTime: m.maxTime, action: 'left-out', samples: 0, ...tag });
       } else if (m.minTime >= from && m.maxTime <= to) {
         const samples = m.stats?.numSamples ?? 0;
-        result.blocks.push({ ulid: m.ulid, minTime: m.minTime, maxTime: m.maxTime, action: 'kept', samples });
+        result.blocks.push({ ulid: m.ulid, minTime: m.minTime, maxTime: m.maxTime, action: 'kept', samples, ...tag });
         result.samples += samples;
         chosen.push({ dir, ulid: name, minTime: m.minTime });
       } else {
         const block = openBlock(dir);
         try {
           const c = cutBlock(block, { from, to }, { parentDir: cutRoot });
-          result.blocks.push({ ulid: m.ulid, minTime: m.minTime, maxTime: m.maxTime, action: 'cut', cutUlid: c.block?.ulid, samples: c.samplesWritten });
+          result.blocks.push({ ulid: m.ulid, minTime: m.minTime, maxTime: m.maxTime, action: 'cut', cutUlid: c.block?.ulid, samples: c.samplesWritten, ...tag });
           result.samples += c.samplesWritten;
           result.droppedEdgeChunks.push(...c.droppedEdgeChunks);
           if (c.block) chosen.push({ dir: c.block.dir, ulid: c.block.ulid, minTime: c.block.meta.minTime });

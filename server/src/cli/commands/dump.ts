@@ -25,8 +25,8 @@ appends, compaction) are reported, not fatal. Without tar in the pod, files are 
 
 --exact (local dumps and data dirs for now): the output's blocks hold only the samples in
 [from, to): blocks wholly inside are kept byte for byte, blocks across an edge are cut into new
-blocks (edge chunks re-encoded), the rest is left out. The head (chunks_head/, wal/) cannot be cut
-yet and is left out (said in the output).
+blocks (edge chunks re-encoded), the rest is left out. The head becomes blocks from its WAL, cut
+alike (histogram samples and the out-of-order WBL are not converted yet: counted in the output).
 
 Times: RFC 3339 with a zone (2025-01-03T06:00:00Z), epoch milliseconds, or now-6h / now.
 
@@ -108,12 +108,18 @@ async function runExact(source: string, from: number | undefined, to: number | u
   ctx.stdout.write(`wrote ${r.output}: ${r.samples} samples in [${formatTime(from)}, ${formatTime(to)}) (${humanBytes(r.bytes)})\n`);
   for (const b of r.blocks) {
     const what = b.action === 'cut' ? (b.cutUlid ? `cut into ${b.cutUlid}` : 'cut: no sample in the window') : b.action;
-    ctx.stdout.write(`  ${b.ulid}  ${formatTime(b.minTime)} – ${formatTime(b.maxTime)}  ${what}, ${b.samples} samples\n`);
+    const name = b.fromHead ? 'head (from the WAL)       ' : b.ulid;
+    ctx.stdout.write(`  ${name}  ${formatTime(b.minTime)} – ${formatTime(b.maxTime)}  ${what}, ${b.samples} samples\n`);
   }
   for (const d of r.unreadableBlocks) ctx.stdout.write(`left out: block ${d} (no readable meta.json)\n`);
   for (const c of r.droppedEdgeChunks) {
     ctx.stdout.write(`dropped: encoding-${c.encoding} chunk of {${c.labels.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}} ${formatTime(c.minTime)} – ${formatTime(c.maxTime)} (${c.samples} samples) crosses an edge and cannot be re-encoded\n`);
   }
-  if (r.headLeftOut) ctx.stdout.write('left out: the head (chunks_head/, wal/): it cannot be cut to the window yet\n');
+  if (r.head) {
+    const l = r.head.left;
+    const lost = Object.entries(l).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`);
+    if (lost.length) ctx.stdout.write(`head samples not converted: ${lost.join(', ')}\n`);
+    for (const p of r.head.problems) ctx.stdout.write(`head: ${p}\n`);
+  }
   return 0;
 }
