@@ -22,7 +22,7 @@ if (mode === 'write') {
     const b = openBlock(path.join(data, name), { verifyChunks: false });
     try {
       const series = (function* () {
-        for (const s of b.series) yield { labels: s.labels, chunks: s.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, ...b.chunk(c) })) };
+        for (const s of b.series) yield { labels: s.labels, chunks: b.seriesChunks(s) };
       })();
       const w = writeBlock({ parentDir: out, minTime: b.meta.minTime, maxTime: b.meta.maxTime, symbols: b.symbols, series, sync: false });
       bytes += w.indexBytes + w.chunkBytes;

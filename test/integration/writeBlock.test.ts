@@ -34,7 +34,7 @@ let cut: CutResult;
 let tombstonedSeries: { labels: [string, string][]; from: number; to: number } | undefined;
 
 function* seriesOf(b: OpenedBlock): Generator<WriteSeries> {
-  for (const s of b.series) yield { labels: s.labels, chunks: s.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, ...b.chunk(c) })) };
+  for (const s of b.series) yield { labels: s.labels, chunks: b.seriesChunks(s) };
 }
 
 before(() => {

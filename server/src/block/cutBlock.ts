@@ -97,13 +97,16 @@ export function cutBlock(src: OpenedBlock, window: TimeWindow, opts: CutOptions)
     const stones = deleted.get(s.id) ?? [];
     const isDeleted = (t: number) => stones.some(([a, b]) => t >= a && t <= b);
     const chunks: WriteChunk[] = [];
-    for (const c of s.chunks) {
-      if (c.maxTime < from || c.minTime >= to) continue;
+    // Only the chunks that reach into the window are read.
+    const wanted = s.chunks.filter((c) => c.maxTime >= from && c.minTime < to);
+    const read = src.seriesChunks({ ...s, chunks: wanted });
+    for (let k = 0; k < wanted.length; k++) {
+      const c = wanted[k];
       const touched = stones.some(([a, b]) => a <= c.maxTime && b >= c.minTime);
       const inside = c.minTime >= from && c.maxTime < to && !touched;
-      const { encoding, data } = src.chunk(c);
+      const { encoding, data, frame } = read[k];
       if (inside) {
-        chunks.push({ minTime: c.minTime, maxTime: c.maxTime, encoding, data });
+        chunks.push({ minTime: c.minTime, maxTime: c.maxTime, encoding, data, frame });
         result.chunksKept++;
         continue;
       }

@@ -11,12 +11,19 @@ import { parseChunkSegmentName } from '../tsdb/chunks';
 import { readIndex, type ChunkMeta, type IndexSeries } from '../tsdb/index';
 import { parseMetaJson, type BlockMeta } from '../tsdb/metaJson';
 import { parseTombstones, type TombstoneInterval } from '../tsdb/tombstones';
-import { FileSource } from './files';
+import { FILE_SOURCE_RING, FileSource } from './files';
 
 export interface BlockChunk {
   encoding: number;
   /** The chunk's data (after the encoding byte, before the CRC); a view that stays valid. */
   data: Uint8Array;
+  /** The whole framed chunk as stored (`len | encoding | data | CRC`): a copy can write it as it is. */
+  frame: Uint8Array;
+}
+
+export interface SeriesChunk extends BlockChunk {
+  minTime: number;
+  maxTime: number;
 }
 
 export interface OpenedBlock {
@@ -29,8 +36,14 @@ export interface OpenedBlock {
   tombstones: readonly TombstoneInterval[];
   /** Segment file names (`000001`, …) in the order refs number them. */
   segments: readonly string[];
-  /** Reads the chunk a meta points to; throws ToolError('block-unreadable') when it is not there. */
+  /**
+   * Reads the chunk a meta points to; throws ToolError('block-unreadable') when it is not there.
+   * The views stay valid while at most one more read-ahead window (4 MiB) is loaded: to hold many
+   * chunks, use seriesChunks.
+   */
   chunk(c: ChunkMeta): BlockChunk;
+  /** Every chunk of a series with its times, valid together (copied when they span several windows). */
+  seriesChunks(s: IndexSeries): SeriesChunk[];
   close(): void;
 }
 
@@ -83,7 +96,7 @@ export function openBlock(dir: string, opts: OpenBlockOptions = {}): OpenedBlock
     let s = sources.get(i);
     if (!s) {
       if (i >= segments.length) throw unreadable(dir, `chunk segment ${i + 1} does not exist (${segments.length} segments)`);
-      s = new FileSource(path.join(chunksDir, segments[i]));
+      s = new FileSource(path.join(chunksDir, segments[i]), true);
       sources.set(i, s);
     }
     return s;
@@ -92,38 +105,68 @@ export function openBlock(dir: string, opts: OpenBlockOptions = {}): OpenedBlock
   const chunk = (c: ChunkMeta): BlockChunk => {
     const src = segmentSource(c.segment);
     const at = c.offset;
-    const where = `chunk ${c.segment + 1}:${at}`;
-    if (at < 8 || at >= src.size) throw unreadable(dir, `${where}: offset beyond segment size ${src.size}`);
+    const where = () => `chunk ${c.segment + 1}:${at}`;
+    if (at < 8 || at >= src.size) throw unreadable(dir, `${where()}: offset beyond segment size ${src.size}`);
     // len uvarint (at most 5 bytes, as Prometheus reads it), encoding byte, data, CRC.
-    const head = src.read(at, 6);
+    let v = src.view(at, 6);
     let len = 0;
     let mul = 1;
     let k = 0;
     for (;;) {
-      if (k >= head.length || k >= 5) throw unreadable(dir, `${where}: reading chunk length failed`);
-      const b = head[k++];
+      if (k >= v.available || k >= 5) throw unreadable(dir, `${where()}: reading chunk length failed`);
+      const b = v.buf[v.at + k++];
       len += (b & 0x7f) * mul;
       if (b < 0x80) break;
       mul *= 128;
     }
     const total = k + 1 + len + 4;
     if (at + total > src.size) {
-      throw unreadable(dir, `${where}: segment doesn't include enough bytes to read the chunk - required:${at + total}, available:${src.size}`);
+      throw unreadable(dir, `${where()}: segment doesn't include enough bytes to read the chunk - required:${at + total}, available:${src.size}`);
     }
-    const bytes = src.read(at, total);
-    const encoding = bytes[k];
-    const data = bytes.subarray(k + 1, k + 1 + len);
+    if (v.available < total) v = src.view(at, total);
+    const p = v.at;
+    const frame = v.buf.subarray(p, p + total);
+    const encoding = frame[k];
+    const data = frame.subarray(k + 1, k + 1 + len);
     if (verifyChunks) {
-      const stored = readCrc(bytes, k + 1 + len);
-      const actual = crc32c(bytes.subarray(k, k + 1 + len));
-      if (stored !== actual) throw unreadable(dir, `${where}: checksum mismatch expected:${hex(stored)}, actual:${hex(actual)}`);
+      const stored = readCrc(frame, k + 1 + len);
+      const actual = crc32c(frame.subarray(k, k + 1 + len));
+      if (stored !== actual) throw unreadable(dir, `${where()}: checksum mismatch expected:${hex(stored)}, actual:${hex(actual)}`);
     }
-    return { encoding, data };
+    return { encoding, data, frame };
+  };
+
+  const loads = () => {
+    let n = 0;
+    for (const s of sources.values()) n += s.loads;
+    return n;
+  };
+  const seriesChunks = (s: IndexSeries): SeriesChunk[] => {
+    const out: SeriesChunk[] = [];
+    let base = loads();
+    let copiedUpTo = 0;
+    for (const c of s.chunks) {
+      const { encoding, frame, data } = chunk(c);
+      out.push({ minTime: c.minTime, maxTime: c.maxTime, encoding, frame, data });
+      // Two loads since the last copy: the ring's third buffer is next, so detach what is held.
+      if (loads() - base >= FILE_SOURCE_RING - 1) {
+        for (let i = copiedUpTo; i < out.length; i++) {
+          // A copy (Buffer#slice would be a view of the same memory).
+          const f = new Uint8Array(out[i].frame);
+          const at = out[i].data.byteOffset - out[i].frame.byteOffset;
+          out[i] = { ...out[i], frame: f, data: f.subarray(at, at + out[i].data.length) };
+        }
+        copiedUpTo = out.length;
+        base = loads();
+      }
+    }
+    return out;
   };
 
   return {
     dir,
     meta: parsed.meta,
+    seriesChunks,
     symbols,
     series,
     tombstones,

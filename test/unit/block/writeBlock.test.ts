@@ -21,7 +21,7 @@ after(() => rmSync(work, { recursive: true, force: true }));
 
 function* seriesOf(b: OpenedBlock): Generator<WriteSeries> {
   for (const s of b.series) {
-    yield { labels: s.labels, chunks: s.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, ...b.chunk(c) })) };
+    yield { labels: s.labels, chunks: b.seriesChunks(s) };
   }
 }
 
@@ -64,5 +64,35 @@ describe('Go string order', () => {
     }
     // The case a JS sort gets wrong: U+FFFD (EF BF BD) sorts before U+1F600 (F0 9F 98 80).
     assert.ok(compareStrings('\uFFFD', '\u{1F600}') < 0 && '\uFFFD' > '\u{1F600}');
+  });
+});
+
+describe('openBlock.seriesChunks', () => {
+  test('a series whose chunks span several 4 MiB read-ahead windows keeps every chunk intact', () => {
+    const parent = mkdtempSync(path.join(work, 'wide-'));
+    // 12 chunks of 1 MiB (encoding 2 payloads: only their bytes matter here) in one series.
+    const payloads = Array.from({ length: 12 }, (_, i) => {
+      const p = new Uint8Array(1 << 20);
+      for (let k = 0; k < p.length; k += 4096) p.fill((i * 31 + k / 4096) & 0xff, k, k + 4096);
+      p[0] = 0;
+      p[1] = 1;
+      return p;
+    });
+    const w = writeBlock({
+      parentDir: parent,
+      minTime: 0,
+      maxTime: 100,
+      symbols: ['__name__', 'wide'],
+      series: [{ labels: [['__name__', 'wide']], chunks: payloads.map((data, i) => ({ minTime: i * 2, maxTime: i * 2 + 1, encoding: 2, data })) }],
+      sync: false,
+    });
+    const b = openBlock(w.dir);
+    try {
+      const got = b.seriesChunks(b.series[0]);
+      assert.equal(got.length, 12);
+      got.forEach((c, i) => assert.ok(Buffer.from(c.data).equals(Buffer.from(payloads[i])), `chunk ${i}`));
+    } finally {
+      b.close();
+    }
   });
 });

@@ -29,6 +29,11 @@ export interface ChunkToWrite {
   /** Encoding byte (1 XOR, 2 histogram, 3 float histogram, 4–6 in 3.x). */
   encoding: number;
   data: Uint8Array;
+  /**
+   * The chunk already framed (`len | encoding | data | CRC32C`), as read from a segment: written as
+   * it is, without computing the CRC again (a copy keeps the source's bytes, as a file copy would).
+   */
+  frame?: Uint8Array;
 }
 
 export interface ChunkWriteResult {
@@ -100,14 +105,46 @@ export class ChunkWriter {
     const refs: number[] = [];
     batches.forEach(([from, to], b) => {
       for (let i = from; i < to; i++) refs.push(this.writeOne(chks[i]));
+      this.flushRun();
       if (b < batches.length - 1) this.cut();
     });
     return refs;
   }
 
+  // Framed chunks adjacent in memory (a series' chunks as read from one segment) go out in one write.
+  private run: Uint8Array | undefined;
+  private runStart = 0;
+  private runEnd = 0;
+
+  private writeFrame(frame: Uint8Array): void {
+    const run = this.run;
+    if (run && frame.buffer === run.buffer && frame.byteOffset === this.runEnd) {
+      this.runEnd += frame.length;
+      return;
+    }
+    this.flushRun();
+    this.run = frame;
+    this.runStart = frame.byteOffset;
+    this.runEnd = frame.byteOffset + frame.length;
+  }
+
+  private flushRun(): void {
+    const run = this.run;
+    if (!run) return;
+    this.sink.write(new Uint8Array(run.buffer, this.runStart, this.runEnd - this.runStart));
+    this.run = undefined;
+  }
+
   private writeOne(c: ChunkToWrite): number {
     const ref = this.seq * 2 ** 32 + this.n;
     if (this.n > 0xffffffff) throw new Error(`chunk offset ${this.n} beyond 4 GiB in segment ${this.seq + 1}`);
+    if (c.frame) {
+      this.writeFrame(c.frame);
+      this.n += c.frame.length;
+      this.total += c.frame.length;
+      this.chunks++;
+      return ref;
+    }
     const f = this.frame;
     let len = c.data.length;
     let k = 0;
@@ -117,6 +154,7 @@ export class ChunkWriter {
     }
     f[k++] = len;
     f[k] = c.encoding;
+    this.flushRun();
     const crc = crc32c(c.data, crc32c(f.subarray(k, k + 1)));
     this.sink.write(f.subarray(0, k + 1));
     this.sink.write(c.data);
@@ -135,6 +173,7 @@ export class ChunkWriter {
 
   /** Closes the last segment. A writer that got no chunks wrote no segment (as Prometheus). */
   finish(): ChunkWriteResult {
+    this.flushRun();
     if (this.seq >= 0) this.sink.close();
     return { segments: this.seq + 1, chunks: this.chunks, bytes: this.total };
   }
