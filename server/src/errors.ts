@@ -55,6 +55,8 @@ export const FAILURE_CODES = [
   'dump-has-errors',
   'restore-failed',
   'repair-failed',
+  /** A block to be rewritten or cut cannot be read: its meta.json, index or chunk files are damaged. */
+  'block-unreadable',
   'internal',
 ] as const;
 export type FailureCode = (typeof FAILURE_CODES)[number];

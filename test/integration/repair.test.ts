@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, closeSync, writeSync, readSync } from 'node:fs';
 import os from 'node:os';
@@ -14,7 +14,7 @@ import path from 'node:path';
 import { dataDir, dumpPath, ensureFixtures, facts, repoRoot, type Scenario } from '../helpers/fixtures';
 import type { RepairResult } from '../../server/src/protocol';
 import { repairDump } from '../../server/src/repair/repair';
-import { freePort } from '../helpers/net';
+import { startPrometheus } from '../helpers/prometheus';
 
 const A = 1735862400000;
 const TOTAL = 372000;
@@ -44,71 +44,6 @@ function runRepair(source: string, out: string, extra: string[] = []): { code: n
   return { code: r.status ?? -1, result, stdout: r.stdout, stderr: r.stderr };
 }
 
-
-interface RunningProm {
-  port: number;
-  log: () => string;
-  stop: () => Promise<void>;
-}
-
-/**
- * Starts real Prometheus on a data dir and waits (with a deadline) until /-/ready answers 200 and
- * OUR process logged that it serves (another process may have taken the port meanwhile: retry).
- */
-async function startPrometheus(data: string): Promise<RunningProm> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startPrometheusOnce(data);
-    } catch (e) {
-      if (attempt >= 3 || !/address already in use/.test(String(e))) throw e;
-    }
-  }
-}
-
-async function startPrometheusOnce(data: string): Promise<RunningProm> {
-  const port = await freePort();
-  const config = path.join(work, `prom-${port}.yml`);
-  writeFileSync(config, 'scrape_configs: []\n');
-  const child: ChildProcess = spawn(
-    'prometheus',
-    [`--storage.tsdb.path=${data}`, `--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`, '--storage.tsdb.retention.time=100y'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let log = '';
-  child.stdout!.on('data', (c) => (log += String(c)));
-  child.stderr!.on('data', (c) => (log += String(c)));
-  let exited: number | null | undefined;
-  const exitP = new Promise<void>((resolve) =>
-    child.once('exit', (code) => {
-      exited = code;
-      resolve();
-    }),
-  );
-  const stop = async () => {
-    if (exited === undefined) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exitP;
-      clearTimeout(t);
-    }
-  };
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (exited !== undefined) throw new Error(`prometheus exited with ${exited} before ready:\n${log}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/-/ready`);
-      if (res.status === 200 && /Server is ready to receive web requests/.test(log)) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`prometheus not ready within 30 s:\n${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { port, log: () => log, stop };
-}
 
 /** Samples Prometheus serves over [A, A+31h): the raw instant query of EXPECTED.md "healthy", counted here. */
 async function servedSamples(port: number): Promise<number> {

@@ -1,6 +1,7 @@
 /** Block index, format v2 (tsdb-format.md §3). Random access: the TOC is at the end. */
 import { Cursor, FormatError } from './cursor';
 import { crc32c, readCrc, hex } from './crc32c';
+import { compareLabelSets, compareStrings } from './order';
 import type { ByteSource, FormatProblem, Verify } from './types';
 
 export const INDEX_MAGIC = 0xbaaad700;
@@ -126,6 +127,7 @@ class IndexReader {
     readonly src: ByteSource,
     readonly verify: Verify,
     readonly onSeries?: (s: IndexSeries) => void,
+    readonly onSymbols?: (symbols: readonly string[]) => void,
   ) {
     this.full = verify === 'full';
     this.size = src.size;
@@ -244,8 +246,15 @@ class IndexReader {
       this.symbols = symbols;
       this.symbolsOk = true;
       this.summary.symbolCount = count;
+      if (this.onSymbols) {
+        try {
+          this.onSymbols(symbols);
+        } catch (e) {
+          throw new CallbackFailure(e);
+        }
+      }
       for (let i = 1; i < symbols.length; i++) {
-        if (!(symbols[i - 1] < symbols[i])) {
+        if (compareStrings(symbols[i - 1], symbols[i]) >= 0) {
           this.problem('symbols', `symbols not sorted and unique: ${JSON.stringify(symbols[i - 1])} before ${JSON.stringify(symbols[i])}`, toc.symbols);
           break;
         }
@@ -292,7 +301,7 @@ class IndexReader {
     }
     for (let i = 1; i < entries.length; i++) {
       const [a, b] = [entries[i - 1], entries[i]];
-      if (a[0] > b[0] || (a[0] === b[0] && a[1] >= b[1])) {
+      if (compareStrings(a[0], b[0]) > 0 || (a[0] === b[0] && compareStrings(a[1], b[1]) >= 0)) {
         this.problem('postingsTable', `postings offset table not sorted at ${JSON.stringify(b[0])}=${JSON.stringify(b[1])}`, toc.postingsTable);
         break;
       }
@@ -346,7 +355,7 @@ class IndexReader {
       this.seriesIds.push(id);
       if (s) {
         if (crcOk !== undefined) s.crcOk = crcOk;
-        if (prevLabels && this.symbolsOk && compareLabels(prevLabels, s.labels) >= 0) {
+        if (prevLabels && this.symbolsOk && compareLabelSets(prevLabels, s.labels) >= 0) {
           this.problem('series', `out-of-order series added with label set ${formatLabels(s.labels)}`, pos);
         }
         prevLabels = s.labels;
@@ -472,15 +481,6 @@ function align(n: number, to: number): number {
   return Math.ceil(n / to) * to;
 }
 
-function compareLabels(a: [string, string][], b: [string, string][]): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    if (a[i][0] !== b[i][0]) return a[i][0] < b[i][0] ? -1 : 1;
-    if (a[i][1] !== b[i][1]) return a[i][1] < b[i][1] ? -1 : 1;
-  }
-  return a.length - b.length;
-}
-
 function formatLabels(labels: [string, string][]): string {
   return `{${labels.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}}`;
 }
@@ -490,8 +490,11 @@ function formatLabels(labels: [string, string][]): string {
  * quick: CRCs of the TOC, symbols and postings offset table (what Prometheus checks at open);
  * full: also every series entry and postings list CRC. Never throws on bad input: it reports problems.
  */
-export function readIndex(src: ByteSource, opts: { verify: Verify; onSeries?: (s: IndexSeries) => void }): IndexSummary {
-  const r = new IndexReader(src, opts.verify, opts.onSeries);
+export function readIndex(
+  src: ByteSource,
+  opts: { verify: Verify; onSeries?: (s: IndexSeries) => void; onSymbols?: (symbols: readonly string[]) => void },
+): IndexSummary {
+  const r = new IndexReader(src, opts.verify, opts.onSeries, opts.onSymbols);
   try {
     return r.read();
   } catch (e) {

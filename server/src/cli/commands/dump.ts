@@ -6,12 +6,15 @@ import { executeDump, planDump } from '../../kube/dump';
 import { KUBE_OPTIONS, KUBE_USAGE, targetFrom } from '../../kube/target';
 import { formatTime, parseTime } from '../../kube/time';
 import { parseCommandArgs } from '../args';
-import type { CliCommand } from '../types';
+import type { CliCommand, CliContext } from '../types';
+import { existsSync } from 'node:fs';
+import { exactDump } from '../../block/exactDump';
 
 export const dumpCommand: CliCommand = {
   name: 'dump',
   summary: 'dump a pod\'s TSDB for a time range into a .tar.gz with a checksum manifest',
   usage: `Usage: tsdbdump dump <pod> [--from T] [--to T] [-o out.tar.gz] [--snapshot] [--json]
+       tsdbdump dump <dump.tar.gz|data-dir> --exact --from T --to T -o out.tar.gz [--json]
 
 Streams \`tar\` from the pod through gzip into <out>.partial and renames it to <out> only when the
 SHA-256 of every file, computed in the pod and on the received bytes, matches; writes
@@ -19,6 +22,11 @@ SHA-256 of every file, computed in the pod and on the received bytes, matches; w
 included (block-granular, so the dump can hold samples outside the range); the head
 (chunks_head/, wal/) is always included. Files that grow or vanish while the dump runs (WAL
 appends, compaction) are reported, not fatal. Without tar in the pod, files are read one by one.
+
+--exact (local dumps and data dirs for now): the output's blocks hold only the samples in
+[from, to): blocks wholly inside are kept byte for byte, blocks across an edge are cut into new
+blocks (edge chunks re-encoded), the rest is left out. The head becomes blocks from its WAL, cut
+alike (histogram samples and the out-of-order WBL are not converted yet: counted in the output).
 
 Times: RFC 3339 with a zone (2025-01-03T06:00:00Z), epoch milliseconds, or now-6h / now.
 
@@ -29,6 +37,7 @@ Options:
   --gzip-level N      fixed gzip level 0-9 (default: level 1 where it saves space, stored where the
                       data is already compressed, like chunk segments; always a valid gzip)
   --rate-limit MB     at most MB megabytes per second from the pod (spares a busy cluster)
+  --exact             only the samples in [from, to) (see above; needs --from, --to and -o)
   --json              print the result as JSON
 ${KUBE_USAGE}
   -h, --help          show this help`,
@@ -42,6 +51,7 @@ ${KUBE_USAGE}
       'gzip-level': { type: 'string' },
       'rate-limit': { type: 'string' },
       json: { type: 'boolean' },
+      exact: { type: 'boolean' },
     });
     if (values.help) {
       ctx.stdout.write(`${this.usage}\n`);
@@ -51,6 +61,7 @@ ${KUBE_USAGE}
     const now = Date.now();
     const from = values.from !== undefined ? parseTime(values.from as string, now) : undefined;
     const to = values.to !== undefined ? parseTime(values.to as string, now) : undefined;
+    if (values.exact) return runExact(positionals[0], from, to, values.output as string | undefined, !!values.json, ctx);
     const level = values['gzip-level'] !== undefined ? Number(values['gzip-level']) : undefined;
     if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 9)) throw new ToolError('usage', 'dump: --gzip-level must be 0-9');
     const rate = values['rate-limit'] !== undefined ? Number(values['rate-limit']) : undefined;
@@ -85,3 +96,30 @@ ${KUBE_USAGE}
     return 0;
   },
 };
+
+async function runExact(source: string, from: number | undefined, to: number | undefined, output: string | undefined, json: boolean, ctx: CliContext): Promise<number> {
+  if (from === undefined || to === undefined || output === undefined) throw new ToolError('usage', 'dump --exact: needs --from, --to and -o');
+  if (!existsSync(source)) throw new ToolError('usage', `dump --exact: ${source} is not a local dump or data dir (exact dumps from a pod are not supported yet)`);
+  const r = await exactDump(source, output, { from, to }, { signal: ctx.signal });
+  if (json) {
+    ctx.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    return 0;
+  }
+  ctx.stdout.write(`wrote ${r.output}: ${r.samples} samples in [${formatTime(from)}, ${formatTime(to)}) (${humanBytes(r.bytes)})\n`);
+  for (const b of r.blocks) {
+    const what = b.action === 'cut' ? (b.cutUlid ? `cut into ${b.cutUlid}` : 'cut: no sample in the window') : b.action;
+    const name = b.fromHead ? 'head (from the WAL)       ' : b.ulid;
+    ctx.stdout.write(`  ${name}  ${formatTime(b.minTime)} – ${formatTime(b.maxTime)}  ${what}, ${b.samples} samples\n`);
+  }
+  for (const d of r.unreadableBlocks) ctx.stdout.write(`left out: block ${d} (no readable meta.json)\n`);
+  for (const c of r.droppedEdgeChunks) {
+    ctx.stdout.write(`dropped: encoding-${c.encoding} chunk of {${c.labels.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}} ${formatTime(c.minTime)} – ${formatTime(c.maxTime)} (${c.samples} samples) crosses an edge and cannot be re-encoded\n`);
+  }
+  if (r.head) {
+    const l = r.head.left;
+    const lost = Object.entries(l).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`);
+    if (lost.length) ctx.stdout.write(`head samples not converted: ${lost.join(', ')}\n`);
+    for (const p of r.head.problems) ctx.stdout.write(`head: ${p}\n`);
+  }
+  return 0;
+}
