@@ -2,9 +2,10 @@
 # The one ensure step of `npm start` and `npm test` on a fresh Debian machine: installs what is
 # missing, skipping what is there, and fails with one line saying why when it cannot.
 #   ensure-deps.sh start   Debian packages, npm dependencies, Node 24 + code-server (tool cache)
-#   ensure-deps.sh test    the same, plus kubectl 1.30+ (built from the Go module proxy when the
-#                          machine has none) and Prometheus 3.x + promtool (built from the Go module
-#                          proxy); prints `export PATH=…` for the tools it placed in the tool cache.
+#   ensure-deps.sh test    the same, plus Prometheus 3.x + promtool (scripts/ensure-prometheus.sh)
+#                          and kubectl 1.30+ (scripts/ensure-kubectl.sh, only when the machine has
+#                          none), both built from the Go module proxy into the tool cache; prints
+#                          `export PATH=…` for a kubectl it placed there.
 # Tool cache: TSDBDUMP_CACHE, default ~/.cache/tsdbdump. Every nested install runs without the
 # outer npm's npm_* variables (scripts/lib.sh).
 set -euo pipefail
@@ -45,6 +46,8 @@ fi
 bash test/ui/install.sh > /dev/null
 
 if [ "$mode" = test ]; then
+  # Real Prometheus 3.x + promtool for the tests, built from the Go module proxy once per version.
+  bash scripts/ensure-prometheus.sh > /dev/null
   kubectl_dir=$(bash scripts/ensure-kubectl.sh)
   # Only a kubectl built into the tool cache changes PATH; the machine's own stays where it is.
   [ "$kubectl_dir" != "$CACHE/bin" ] || echo "export PATH=\"$kubectl_dir:\$PATH\""
