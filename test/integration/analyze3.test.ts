@@ -6,16 +6,18 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  PROMETHEUS3_VERSIONS, SCENARIOS3, dataDir3, dumpPath3, observed3, prometheus3Bin, type Prometheus3,
+  PROMETHEUS3_VERSIONS, SCENARIOS3, dataDir3, dumpPath, dumpPath3, observed3, prometheus3Bin, type Prometheus3,
 } from '../helpers/fixtures';
 import { isUlid } from '../../server/src/tsdb/blockDir';
 import { crc32c } from '../../server/src/tsdb/crc32c';
-import { analyzeJson } from './cliHelpers';
+import { analyzeJson, runCli } from './cliHelpers';
+import { freePort } from '../helpers/net';
+
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-analyze3-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -98,4 +100,50 @@ test('a chunk encoding above 6 is reported as unknown with its number, never as 
   assert.ok(d, JSON.stringify(result.diagnostics));
   assert.match(d.message, /1 chunks of encoding 9\b/);
   assert.deepEqual(result.diagnostics.filter((x) => x.code === 'chunk-corrupt' || x.code === 'chunk-crc-mismatch'), []);
+});
+
+test('compatibility gate: 2.42 data needs nothing new, 3.5 native data needs 3.2.0, 3.16 native data 3.14.0; the report names why', async () => {
+  const old = (await analyzeJson(dumpPath('healthy'))).result.compatibility!;
+  assert.deepEqual(old, { minVersion: '2.0.0', requirements: [] });
+  const lts = (await analyzeJson(dumpPath3('3.5.3', 'native'))).result.compatibility!;
+  assert.equal(lts.minVersion, '3.2.0');
+  assert.equal(lts.requirements[0].feature, 'custom-bucket histogram WAL records');
+  assert.ok(lts.requirements.some((r) => r.feature === 'zstd-compressed WAL records' && r.needs === '2.46.0'));
+  const newest = (await analyzeJson(dumpPath3('3.16.0', 'native'))).result.compatibility!;
+  assert.equal(newest.minVersion, '3.14.0');
+  for (const f of ['XOR2 chunks', 'SamplesV2 WAL records (start timestamps)', 'out-of-order data (wbl/, OOO head chunks)']) {
+    assert.ok(newest.requirements.some((r) => r.feature === f), f);
+  }
+  const run = await runCli(['analyze', dumpPath3('3.16.0', 'native')]);
+  assert.match(run.stdout, /^compatibility: Prometheus >= 3\.14\.0 reads the whole dump without loss \(.*XOR2 chunks in \S+\/chunks\/000001/m);
+});
+
+test('real Prometheus 3.5.3 on 3.16 native data: starts without a word, but every query fails on the unknown chunk encodings (the gate says 3.14.0)', async () => {
+  const { dir } = nativeCopy('3.16.0', 'on-3.5');
+  const port = await freePort();
+  const cfg = path.join(tmp, 'ooo.yml');
+  writeFileSync(cfg, 'global:\n  scrape_interval: 15s\nstorage:\n  tsdb:\n    out_of_order_time_window: 6h\n');
+  const p = spawn(path.join(prometheus3Bin('3.5.3'), 'prometheus'), [
+    `--config.file=${cfg}`, `--storage.tsdb.path=${dir}`, `--web.listen-address=127.0.0.1:${port}`,
+    '--enable-feature=native-histograms', '--storage.tsdb.wal-compression-type=zstd',
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  p.stderr.on('data', (d: Buffer) => (log += d.toString()));
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    for (let i = 0; ; i++) {
+      const ok = await fetch(`${url}/-/ready`).then((r) => r.status === 200, () => false);
+      if (ok) break;
+      assert.ok(i < 600 && p.exitCode === null, `Prometheus 3.5.3 did not get ready: ${log.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const q = encodeURIComponent('sum(count_over_time(fixture_float[200h]))');
+    const body = (await (await fetch(`${url}/api/v1/query?query=${q}&time=${(1735862400000 + 40 * 3600000) / 1000}`)).json()) as { status: string; error?: string };
+    assert.equal(body.status, 'error');
+    assert.match(body.error!, /invalid chunk encoding "<unknown>"/);
+    assert.doesNotMatch(log, /level=(WARN|ERROR)/, 'no warning about the records and chunks it cannot read');
+  } finally {
+    p.kill('SIGTERM');
+    await new Promise((r) => p.once('exit', r));
+  }
 });

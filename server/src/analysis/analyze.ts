@@ -5,6 +5,7 @@
  * where it refuses to start or loses / does not serve data, warning where it starts but something
  * is off, information for things it cleans up by itself.
  */
+import { compatibilityOf } from './compat';
 import { ToolError } from '../errors';
 import { DEFAULT_VERIFY, type AnalysisResult, type BlockInfo, type Severity, type TimeRange, type VerifyDepth } from '../protocol';
 import { openSource, type DumpEntry, type OpenedSource, type SourceProblem, type SourceProgress } from '../dump/source';
@@ -121,6 +122,7 @@ function finish(a: Analysis, source: string, verify: VerifyDepth, started: numbe
     ...(wbl ? { wbl } : {}),
     coverage,
     diagnostics: a.diagnostics,
+    compatibility: compatibilityOf(a),
     otherEntries: a.otherEntries,
     totalBytes: a.totalBytes,
     durationMs: Date.now() - started,
