@@ -72,11 +72,13 @@ export async function analyzeEntries(entries: AsyncIterable<DumpEntry>, opts: An
     for (const p of problems) {
       a.diag({
         code: p.code,
-        severity: p.code === 'dump-truncated' ? 'error' : 'warning',
+        // Both are errors: a truncated dump lost data, and an unsafe entry makes the next step
+        // (`tar xzf`, a restore) unsafe; CI pipelines read the exit code.
+        severity: 'error',
         message:
           p.code === 'dump-truncated'
             ? `${p.message}. The analysis covers only what was read; get a complete dump (re-run the dump, check free disk space and the transfer).`
-            : `${p.message}. Extracting this archive with a tool that follows such entries could write outside the target directory; tsdbdump repair drops it.`,
+            : `${p.message}. Extracting this archive with a tool that follows such entries could write outside the target directory, so do not extract or restore it as it is; tsdbdump repair writes a copy without it.`,
         path: p.path,
       });
     }
