@@ -48,6 +48,9 @@ export interface BlockInfo {
   numSamples: number;
   numSeries: number;
   numChunks: number;
+  /** meta.json's split of numSamples (Prometheus 3.6+ writes it). */
+  numFloatSamples?: number;
+  numHistogramSamples?: number;
   numTombstones?: number;
   sources?: string[];
   parents?: string[];

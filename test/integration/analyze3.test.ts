@@ -65,6 +65,23 @@ function nativeCopy(v: Prometheus3, name: string): { dir: string; blocks: string
   return { dir, blocks: readdirSync(dir).filter(isUlid).sort() };
 }
 
+test('3.16 block facts carry meta.json\'s float/histogram split; it equals the chunks\' counts (no meta-inconsistent)', async () => {
+  const { result } = await analyzeJson(dumpPath3('3.16.0', 'native'));
+  const meta = (dir: string) => JSON.parse(readFileSync(path.join(dataDir3('3.16.0', 'native'), dir, 'meta.json'), 'utf8')) as {
+    stats: { numFloatSamples: number; numHistogramSamples: number; numSamples: number };
+  };
+  assert.equal(result.blocks.length, 2);
+  for (const b of result.blocks) {
+    const st = meta(b.dir).stats;
+    assert.ok(st.numHistogramSamples > 0 && st.numFloatSamples > 0);
+    assert.equal(b.numFloatSamples, st.numFloatSamples);
+    assert.equal(b.numHistogramSamples, st.numHistogramSamples);
+    assert.equal(b.numFloatSamples! + b.numHistogramSamples!, b.numSamples);
+  }
+  const lts = (await analyzeJson(dumpPath3('3.5.3', 'native'))).result.blocks;
+  for (const b of lts) assert.equal(b.numFloatSamples, undefined, '3.5 writes no split');
+});
+
 test('3.16 meta.json float/histogram counts are checked against the chunks: an edited count is meta-inconsistent', async () => {
   const { dir, blocks } = nativeCopy('3.16.0', 'meta-counts');
   const metaFile = path.join(dir, blocks[0], 'meta.json');

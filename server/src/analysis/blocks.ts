@@ -25,6 +25,8 @@ export function blockInfos(a: Analysis): BlockInfo[] {
       metaReadable,
       chunkFiles: [...b.chunkSegments].sort((x, y) => x.number - y.number).map((s) => s.name),
     };
+    if (m?.stats?.numFloatSamples !== undefined) info.numFloatSamples = m.stats.numFloatSamples;
+    if (m?.stats?.numHistogramSamples !== undefined) info.numHistogramSamples = m.stats.numHistogramSamples;
     if (m?.stats?.numTombstones !== undefined) info.numTombstones = m.stats.numTombstones;
     if (m?.compaction?.sources) info.sources = m.compaction.sources;
     if (m?.compaction?.parents) info.parents = m.compaction.parents.map((p) => p.ulid);
