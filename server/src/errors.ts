@@ -22,6 +22,7 @@ export const DIAGNOSTIC_CODES = [
   'block-ulid-mismatch',
   'index-corrupt',
   'chunk-crc-mismatch',
+  'chunk-encoding-unknown',
   'chunk-ref-out-of-range',
   'chunk-corrupt',
   'tombstones-corrupt',

@@ -48,6 +48,9 @@ export interface BlockInfo {
   numSamples: number;
   numSeries: number;
   numChunks: number;
+  /** meta.json's split of numSamples (Prometheus 3.6+ writes it). */
+  numFloatSamples?: number;
+  numHistogramSamples?: number;
   numTombstones?: number;
   sources?: string[];
   parents?: string[];
@@ -102,10 +105,29 @@ export interface AnalysisResult {
   wbl?: { segments: WalSegmentInfo[] };
   coverage: { minTime?: number; maxTime?: number; gaps: TimeRange[] };
   diagnostics: TsdbDiagnostic[];
+  /** The oldest Prometheus that reads the whole dump without loss, and why (analysis/compat.ts). */
+  compatibility?: CompatibilityInfo;
   /** Entries that are not TSDB data (queries.active, snapshots/, unknown files). */
   otherEntries: string[];
   totalBytes: number;
   durationMs: number;
+}
+
+/** One feature of the dump that an older Prometheus cannot read without loss. */
+export interface CompatibilityRequirement {
+  feature: string;
+  /** Oldest Prometheus version (x.y.z) that reads it. */
+  needs: string;
+  /** Up to 5 paths in the dump where it occurs. */
+  where: string[];
+  /** What an older Prometheus does with it. */
+  olderDoes: string;
+}
+
+export interface CompatibilityInfo {
+  /** The largest `needs` of the requirements (2.0.0 when there are none). */
+  minVersion: string;
+  requirements: CompatibilityRequirement[];
 }
 
 /** A failure of the whole operation, as the worker and the CLI report it. */

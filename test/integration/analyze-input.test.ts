@@ -59,7 +59,7 @@ test('a .tar.gz cut at several points: dump-truncated with what was read (exit 1
   }
 });
 
-test('unsafe tar entries (.., absolute path, symlink) are reported as tar-unsafe-path and nothing is written', async () => {
+test('unsafe tar entries (.., absolute path, symlink) are tar-unsafe-path errors (exit 1) and nothing is written', async () => {
   const dir = mkdtempSync(path.join(tmp, 'unsafe-'));
   const src = path.join(dir, 'evil.tar.gz');
   const wal = readFileSync(path.join(path.dirname(dumpPath('healthy')), 'healthy/data/wal/00000002'));
@@ -80,8 +80,8 @@ test('unsafe tar entries (.., absolute path, symlink) are reported as tar-unsafe
   const { run, result } = await analyzeJson(src);
   const unsafe = result.diagnostics.filter((d) => d.code === 'tar-unsafe-path');
   assert.deepEqual(unsafe.map((d) => d.path), ['../evil', '/tmp/tsdbdump-evil-absolute', 'chunks_head/000001'].sort());
-  for (const d of unsafe) assert.equal(d.severity, 'warning');
-  assert.equal(run.code, 0);
+  for (const d of unsafe) assert.equal(d.severity, 'error');
+  assert.equal(run.code, 1);
   assert.deepEqual(result.wal.segments.map((s) => s.name), ['00000002']);
   assert.deepEqual(result.head.chunksHeadFiles, []);
   assert.deepEqual(readdirSync(dir), ['evil.tar.gz']);

@@ -5,6 +5,7 @@
  * where it refuses to start or loses / does not serve data, warning where it starts but something
  * is off, information for things it cleans up by itself.
  */
+import { compatibilityOf } from './compat';
 import { ToolError } from '../errors';
 import { DEFAULT_VERIFY, type AnalysisResult, type BlockInfo, type Severity, type TimeRange, type VerifyDepth } from '../protocol';
 import { openSource, type DumpEntry, type OpenedSource, type SourceProblem, type SourceProgress } from '../dump/source';
@@ -71,11 +72,13 @@ export async function analyzeEntries(entries: AsyncIterable<DumpEntry>, opts: An
     for (const p of problems) {
       a.diag({
         code: p.code,
-        severity: p.code === 'dump-truncated' ? 'error' : 'warning',
+        // Both are errors: a truncated dump lost data, and an unsafe entry makes the next step
+        // (`tar xzf`, a restore) unsafe; CI pipelines read the exit code.
+        severity: 'error',
         message:
           p.code === 'dump-truncated'
             ? `${p.message}. The analysis covers only what was read; get a complete dump (re-run the dump, check free disk space and the transfer).`
-            : `${p.message}. Extracting this archive with a tool that follows such entries could write outside the target directory; tsdbdump repair drops it.`,
+            : `${p.message}. Extracting this archive with a tool that follows such entries could write outside the target directory, so do not extract or restore it as it is; tsdbdump repair writes a copy without it.`,
         path: p.path,
       });
     }
@@ -121,6 +124,7 @@ function finish(a: Analysis, source: string, verify: VerifyDepth, started: numbe
     ...(wbl ? { wbl } : {}),
     coverage,
     diagnostics: a.diagnostics,
+    compatibility: compatibilityOf(a),
     otherEntries: a.otherEntries,
     totalBytes: a.totalBytes,
     durationMs: Date.now() - started,

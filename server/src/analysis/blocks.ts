@@ -3,7 +3,7 @@ import type { BlockInfo } from '../protocol';
 import type { BlockMeta } from '../tsdb/metaJson';
 import type { IndexSummary } from '../tsdb/index';
 import { msRangeUtc, msUtc, rangeOf, utc } from './goFormat';
-import { type Analysis, MAX_PER_FILE, chunkStartAt } from './state';
+import { type Analysis, type BlockState, MAX_PER_FILE, chunkStartAt } from './state';
 
 export function blockInfos(a: Analysis): BlockInfo[] {
   const out: BlockInfo[] = [];
@@ -25,6 +25,8 @@ export function blockInfos(a: Analysis): BlockInfo[] {
       metaReadable,
       chunkFiles: [...b.chunkSegments].sort((x, y) => x.number - y.number).map((s) => s.name),
     };
+    if (m?.stats?.numFloatSamples !== undefined) info.numFloatSamples = m.stats.numFloatSamples;
+    if (m?.stats?.numHistogramSamples !== undefined) info.numHistogramSamples = m.stats.numHistogramSamples;
     if (m?.stats?.numTombstones !== undefined) info.numTombstones = m.stats.numTombstones;
     if (m?.compaction?.sources) info.sources = m.compaction.sources;
     if (m?.compaction?.parents) info.parents = m.compaction.parents.map((p) => p.ulid);
@@ -179,6 +181,8 @@ export function blockDiagnostics(a: Analysis, blocks: BlockInfo[]): void {
       if (framing > MAX_PER_FILE) a.diag({ code: 'chunk-corrupt', severity: 'error', path: p, blocks: [dir], message: `…and ${framing - MAX_PER_FILE} more framing problems in chunks/${seg.name} of block ${dir}.` });
     }
 
+    chunkCountsVsMeta(a, dir, m, b);
+
     // Index
     const idxPath = `${dir}/index`;
     if (!b.indexSeen && !b.incomplete) {
@@ -260,6 +264,47 @@ export function blockDiagnostics(a: Analysis, blocks: BlockInfo[]): void {
 
 export function rangeText(b: { minTime: number; maxTime: number }): string {
   return b.maxTime > b.minTime ? `, [${utc(b.minTime)}, ${utc(b.maxTime)})` : '';
+}
+
+/**
+ * Chunk encodings above 6 (unknown to this reader: a Prometheus newer than 3.16) by number, and
+ * meta.json's numSamples / numFloatSamples / numHistogramSamples (3.6+) against the sample counts in
+ * the chunks' own headers, when every chunk file of the block was read to its end.
+ */
+export function chunkCountsVsMeta(a: Analysis, dir: string, m: BlockMeta | undefined, b: BlockState): void {
+  const unknown = new Map<number, number>();
+  for (const seg of b.chunkSegments) {
+    for (const [e, n] of Object.entries(seg.summary?.encodings ?? {})) {
+      if ((Number(e) & 0x7f) > 6) unknown.set(Number(e) & 0x7f, (unknown.get(Number(e) & 0x7f) ?? 0) + n);
+    }
+  }
+  for (const [e, n] of unknown) {
+    a.diag({
+      code: 'chunk-encoding-unknown',
+      severity: 'warning',
+      path: `${dir}/chunks/`,
+      blocks: [dir],
+      message: `Block ${dir} holds ${n} chunks of encoding ${e}, which this analyser does not know (Prometheus 3.16 knows 1–6: a newer Prometheus wrote them). Their samples are not counted or checked, and a Prometheus that does not know the encoding fails every query touching them.`,
+    });
+  }
+  const st = m?.stats;
+  const complete = b.chunkSegments.length > 0 && !b.incomplete &&
+    b.chunkSegments.every((x) => x.summary && x.summary.headerOk && !x.summary.problems.some((p) => p.kind !== 'crc'));
+  if (!st || !complete || unknown.size > 0) return;
+  const floats = b.chunkSegments.reduce((n, x) => n + x.summary!.floatSamples, 0);
+  const histograms = b.chunkSegments.reduce((n, x) => n + x.summary!.histogramSamples, 0);
+  const issues: string[] = [];
+  if (st.numSamples !== undefined && st.numSamples !== floats + histograms) issues.push(`meta.json says ${st.numSamples} samples, the chunks hold ${floats + histograms}`);
+  if (st.numFloatSamples !== undefined && st.numFloatSamples !== floats) issues.push(`meta.json says ${st.numFloatSamples} float samples, the chunks hold ${floats}`);
+  if (st.numHistogramSamples !== undefined && st.numHistogramSamples !== histograms) issues.push(`meta.json says ${st.numHistogramSamples} histogram samples, the chunks hold ${histograms}`);
+  if (issues.length === 0) return;
+  a.diag({
+    code: 'meta-inconsistent',
+    severity: 'warning',
+    path: `${dir}/meta.json`,
+    blocks: [dir],
+    message: `meta.json of block ${dir} disagrees with its chunks: ${issues.join('; ')}. Prometheus trusts meta.json for its statistics (and compaction planning); the samples themselves are served from the chunks. Run \`tsdbdump repair\` to rebuild meta.json.`,
+  });
 }
 
 export function metaVsIndex(a: Analysis, dir: string, m: BlockMeta, idx: IndexSummary): void {

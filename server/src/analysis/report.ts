@@ -9,6 +9,7 @@
  *   verdict: <n> errors, <n> warnings, <n> information, <n> hints
  *   coverage: <from> .. <to> (<span>), <n> gap(s)     from/to are UTC `YYYY-MM-DDTHH:MM:SS[.mmm]Z`
  *   gap  <from> .. <to> (<span>)                       one per coverage gap
+ *   compatibility: Prometheus >= <x.y.z> reads the whole dump without loss (<feature> in <path> need <x.y.z>; …)
  *   (empty line)
  *   == <Section> ==                                     section headings: Timeline, Blocks, Head, WAL, Diagnostics, Other entries
  *   axis  <from> .. <to>  (<width> columns)            timeline scale (Timeline section)
@@ -29,6 +30,7 @@
  * `lines` maps each block dir (ULID), `chunks_head/NNNNNN`, `wal/NNNNNNNN`, `wal/checkpoint.N`
  * and `wbl/NNNNNNNN` to the 0-based line of its entry.
  */
+import { compatibilityLine } from './compat';
 import type { AnalysisResult, Severity, TsdbDiagnostic } from '../protocol';
 import { humanBytes, humanSpan, utc } from './goFormat';
 
@@ -57,6 +59,7 @@ export function renderReport(result: AnalysisResult): RenderedReport {
     push(`coverage: ${utc(cov.minTime)} .. ${utc(cov.maxTime)} (${humanSpan(cov.maxTime - cov.minTime)}), ${plural(cov.gaps.length, 'gap')}`);
   } else push('coverage: - .. - (no data), 0 gaps');
   for (const g of cov.gaps) push(`gap  ${utc(g.from)} .. ${utc(g.to)} (${humanSpan(g.to - g.from)})`);
+  if (result.compatibility) push(compatibilityLine(result.compatibility));
   push('');
 
   // Axis of the timeline: everything with a time range.

@@ -123,18 +123,19 @@ export function walRecordDiagnostics(a: Analysis, segs: SegmentState[], kind: 'w
       continue;
     }
     if (!sum || sum.problems.length === 0) continue;
-    const prob = sum.problems[0];
-    if (prob.unsupported) {
-      // Not damage: records this analyser cannot decode (zstd, Prometheus 2.46+); Prometheus reads them.
+    for (const u of sum.problems.filter((p) => p.unsupported)) {
+      // Not damage: a record type this analyser does not know (a newer Prometheus wrote it). Prometheus
+      // skips record types it does not know (tsdb/head_wal.go), so their data is not loaded by it either.
       a.diag({
         code: 'wal-record-unsupported',
-        severity: 'information',
+        severity: 'warning',
         path: s.path,
-        offset: prob.offset,
-        message: `${s.path} holds zstd-compressed records (written by Prometheus 2.46+ with --storage.tsdb.wal-compression-type=zstd) from byte ${prob.offset ?? 0} on. Prometheus reads them; this analyser cannot, so their samples are not counted or checked.`,
+        offset: u.offset,
+        message: `${s.path} holds WAL records of unknown type ${u.recordType ?? '?'} from byte ${u.offset ?? 0} on (written by a Prometheus newer than 3.16). A Prometheus that does not know the type skips them without a word; this analyser cannot count or check their data.`,
       });
-      continue;
     }
+    const prob = sum.problems.find((p) => !p.unsupported);
+    if (!prob) continue;
     // What Prometheus prints as `corruption in segment … at N`: where its reader stood, not the last good record.
     const readerAt = prob.readerOffset ?? sum.goodUntil;
     const isLast = i === segs.length - 1;

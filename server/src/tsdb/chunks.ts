@@ -18,8 +18,11 @@ export interface ChunkSegmentSummary {
   chunks: number;
   /** Start offsets (of the len field) of every chunk, ascending: index refs must land on one. */
   chunkOffsets: Uint32Array;
-  /** Chunks per encoding byte. */
+  /** Chunks per encoding byte (encodings above 6 are unknown to this reader: see chunkenc.ts). */
   encodings: Record<number, number>;
+  /** Samples per the chunks' count headers (tsdb/chunkenc: u16, 14 bits for encodings 5 and 6), float and histogram chunks apart. */
+  floatSamples: number;
+  histogramSamples: number;
   problems: ChunkProblem[];
   /** Offset up to which the framing was followed (sizeBytes when the whole file parsed). */
   scannedUntil: number;
@@ -42,8 +45,12 @@ const S_CRC = 3; // inside the 4 CRC bytes
 const S_LOST = 4; // framing broken: the rest of the file cannot be followed
 
 /** Encodings any Prometheus version writes (1–3 in 2.x, 4–6 in 3.x). */
+/**
+ * Framing needs only a non-zero encoding byte: chunks are length-prefixed, so a chunk of an
+ * encoding above 6 (a newer Prometheus) is counted apart and skipped, not a loss of framing.
+ */
 function knownEncoding(e: number): boolean {
-  return e >= 1 && e <= 6;
+  return e !== 0;
 }
 
 class ChunkSegmentScanner implements PushScanner<ChunkSegmentSummary> {
@@ -66,7 +73,12 @@ class ChunkSegmentScanner implements PushScanner<ChunkSegmentSummary> {
   private storedCrc = 0;
   private crcFill = 0;
   private encoding = 0;
+  /** The first two data bytes of the current chunk (its sample count), gathered across pushes. */
+  private countHi = 0;
+  private countLo = 0;
   // Results.
+  private floatSamples = 0;
+  private histogramSamples = 0;
   private offsets = new Uint32Array(1024);
   private count = 0;
   private readonly encCounts = new Float64Array(256);
@@ -124,7 +136,7 @@ class ChunkSegmentScanner implements PushScanner<ChunkSegmentSummary> {
                 const actual = crc32c(buf.subarray(p, crcAt));
                 if (stored !== actual) this.crcMismatch(stored, actual);
               }
-              this.addChunk(enc);
+              this.addChunk(enc, len >= 2 ? buf[p + 1] : 0, len >= 2 ? buf[p + 2] : 0);
               pos = chunkEnd;
               continue;
             }
@@ -152,6 +164,12 @@ class ChunkSegmentScanner implements PushScanner<ChunkSegmentSummary> {
           if (!knownEncoding(this.encoding)) return this.lose(`invalid chunk encoding ${this.encoding}`, base + pos);
         }
         if (full) this.runningCrc = crc32c(buf.subarray(pos, pos + n), this.runningCrc);
+        // Body index of buf[pos] is (1 + len) - bodyLeft; data bytes 1 and 2 hold the sample count.
+        const at = 1 + this.lenValue - this.bodyLeft;
+        for (let i = Math.max(1, at); i <= 2 && i < at + n; i++) {
+          if (i === 1) this.countHi = buf[pos + i - at];
+          else this.countLo = buf[pos + i - at];
+        }
         this.bodyLeft -= n;
         pos += n;
         if (this.bodyLeft === 0) {
@@ -164,7 +182,8 @@ class ChunkSegmentScanner implements PushScanner<ChunkSegmentSummary> {
         this.storedCrc = ((this.storedCrc << 8) | buf[pos++]) >>> 0;
         if (++this.crcFill === 4) {
           if (full && this.storedCrc !== this.runningCrc) this.crcMismatch(this.storedCrc, this.runningCrc);
-          this.addChunk(this.encoding);
+          this.addChunk(this.encoding, this.lenValue >= 2 ? this.countHi : 0, this.lenValue >= 2 ? this.countLo : 0);
+          this.countHi = this.countLo = 0;
           this.lenBytes = 0;
           this.lenValue = 0;
           this.lenMul = 1;
@@ -186,7 +205,11 @@ class ChunkSegmentScanner implements PushScanner<ChunkSegmentSummary> {
     }
   }
 
-  private addChunk(enc: number): void {
+  private addChunk(enc: number, hi: number, lo: number): void {
+    const e = enc & 0x7f;
+    if (e === 5 || e === 6) this.histogramSamples += ((hi & 0x3f) << 8) | lo;
+    else if (e === 2 || e === 3) this.histogramSamples += (hi << 8) | lo;
+    else if (e === 1 || e === 4) this.floatSamples += (hi << 8) | lo;
     if (this.count === this.offsets.length) {
       const bigger = new Uint32Array(this.offsets.length * 2);
       bigger.set(this.offsets);
@@ -236,6 +259,8 @@ class ChunkSegmentScanner implements PushScanner<ChunkSegmentSummary> {
       chunks: this.count,
       chunkOffsets: this.offsets.slice(0, this.count),
       encodings,
+      floatSamples: this.floatSamples,
+      histogramSamples: this.histogramSamples,
       problems: this.problems,
       scannedUntil: this.scannedUntil < 0 ? size : this.scannedUntil,
       crcProblemsDropped: Math.max(0, this.crcProblems - MAX_CRC_PROBLEMS),

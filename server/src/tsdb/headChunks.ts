@@ -28,6 +28,8 @@ export interface HeadChunkFileSummary {
   sizeBytes: number;
   headerOk: boolean;
   records: number;
+  /** Records per encoding byte (with the 0x80 OOO bit). */
+  encodings: Record<number, number>;
   samples: number;
   minTime?: number;
   maxTime?: number;
@@ -67,7 +69,7 @@ class HeadChunkScanner implements PushScanner<HeadChunkFileSummary> {
   private carryAt = 0;
   private ended = false;
   private readonly s: HeadChunkFileSummary = {
-    sizeBytes: 0, headerOk: false, records: 0, samples: 0, dataEnd: -1, problems: [], removableIfLast: false,
+    sizeBytes: 0, headerOk: false, records: 0, encodings: {}, samples: 0, dataEnd: -1, problems: [], removableIfLast: false,
   };
 
   constructor(private readonly opts: HeadChunkScanOptions) {
@@ -222,6 +224,7 @@ class HeadChunkScanner implements PushScanner<HeadChunkFileSummary> {
     }
     const s = this.s;
     s.records++;
+    s.encodings[encoding] = (s.encodings[encoding] ?? 0) + 1;
     s.samples += samples;
     if (s.minTime === undefined || minTime < s.minTime) s.minTime = minTime;
     if (s.maxTime === undefined || maxTime > s.maxTime) s.maxTime = maxTime;

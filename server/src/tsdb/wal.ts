@@ -1,5 +1,6 @@
 /** WAL, WBL and checkpoint segments (tsdb-format.md §7), following 2.42's wlog.Reader and record.Decoder. */
 import { uncompress } from 'snappyjs';
+import { Decompress as ZstdStream, decompress as zstdDecompress } from 'fzstd';
 import { Cursor, FormatError, decodeUtf8 } from './cursor';
 import { crc32c, hex, readCrc } from './crc32c';
 import { parseCheckpointDirName, parseDecimalName } from './blockDir';
@@ -10,21 +11,42 @@ const HEADER_SIZE = 7;
 /** Records larger than this after decompression are treated as damage (real ones are far smaller). */
 const MAX_RECORD_BYTES = 256 << 20;
 
+/** A histogram of a WAL record (EncodeHistogram / EncodeFloatHistogram of tsdb/record/record.go). */
+export interface WalHistogram {
+  counterResetHint: number;
+  schema: number;
+  zeroThreshold: number;
+  zeroCount: number;
+  count: number;
+  sum: number;
+  positiveSpans: { offset: number; length: number }[];
+  negativeSpans: { offset: number; length: number }[];
+  /** As stored: deltas between consecutive buckets for integer histograms, absolute counts for float ones. */
+  positiveBuckets: number[];
+  negativeBuckets: number[];
+  customValues?: number[];
+}
+
 export type WalRecord =
   | { type: 'series'; series: { ref: number; labels: [string, string][] }[] }
-  | { type: 'samples'; samples: { ref: number; t: number; v: number }[] }
+  /** Record type 2, or 11 (SamplesV2, 3.11+, with a start timestamp `st` per sample; 0 = none). */
+  | { type: 'samples'; recordType: number; samples: { ref: number; t: number; v: number; st?: number }[] }
   | { type: 'tombstones'; tombstones: { ref: number; minTime: number; maxTime: number }[] }
   | { type: 'exemplars'; count: number }
   | { type: 'mmap-markers'; count: number }
   | { type: 'metadata'; count: number }
-  | { type: 'histograms'; samples: { ref: number; t: number }[] }
+  /** Record types 7–10 and the V2 types 12–13 (start timestamp per sample); `h` only when decoded. */
+  | { type: 'histograms'; recordType: number; float: boolean; samples: { ref: number; t: number; st?: number; h: WalHistogram }[] }
+  /** Type 14 (3.16): the mint of the WAL truncation, written only into checkpoints. */
+  | { type: 'min-valid-time'; minTime: number }
   | { type: 'unknown'; recordType: number };
 
 export interface WalProblem extends FormatProblem {
   /** `last record is torn`: the segment ends inside a record (normal only for a crash's last write). */
   torn: boolean;
-  /** Not damage: a feature this reader cannot decode (zstd records of Prometheus 2.46+). */
+  /** Not damage: a record type this reader does not know (a newer Prometheus); `recordType` names it. */
   unsupported?: boolean;
+  recordType?: number;
   /**
    * The reader's position when it failed: what Prometheus prints as `corruption in segment … at N`
    * (verified: a CRC failure in the second fragment of a record is reported at that fragment's end).
@@ -37,8 +59,12 @@ export interface WalSegmentSummary {
   records: number;
   /** Float and histogram samples. */
   samples: number;
-  /** Of which histogram samples (record types 7–10). */
+  /** Of which histogram samples (record types 7–10, 12, 13). */
   histogramSamples: number;
+  /** Records per record type (1–14, and unknown ones by their number). */
+  recordTypes: Record<number, number>;
+  /** Records per compression: none, snappy (flag 0x08), zstd (flag 0x10, 2.46+). */
+  compression: { none: number; snappy: number; zstd: number };
   series: number;
   minTime?: number;
   maxTime?: number;
@@ -75,9 +101,10 @@ class WalSegmentScanner implements PushScanner<WalSegmentSummary> {
   private fragmentsInRecord = 0;
   private recStart = 0;
   private lastType = REC_FULL;
-  private zstdReported = false;
+  private readonly unknownReported = new Set<number>();
   private readonly s: WalSegmentSummary = {
-    sizeBytes: 0, records: 0, samples: 0, histogramSamples: 0, series: 0, endsMidPage: false, goodUntil: 0, problems: [],
+    sizeBytes: 0, records: 0, samples: 0, histogramSamples: 0, series: 0, recordTypes: {}, compression: { none: 0, snappy: 0, zstd: 0 },
+    endsMidPage: false, goodUntil: 0, problems: [],
   };
 
   constructor(private readonly opts: WalScanOptions) {}
@@ -204,24 +231,25 @@ class WalSegmentScanner implements PushScanner<WalSegmentSummary> {
   /** Decompresses and decodes the assembled record; false when that failed (and stopped the scan). */
   private completeRecord(typeByte: number, endOffset: number): boolean {
     let body: Uint8Array = this.rec.subarray(0, this.recLen);
-    if (typeByte & ZSTD) {
-      // Prometheus 2.46+ can write zstd records; count them but do not decode.
-      if (!this.zstdReported) {
-        this.zstdReported = true;
-        this.s.problems.push({ message: 'zstd-compressed WAL records (Prometheus 2.46+) are not supported by this reader', offset: this.recStart, torn: false, unsupported: true });
+    const c = this.s.compression;
+    if (typeByte & ZSTD && body.length > 0) {
+      // Prometheus 2.46+ with --storage.tsdb.wal-compression-type=zstd (tsdb/wlog/wlog.go).
+      c.zstd++;
+      const out = decompressZstd(body);
+      if (typeof out === 'string') {
+        this.problem(out, this.recStart, false, endOffset);
+        return false;
       }
-      this.s.records++;
-      this.s.goodUntil = endOffset;
-      return true;
-    }
-    if (typeByte & SNAPPY && body.length > 0) {
+      body = out;
+    } else if (typeByte & SNAPPY && body.length > 0) {
+      c.snappy++;
       try {
         body = uncompress(body, MAX_RECORD_BYTES);
       } catch {
         this.problem('snappy: corrupt input', this.recStart, false, endOffset);
         return false;
       }
-    }
+    } else c.none++;
     const err = this.decodeRecord(body);
     if (err) {
       this.problem(err, this.recStart, false, endOffset);
@@ -242,6 +270,7 @@ class WalSegmentScanner implements PushScanner<WalSegmentSummary> {
   private decodeRecord(body: Uint8Array): string | undefined {
     if (body.length === 0) return 'decode: empty record';
     const recordType = body[0];
+    this.s.recordTypes[recordType] = (this.s.recordTypes[recordType] ?? 0) + 1;
     const d = new Cursor(body, 0, 1);
     const emit = this.opts.onRecord;
     const s = this.s;
@@ -266,7 +295,7 @@ class WalSegmentScanner implements PushScanner<WalSegmentSummary> {
           what = 'decode samples';
           const samples: { ref: number; t: number; v: number }[] = [];
           if (d.remaining === 0) {
-            emit?.({ type: 'samples', samples }, this.recStart);
+            emit?.({ type: 'samples', recordType, samples }, this.recStart);
             return undefined;
           }
           const baseRef = d.u64n();
@@ -286,7 +315,68 @@ class WalSegmentScanner implements PushScanner<WalSegmentSummary> {
             throw e;
           }
           s.samples += n;
-          emit?.({ type: 'samples', samples }, this.recStart);
+          emit?.({ type: 'samples', recordType, samples }, this.recStart);
+          return undefined;
+        }
+        case 11: {
+          // SamplesV2 (3.11+): varint ref/t/st of the first sample, then ref delta to the previous
+          // sample, t delta to the first, an ST marker (0 none, 1 same as previous, 2 explicit delta to the first).
+          what = 'decode samples';
+          const samples: { ref: number; t: number; v: number; st: number }[] = [];
+          let n = 0;
+          if (d.remaining > 0) {
+            let ref = d.varint();
+            const firstT = d.varint();
+            const firstSt = d.varint();
+            let st = firstSt;
+            let t = firstT;
+            for (;;) {
+              const v = d.f64();
+              n++;
+              this.time(t);
+              if (emit) samples.push({ ref, t, v, st });
+              if (d.remaining === 0) break;
+              ref += d.varint();
+              t = firstT + d.varint();
+              st = readStMarker(d, firstSt, st);
+            }
+          }
+          s.samples += n;
+          emit?.({ type: 'samples', recordType, samples }, this.recStart);
+          return undefined;
+        }
+        case 12:
+        case 13: {
+          what = 'decode histograms';
+          const float = recordType === 13;
+          const samples: { ref: number; t: number; st: number; h: WalHistogram }[] = [];
+          let n = 0;
+          if (d.remaining > 0) {
+            let ref = d.varint();
+            const firstT = d.varint();
+            const firstSt = d.varint();
+            let st = firstSt;
+            let t = firstT;
+            for (;;) {
+              const h = readHistogram(d, float, true);
+              n++;
+              this.time(t);
+              if (emit) samples.push({ ref, t, st, h });
+              if (d.remaining === 0) break;
+              ref += d.varint();
+              t = firstT + d.varint();
+              st = readStMarker(d, firstSt, st);
+            }
+          }
+          s.samples += n;
+          s.histogramSamples += n;
+          emit?.({ type: 'histograms', recordType, float, samples }, this.recStart);
+          return undefined;
+        }
+        case 14: {
+          what = 'decode min valid time';
+          const minTime = d.i64();
+          emit?.({ type: 'min-valid-time', minTime }, this.recStart);
           return undefined;
         }
         case 3: {
@@ -348,29 +438,34 @@ class WalSegmentScanner implements PushScanner<WalSegmentSummary> {
         case 9:
         case 10: {
           what = 'decode histograms';
-          const samples: { ref: number; t: number }[] = [];
+          const float = recordType === 8 || recordType === 10;
+          const samples: { ref: number; t: number; h: WalHistogram }[] = [];
           let n = 0;
           if (d.remaining > 0) {
             const baseRef = d.u64n();
             const baseT = d.i64();
-            const float = recordType === 8 || recordType === 10;
             const custom = recordType >= 9;
             while (d.remaining > 0) {
               const ref = baseRef + d.varint();
               const t = baseT + d.varint();
-              skipHistogram(d, float, custom);
+              const h = readHistogram(d, float, custom);
               n++;
               this.time(t);
-              if (emit) samples.push({ ref, t });
+              if (emit) samples.push({ ref, t, h });
             }
           }
           s.samples += n;
           s.histogramSamples += n;
-          emit?.({ type: 'histograms', samples }, this.recStart);
+          emit?.({ type: 'histograms', recordType, float, samples }, this.recStart);
           return undefined;
         }
         default:
-          // Unknown types are skipped by Prometheus (3.11+ start-timestamp records among them).
+          // Prometheus's decoder skips record types it does not know (tsdb/head_wal.go), so a newer
+          // Prometheus's records are read as nothing: reported once per type as unknown, not damage.
+          if (!this.unknownReported.has(recordType)) {
+            this.unknownReported.add(recordType);
+            s.problems.push({ message: `unknown WAL record type ${recordType}`, offset: this.recStart, torn: false, unsupported: true, recordType });
+          }
           emit?.({ type: 'unknown', recordType }, this.recStart);
           return undefined;
       }
@@ -392,36 +487,101 @@ function readLabels(d: Cursor): [string, string][] {
   return labels;
 }
 
-/** Skips one encoded histogram (record types 7–10, tsdb-format.md §7). */
-function skipHistogram(d: Cursor, float: boolean, customCapable: boolean): void {
-  d.u8(); // counter reset hint
+/** Start timestamp marker of the V2 records (writeSTMarker, tsdb/record/record.go). */
+function readStMarker(d: Cursor, firstSt: number, prevSt: number): number {
+  const m = d.u8();
+  if (m === 0) return 0;
+  if (m === 1) return prevSt;
+  if (m === 2) return firstSt + d.varint();
+  throw new FormatError(`invalid start timestamp marker ${m}`, d.offset);
+}
+
+/** One encoded histogram (EncodeHistogram / EncodeFloatHistogram, tsdb/record/record.go); lengths are checked against what remains. */
+function readHistogram(d: Cursor, float: boolean, customCapable: boolean): WalHistogram {
+  const counterResetHint = d.u8();
   const schema = d.varint();
-  d.f64(); // zero threshold
-  if (float) {
-    d.f64();
-    d.f64();
-  } else {
-    d.uvarint();
-    d.uvarint();
-  }
-  d.f64(); // sum
-  for (let side = 0; side < 2; side++) {
-    const spans = d.uvarint();
-    for (let i = 0; i < spans; i++) {
-      d.varint();
-      d.uvarint();
-    }
-  }
-  for (let side = 0; side < 2; side++) {
-    const buckets = d.uvarint();
-    for (let i = 0; i < buckets; i++) {
-      if (float) d.f64();
-      else d.varint();
-    }
-  }
+  const zeroThreshold = d.f64();
+  const zeroCount = float ? d.f64() : d.uvarint();
+  const count = float ? d.f64() : d.uvarint();
+  const sum = d.f64();
+  const spans = (): { offset: number; length: number }[] => {
+    const n = d.uvarint();
+    if (n * 2 > d.remaining) throw new FormatError('invalid size', d.offset);
+    const out: { offset: number; length: number }[] = [];
+    for (let i = 0; i < n; i++) out.push({ offset: d.varint(), length: d.uvarint() });
+    return out;
+  };
+  const positiveSpans = spans();
+  const negativeSpans = spans();
+  const buckets = (): number[] => {
+    const n = d.uvarint();
+    if (n * (float ? 8 : 1) > d.remaining) throw new FormatError('invalid size', d.offset);
+    const out: number[] = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = float ? d.f64() : d.varint();
+    return out;
+  };
+  const positiveBuckets = buckets();
+  const negativeBuckets = buckets();
+  const h: WalHistogram = { counterResetHint, schema, zeroThreshold, zeroCount, count, sum, positiveSpans, negativeSpans, positiveBuckets, negativeBuckets };
   if (customCapable && schema === -53) {
     const n = d.uvarint();
-    d.skip(n * 8);
+    if (n * 8 > d.remaining) throw new FormatError('invalid size', d.offset);
+    h.customValues = [];
+    for (let i = 0; i < n; i++) h.customValues.push(d.f64());
+  }
+  return h;
+}
+
+/** Largest decompressed-to-compressed ratio accepted from a zstd frame header before allocating (real WAL records are < 20×). */
+const MAX_ZSTD_RATIO = 1024;
+
+/**
+ * Decompresses one zstd record (one frame, tsdb/wlog/wlog.go). With a content size in the frame
+ * header (Go's EncodeAll writes it for most records) the output is allocated once after bounding
+ * that size; without one (observed in 3.x wbl/ segments) the frame is streamed and stopped as soon
+ * as it grows past the bound. A damaged frame gives a message instead of an exception.
+ */
+function decompressZstd(body: Uint8Array): Uint8Array | string {
+  if (body.length < 6 || body[0] !== 0x28 || body[1] !== 0xb5 || body[2] !== 0x2f || body[3] !== 0xfd) return 'zstd: invalid input: magic number mismatch';
+  const flags = body[4];
+  const singleSegment = (flags >> 5) & 1;
+  const fcsFlag = flags >> 6;
+  const dictBytes = [0, 1, 2, 4][flags & 3];
+  const fcsBytes = fcsFlag ? 1 << fcsFlag : singleSegment;
+  let at = 5 + (singleSegment ? 0 : 1) + dictBytes;
+  const limit = Math.min(MAX_RECORD_BYTES, Math.max(1 << 20, body.length * MAX_ZSTD_RATIO));
+  try {
+    if (fcsBytes === 0) {
+      // Window descriptor (RFC 8878 §3.1.1.1.2): fzstd allocates the window, so bound it first.
+      const wb = 2 ** (10 + (body[5] >> 3));
+      const window = wb + (wb / 8) * (body[5] & 7);
+      if (window > limit) return `zstd: window size ${window} is implausible for a ${body.length}-byte record`;
+      const parts: Uint8Array[] = [];
+      let total = 0;
+      const stream = new ZstdStream((chunk) => {
+        total += chunk.length;
+        if (total > limit) throw new FormatError(`zstd: record decompresses to more than ${limit} bytes`, 0);
+        parts.push(chunk.slice());
+      });
+      stream.push(body, true);
+      const out = new Uint8Array(total);
+      let p = 0;
+      for (const c of parts) {
+        out.set(c, p);
+        p += c.length;
+      }
+      return out;
+    }
+    if (at + fcsBytes > body.length) return 'zstd: unexpected EOF in frame header';
+    let size = 0;
+    for (let i = 0; i < fcsBytes; i++) size += body[at++] * 2 ** (8 * i);
+    if (fcsBytes === 2) size += 256;
+    if (size > limit) return `zstd: frame content size ${size} is implausible for a ${body.length}-byte record`;
+    const out = zstdDecompress(body, new Uint8Array(size));
+    return out.length === size ? out : out.subarray(0, size);
+  } catch (e) {
+    if (e instanceof FormatError) return e.message;
+    return `zstd: corrupt input: ${e instanceof Error ? e.message : String(e)}`;
   }
 }
 

@@ -113,7 +113,9 @@ test('WAL record types 1–8 decode from a segment written like wlog (plain and 
     const seg = writeSegment(records, { snappy });
     const recs: [WalRecord, number][] = [];
     const s = scan(seg, undefined, recs);
-    assert.deepEqual(s.problems, []);
+    // Record type 42 is unknown: reported once with its number, not as damage.
+    assert.deepEqual(s.problems.map((p) => [p.message, p.unsupported, p.recordType]), [['unknown WAL record type 42', true, 42]]);
+    assert.deepEqual(s.recordTypes, { 1: 1, 2: 2, 3: 1, 4: 1, 5: 1, 6: 1, 7: 1, 8: 1, 42: 1 });
     assert.equal(s.records, records.length);
     assert.equal(s.series, 2);
     assert.equal(s.samples, 2 + 2 + 5000);
@@ -124,13 +126,17 @@ test('WAL record types 1–8 decode from a segment written like wlog (plain and 
     assert.equal(s.goodUntil, seg.length);
     assert.deepEqual(recs.slice(0, 8).map(([r]) => r), [
       { type: 'series', series: [{ ref: 7, labels: [['__name__', 'up'], ['job', 'x']] }, { ref: 8, labels: [['__name__', 'y']] }] },
-      { type: 'samples', samples: [{ ref: 7, t: 1000, v: 1.5 }, { ref: 8, t: 997, v: 2 }] },
+      { type: 'samples', recordType: 2, samples: [{ ref: 7, t: 1000, v: 1.5 }, { ref: 8, t: 997, v: 2 }] },
       { type: 'tombstones', tombstones: [{ ref: 7, minTime: 100, maxTime: 200 }] },
       { type: 'exemplars', count: 1 },
       { type: 'mmap-markers', count: 2 },
       { type: 'metadata', count: 1 },
-      { type: 'histograms', samples: [{ ref: 7, t: 5000 }] },
-      { type: 'histograms', samples: [{ ref: 7, t: 6000 }] },
+      { type: 'histograms', recordType: 7, float: false, samples: [{ ref: 7, t: 5000, h: {
+        counterResetHint: 0, schema: 3, zeroThreshold: 0.001, zeroCount: 2, count: 10, sum: 4.5, positiveSpans: [{ offset: 0, length: 2 }],
+        negativeSpans: [], positiveBuckets: [1, 1], negativeBuckets: [] } }] },
+      { type: 'histograms', recordType: 8, float: true, samples: [{ ref: 7, t: 6000, h: {
+        counterResetHint: 0, schema: 3, zeroThreshold: 0.001, zeroCount: 2, count: 10, sum: 4.5, positiveSpans: [],
+        negativeSpans: [], positiveBuckets: [1], negativeBuckets: [] } }] },
     ]);
     assert.deepEqual(recs[9][0], { type: 'unknown', recordType: 42 });
     assert.equal(recs[0][1], 0);
@@ -189,15 +195,20 @@ test('WAL damage: fragment CRC, padding, order, torn tails and zstd, with Promet
   const size = seg.slice();
   size[1] = 0xff;
   assert.deepEqual(scan(size).problems, [{ message: `invalid record size ${(0xff << 8) | seg[2]}`, offset: 0, torn: false, readerOffset: 7 }]);
-  // zstd flag (2.46+): reported as unsupported, not as damage. The CRC covers data only, so it stays valid.
+  // zstd flag (2.46+) on bytes that are no zstd frame: damage (real zstd records: wal3.test.ts).
+  // The CRC covers data only, so it stays valid.
   const z = seg.slice();
   for (let page = 0; page < 2; page++) z[page * WAL_PAGE_SIZE] = (z[page * WAL_PAGE_SIZE] & 7) | 0x10;
   const zs = scan(z);
   assert.equal(zs.problems.length, 1);
-  assert.equal(zs.problems[0].unsupported, true);
-  assert.equal(zs.records, 1);
+  assert.equal(zs.problems[0].message, 'zstd: invalid input: magic number mismatch');
+  assert.equal(zs.problems[0].unsupported, undefined);
+  assert.equal(zs.records, 0);
   // An empty segment is fine.
-  assert.deepEqual(scan(new Uint8Array(0)), { sizeBytes: 0, records: 0, samples: 0, histogramSamples: 0, series: 0, endsMidPage: false, goodUntil: 0, problems: [] });
+  assert.deepEqual(scan(new Uint8Array(0)), {
+    sizeBytes: 0, records: 0, samples: 0, histogramSamples: 0, series: 0, recordTypes: {}, compression: { none: 0, snappy: 0, zstd: 0 },
+    endsMidPage: false, goodUntil: 0, problems: [],
+  });
 });
 
 test('WAL scanner gives identical summaries for any push boundaries, on clean and damaged segments', () => {
