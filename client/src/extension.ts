@@ -436,9 +436,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
       if (options.confirm !== false) {
         const confirmed = await confirmRestore(request, pod);
         if (!confirmed) return undefined;
-        // What the modal named: its backup path, and force when the user restores a dump with errors anyway.
+        // What the modal named: its backup path, and force when the user pressed "Restore Anyway".
         request.backup = confirmed.backup;
-        request.force ||= confirmed.errors.length > 0;
+        request.force ||= confirmed.needsForce;
       }
       const result = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Restoring to ${pod.name}`, cancellable: true },

@@ -402,7 +402,7 @@ export interface RestoreConfirmation {
   message: string;
   /** The modal's detail: what the dry run found. */
   detail: string;
-  /** "Restore", or "Restore Anyway" when the dump has error diagnostics (the restore is then forced). */
+  /** "Restore", or "Restore Anyway" when the worker says it needs force (errors, a target too old). */
   button: 'Restore' | 'Restore Anyway';
 }
 
@@ -444,7 +444,11 @@ export function restoreConfirmation(p: RestorePreview, source: string): RestoreC
     lines.push('', `Errors in the dump (restoring it could make Prometheus fail or lose data):`, ...p.errors.slice(0, 10).map((e) => `• ${e}`));
     if (p.errors.length > 10) lines.push(`• … and ${p.errors.length - 10} more`);
   }
-  return { message, detail: lines.join('\n'), button: hasErrors ? 'Restore Anyway' : 'Restore' };
+  if (p.tooNewForTarget.length) {
+    lines.push('', `Too new for Prometheus ${p.prometheusVersion ?? ''} in the pod (it would fail or drop this data):`,
+      ...p.tooNewForTarget.map((r) => `• ${r.feature} needs ${r.needs}: ${r.olderDoes}`));
+  }
+  return { message, detail: lines.join('\n'), button: p.needsForce ? 'Restore Anyway' : 'Restore' };
 }
 
 /** The notification after a dump from a pod; files that changed while they were read are named. */

@@ -54,6 +54,11 @@ export const FAILURE_CODES = [
   'restore-refused',
   /** restore: the dump has error diagnostics; --force (or "Restore Anyway") proceeds. */
   'dump-has-errors',
+  /**
+   * restore: the target's Prometheus is older than what the restored data needs (the analysis's
+   * compatibility gate): it would fail or silently drop data; --force proceeds.
+   */
+  'target-too-old',
   'restore-failed',
   'repair-failed',
   /** A block to be rewritten or cut cannot be read: its meta.json, index or chunk files are damaged. */

@@ -329,6 +329,13 @@ export interface RestorePreview {
   warnings: string[];
   /** Error diagnostics of the dump (restored anyway only with force). */
   errors: string[];
+  /**
+   * What the restored data needs that the target's Prometheus is too old to read (the analysis's
+   * compatibility requirements of the uploaded entries; restored anyway only with force).
+   */
+  tooNewForTarget: CompatibilityRequirement[];
+  /** The restore goes ahead only forced: the dump has errors, or it is too new for the target. */
+  needsForce: boolean;
 }
 
 export interface RestoreResult {

@@ -23,8 +23,9 @@ import { dumpFromPod } from '../../server/src/kube/dump';
 import { STALE_AFTER_S } from '../../server/src/kube/leftovers';
 import { getPod, resolvePod, restartCountOf } from '../../server/src/kube/pods';
 import { restoreToPod } from '../../server/src/kube/restore';
+import { compareVersions } from '../../server/src/kube/summary';
 import type { KubeTarget, RestorePreview } from '../../server/src/protocol';
-import { dumpPath } from '../helpers/fixtures';
+import { dumpPath, dumpPath3 } from '../helpers/fixtures';
 import { defaultTopology, startTestCluster, type TestCluster } from './index';
 import { assertRestoredFromDump, BLOCK_RE, seriesAt as seriesAtTime } from './kube-helpers';
 
@@ -97,6 +98,29 @@ describe('leftovers in the pod', () => {
     for (const s of [live, foreign]) await fsp.rm(path.join(data, 'snapshots', s), { recursive: true });
     await fsp.rm(path.join(data, 'snapshots', `${live}.tsdbdump`));
     await fsp.rm(path.join(data, '.tsdbdump-previous-old'), { recursive: true });
+  });
+});
+
+describe('restore and the target\'s Prometheus version', () => {
+  test('data written by Prometheus 3.16 into a 2.42 pod: refused with what 2.42 would lose, unless forced', async () => {
+    const source = dumpPath3('3.16.0', 'native');
+    const dry = await restoreToPod({ source, target: target('prometheus-0'), mode: 'replace', dryRun: true });
+    assert.match(dry.preview.prometheusVersion ?? '', /^2\.42\./);
+    assert.ok(dry.preview.needsForce);
+    const features = dry.preview.tooNewForTarget.map((r) => r.feature);
+    assert.ok(features.length > 0, 'the preview lists what 2.42 cannot read');
+    assert.ok(dry.preview.tooNewForTarget.every((r) => compareVersions(r.needs, dry.preview.prometheusVersion!) > 0), JSON.stringify(dry.preview.tooNewForTarget));
+    const backup = path.join(work, 'too-new-backup.tar.gz');
+    const before = await resolvePod(target('prometheus-0'));
+    await assert.rejects(restoreToPod({ source, target: target('prometheus-0'), mode: 'replace', backup }), (e: Error & { code?: string; details?: { tooNewForTarget?: unknown[] } }) => {
+      assert.equal(e.code, 'target-too-old');
+      assert.match(e.message, /runs Prometheus 2\.42\.\S+, too old for this dump: /);
+      for (const f of features) assert.ok(e.message.includes(f), f);
+      assert.equal(e.details?.tooNewForTarget?.length, features.length);
+      return true;
+    });
+    assert.equal(existsSync(backup), false, 'refused before the backup: nothing changed');
+    assert.equal((await getPod(before.conn, 'prometheus-0')).metadata?.uid, before.pod.metadata?.uid);
   });
 });
 

@@ -38,7 +38,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import { ToolError, toToolError } from '../errors';
-import type { AnalysisResult, BlockInfo, DataVolume, RestorePreview, RestoreRequest, RestoreResult, TimeRange, UploadMethod } from '../protocol';
+import type { AnalysisResult, BlockInfo, CompatibilityRequirement, DataVolume, RestorePreview, RestoreRequest, RestoreResult, TimeRange, UploadMethod } from '../protocol';
 import { analyzeSource } from '../analysis/analyze';
 import { openSource } from '../dump/source';
 import { executeDump, planDump, podSha256, type DumpOutcome } from './dump';
@@ -249,7 +249,10 @@ async function preflight(req: RestoreRequest, analysis: AnalysisResult, errorLin
     backup: path.resolve(req.backup ?? defaultBackupPath(req.source, pod)),
     warnings,
     errors: errorLines,
+    tooNewForTarget: tooNewFor(status.version, analysis, include, warnings),
+    needsForce: false,
   };
+  preview.needsForce = preview.errors.length > 0 || preview.tooNewForTarget.length > 0;
   return { pod, preview, sourceBlocks, include };
 }
 
@@ -273,6 +276,21 @@ function restartMethod(pod: ResolvedPod, dataDir: string, volume: DataVolume, st
   const owner = pod.pod.metadata?.ownerReferences?.find((r) => r.controller);
   if (!owner) throw new ToolError('restore-refused', `${pod.namespace}/${pod.name} has no controller (StatefulSet): deleting it to restart Prometheus would not bring it back`);
   return 'pod';
+}
+
+/**
+ * The compatibility requirements (analysis/compatibility) of the uploaded entries that the
+ * target's Prometheus version does not meet: it would refuse them or drop them without a word.
+ * An unknown target version is a warning, not a refusal.
+ */
+function tooNewFor(version: string | undefined, analysis: AnalysisResult, include: (p: string) => boolean, warnings: string[]): CompatibilityRequirement[] {
+  const requirements = (analysis.compatibility?.requirements ?? []).filter((r) => r.where.length === 0 || r.where.some(include));
+  if (!requirements.length) return [];
+  if (!version) {
+    warnings.push(`the target's Prometheus version is unknown, so it was not checked against what the dump needs (Prometheus ${analysis.compatibility!.minVersion})`);
+    return [];
+  }
+  return requirements.filter((r) => compareVersions(version, r.needs) < 0);
 }
 
 /** Which blocks go in and which entries of the dump stay out. */
@@ -350,6 +368,10 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
   if (req.dryRun) {
     say('done', 'dry run: nothing was changed');
     return { target: restoredTarget, backup, restoredBlocks: [], durationMs: Date.now() - started, preview, warnings };
+  }
+  if (preview.tooNewForTarget.length && !req.force) {
+    const needs = preview.tooNewForTarget.map((r) => `${r.feature} needs ${r.needs} (${r.olderDoes})`);
+    throw new ToolError('target-too-old', `${pod.namespace}/${pod.name} runs Prometheus ${preview.prometheusVersion}, too old for this dump: ${needs.join('; ')}. Restore into a newer Prometheus, or force the restore`, { tooNewForTarget: preview.tooNewForTarget });
   }
   if (o.confirm && !(await o.confirm(preview))) throw new ToolError('cancelled', 'restore cancelled; nothing was changed');
   signal?.throwIfAborted();

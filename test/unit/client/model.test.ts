@@ -263,6 +263,8 @@ function restorePreview(over: Partial<RestorePreview> = {}): RestorePreview {
     backup: '/ws/dev-observability-prometheus-0-backup-20250103T000000Z.tar.gz',
     warnings: [],
     errors: [],
+    tooNewForTarget: [],
+    needsForce: false,
     ...over,
   };
 }
@@ -309,14 +311,22 @@ test('restore confirmation: merge mode, skipped entries, warnings, unknown space
   assert.match(c.detail, /\nWarnings:\n• 2 block\(s\) end before the target's retention \(15d\)\n• 1 pair\(s\) of blocks would overlap \(A\/B\)/);
 });
 
+test('restore confirmation: data too new for the target\'s Prometheus is listed, and the restore needs force', () => {
+  const tooNewForTarget = [{ feature: 'native histogram chunks (encoding 2)', needs: '2.40.0', where: ['01JB/chunks/000001'], olderDoes: 'refuses to read the chunks' }];
+  const c = restoreConfirmation(restorePreview({ prometheusVersion: '2.39.1', tooNewForTarget, needsForce: true }), '/ws/new.tar.gz');
+  assert.equal(c.button, 'Restore Anyway');
+  assert.match(c.detail, /\nToo new for Prometheus 2\.39\.1 in the pod \(it would fail or drop this data\):\n• native histogram chunks \(encoding 2\) needs 2\.40\.0: refuses to read the chunks$/);
+  assert.equal(restoreConfirmation(restorePreview(), '/ws/ok.tar.gz').button, 'Restore');
+});
+
 test('restore confirmation: a dump with errors says so, lists them, and asks to restore anyway', () => {
   const errors = Array.from({ length: 12 }, (_, i) => `chunk-crc 01JB/chunks/000001: chunk ${i} fails its CRC`);
-  const c = restoreConfirmation(restorePreview({ errors: errors.slice(0, 1), replaces: [] }), '/ws/bad.tar.gz');
+  const c = restoreConfirmation(restorePreview({ errors: errors.slice(0, 1), replaces: [], needsForce: true }), '/ws/bad.tar.gz');
   assert.equal(c.message, 'Restore bad.tar.gz into observability/prometheus-0 (dev) with mode "replace"? The dump has 1 error.');
   assert.equal(c.button, 'Restore Anyway');
   assert.match(c.detail, /^Replaces nothing: \/prometheus is empty$/m);
   assert.match(c.detail, /\nErrors in the dump \(restoring it could make Prometheus fail or lose data\):\n• chunk-crc 01JB\/chunks\/000001: chunk 0 fails its CRC$/);
-  const many = restoreConfirmation(restorePreview({ errors }), '/ws/bad.tar.gz');
+  const many = restoreConfirmation(restorePreview({ errors, needsForce: true }), '/ws/bad.tar.gz');
   assert.match(many.message, /The dump has 12 errors\.$/);
   assert.equal(many.detail.split('\n').filter((l) => l.startsWith('• chunk-crc')).length, 10);
   assert.match(many.detail, /• … and 2 more$/);
