@@ -16,6 +16,7 @@ import {
   type ServerOptions,
   type WorkDoneProgressReport,
   type WorkDoneProgressBegin,
+  type RequestType,
 } from 'vscode-languageclient/node';
 import { Notifications, TOOL_ERROR_CODE, reportUri, type AnalyzedNotification, type FailureInfo } from '../../server/src/protocol';
 
@@ -85,7 +86,7 @@ export class Worker implements vscode.Disposable {
   async start(): Promise<number> {
     const t0 = Date.now();
     // Registered before start, once: the client keeps notification handlers across restarts.
-    this.client.onNotification(Notifications.analyzed, (n: AnalyzedNotification) => this.analyzed.fire(n));
+    this.client.onNotification(Notifications.analyzed, (n) => this.analyzed.fire(n));
     await this.client.start();
     const ms = Date.now() - t0;
     this.log.info(`worker started in ${ms} ms (pid ${this.pid() ?? '?'})`);
@@ -138,7 +139,8 @@ export class Worker implements vscode.Disposable {
     });
   }
 
-  async request<R>(method: string, params: object, opts: RequestOptions = {}): Promise<R> {
+  /** Sends one request of protocol.ts's `Requests`: its constant fixes the params' and the result's types. */
+  async request<P extends object, R>(type: RequestType<P, R, FailureInfo>, params: P, opts: RequestOptions = {}): Promise<R> {
     await this.ready();
     const wantsProgress = opts.progress !== undefined || opts.onProgress !== undefined;
     const workDoneToken = wantsProgress ? `tsdbdump-${Date.now()}-${Math.random().toString(36).slice(2)}` : undefined;
@@ -155,9 +157,10 @@ export class Worker implements vscode.Disposable {
         })
       : undefined;
     try {
-      const body = workDoneToken ? { ...params, workDoneToken } : params;
+      // Callers are checked against P above; the library's RequestParam<P> cannot be resolved for a generic P.
+      const body = (workDoneToken ? { ...params, workDoneToken } : params) as never;
       // An `undefined` token would be sent as a second positional parameter: pass it only when there is one.
-      return opts.token ? await this.client.sendRequest<R>(method, body, opts.token) : await this.client.sendRequest<R>(method, body);
+      return opts.token ? await this.client.sendRequest(type, body, opts.token) : await this.client.sendRequest(type, body);
     } catch (e) {
       throw toWorkerError(e);
     } finally {

@@ -1,10 +1,11 @@
 /**
  * The typed protocol between the VS Code client and the worker, and the result schema the CLI prints
- * with --json. Both sides import this module; it imports nothing at run time, so the client bundle
- * stays free of server code.
+ * with --json. Both sides import this module; at run time it needs only vscode-languageserver-protocol's
+ * RequestType (which both the client and the worker bundle anyway), so the client stays free of server code.
  *
  * Times are milliseconds since the epoch (as in meta.json). Block ranges are [minTime, maxTime).
  */
+import { NotificationType, RequestType } from 'vscode-languageserver-protocol';
 import type { DiagnosticCode, FailureCode } from './errors';
 
 export type Severity = 'error' | 'warning' | 'information' | 'hint';
@@ -265,9 +266,37 @@ export interface DumpRequest {
   target: KubeTarget;
   from?: number;
   to?: number;
-  output: string;
+  /** The .tar.gz to write; needed unless dryRun. */
+  output?: string;
   /** Use the admin API snapshot when enabled. */
   snapshot?: boolean;
+  /**
+   * Plan only: the pod's data dir is listed, nothing is streamed or written, no snapshot is taken;
+   * the result carries the preview (files, bytes 0).
+   */
+  dryRun?: boolean;
+}
+
+/** What a dump of [from, to) will hold, as planDump (server/src/kube/dump.ts) decides it. */
+export interface DumpPreview {
+  pod: { context: string; namespace: string; name: string; container: string };
+  dataDir: string;
+  requested: { from?: number; to?: number };
+  /** Blocks included whole (their [minTime, maxTime) overlaps the request), by minTime. */
+  blocks: { dir: string; ulid: string; minTime: number; maxTime: number; sizeBytes: number }[];
+  /** Blocks of the data dir with a readable meta.json, included or not. */
+  totalBlocks: number;
+  /** Blocks left out (outside the range, or without a readable meta.json when a range was asked). */
+  skippedBlocks: string[];
+  /** What the dump will cover: the included blocks plus the head, which is always dumped. */
+  effectiveRange?: TimeRange;
+  /** Bytes of the files streamed (blocks and head), before compression. */
+  estimatedBytes: number;
+  /** Prometheus runs with --web.enable-admin-api: a consistent snapshot dump is possible. */
+  adminApi: boolean;
+  prometheusVersion?: string;
+  /** Why the dump may hold more or less than asked (block granularity, unreadable blocks, no tar). */
+  notes: string[];
 }
 
 export interface DumpResult {
@@ -282,6 +311,8 @@ export interface DumpResult {
   /** What interrupted tsdbdump runs had left in the pod (stale snapshots, staging dirs), removed first. */
   cleanedUp: string[];
   durationMs: number;
+  /** On a dry run: what the dump would hold (output and manifest empty, files and bytes 0). */
+  preview?: DumpPreview;
 }
 
 export type RestoreMode = 'replace' | 'merge';
@@ -369,6 +400,34 @@ export interface RepairParams extends WorkDoneParams {
   dryRun?: boolean;
 }
 
+export interface ListContextsParams {
+  kubeconfig?: string;
+}
+
+export type DumpParams = DumpRequest & WorkDoneParams;
+export type RestoreParams = RestoreRequest & WorkDoneParams;
+export type AnalyzePodParams = KubeTarget & WorkDoneParams & { verify?: VerifyDepth };
+
+export interface ReportResult {
+  text: string;
+  /** Dump path (`<ULID>`, `chunks_head/000005`, …) → 0-based line in text. */
+  lines: Record<string, number>;
+}
+
+export interface ParseTimesParams {
+  /** What the user typed; empty means no bound. */
+  texts: string[];
+  /** The instant `now` stands for (default: the worker's clock). */
+  now?: number;
+}
+
+/** One parsed time: `ms` (absent for an empty text: no bound) or why the text is not a time. */
+export interface ParsedTime {
+  text: string;
+  ms?: number;
+  error?: string;
+}
+
 export interface ListPodsParams {
   kubeconfig?: string;
   context?: string;
@@ -411,33 +470,35 @@ export function sourceOfReportPath(decodedPath: string): string {
   return p.startsWith('/-/') ? p.slice(3) : p;
 }
 
-/** Request method names. The payload and result types are the ones named beside each. */
+/**
+ * The requests, one typed constant each: method, params, result and error data bound together
+ * (as vscode-eslint's shared messages do). The client's `Worker.request` and the worker's
+ * `connection.onRequest` both take these constants, so a renamed field breaks the build of both
+ * (test/unit/protocol.typecheck.ts pins that).
+ */
 export const Requests = {
-  /** AnalyzeParams → AnalysisResult */
-  analyze: 'tsdbdump/analyze',
-  /** ReportParams → { text: string; lines: Record<string, number> } (report text and line per path) */
-  report: 'tsdbdump/report',
-  /** RepairParams → RepairResult */
-  repair: 'tsdbdump/repair',
-  /** { kubeconfig? } → KubeContextInfo[] */
-  listContexts: 'tsdbdump/listContexts',
-  /** ListPodsParams → PodInfo[] */
-  listPods: 'tsdbdump/listPods',
-  /** KubeTarget → PodTsdbSummary */
-  podSummary: 'tsdbdump/podSummary',
-  /** DumpRequest → DumpResult */
-  dump: 'tsdbdump/dump',
-  /** RestoreRequest → RestoreResult (dryRun: the preview only, nothing changed) */
-  restore: 'tsdbdump/restore',
-  /** KubeTarget → AnalysisResult (streams the pod's data dir into the analyser, nothing saved) */
-  analyzePod: 'tsdbdump/analyzePod',
-  /** ProbeParams → ProbeResult[] (which files/dirs are TSDB dumps; reads only their first bytes) */
-  probe: 'tsdbdump/probe',
+  analyze: new RequestType<AnalyzeParams, AnalysisResult, FailureInfo>('tsdbdump/analyze'),
+  /** The report text and the line of each dump path in it. */
+  report: new RequestType<ReportParams, ReportResult, FailureInfo>('tsdbdump/report'),
+  repair: new RequestType<RepairParams, RepairResult, FailureInfo>('tsdbdump/repair'),
+  listContexts: new RequestType<ListContextsParams, KubeContextInfo[], FailureInfo>('tsdbdump/listContexts'),
+  listPods: new RequestType<ListPodsParams, PodInfo[], FailureInfo>('tsdbdump/listPods'),
+  podSummary: new RequestType<KubeTarget, PodTsdbSummary, FailureInfo>('tsdbdump/podSummary'),
+  /** dryRun: the plan only (DumpResult.preview), nothing read from the pod but its listing. */
+  dump: new RequestType<DumpParams, DumpResult, FailureInfo>('tsdbdump/dump'),
+  /** dryRun: the preview only, nothing changed. */
+  restore: new RequestType<RestoreParams, RestoreResult, FailureInfo>('tsdbdump/restore'),
+  /** Streams the pod's data dir into the analyser, nothing saved. */
+  analyzePod: new RequestType<AnalyzePodParams, AnalysisResult, FailureInfo>('tsdbdump/analyzePod'),
+  /** Which files/dirs are TSDB dumps; reads only their first bytes. */
+  probe: new RequestType<ProbeParams, ProbeResult[], FailureInfo>('tsdbdump/probe'),
+  /** Time texts typed by the user → instants, by the same parser as the CLI's --from/--to. */
+  parseTimes: new RequestType<ParseTimesParams, ParsedTime[], FailureInfo>('tsdbdump/parseTimes'),
 } as const;
 
 /** Notification worker → client: an analysis finished (drives the trees and the Problems panel). */
 export const Notifications = {
-  analyzed: 'tsdbdump/analyzed',
+  analyzed: new NotificationType<AnalyzedNotification>('tsdbdump/analyzed'),
 } as const;
 
 export interface AnalyzedNotification {

@@ -20,7 +20,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dumpFromPod, type DumpOutcome } from '../../server/src/kube/dump';
 import { EXEC_V4, EXEC_V5, execCollect } from '../../server/src/kube/exec';
-import { getPod, resolvePod } from '../../server/src/kube/pods';
+import { getPod, resolvePod } from '../../server/src/kube/prometheusPods';
 import { restoreToPod } from '../../server/src/kube/restore';
 import type { KubeTarget, RestorePreview } from '../../server/src/protocol';
 import { dumpPath } from '../helpers/fixtures';

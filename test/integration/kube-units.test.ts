@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { ParallelGzip } from '../../server/src/kube/gzip';
 import { listContexts } from '../../server/src/kube/kubeconfig';
 import { parseListing } from '../../server/src/kube/summary';
-import { targetFrom } from '../../server/src/kube/target';
-import { parseDuration, parseTime } from '../../server/src/kube/time';
+import { targetFrom } from '../../server/src/cli/kubeArgs';
+import { parseDuration, parseTime } from '../../server/src/timeInput';
 
 test('times: RFC 3339 with a zone, epoch ms, relative; never local time', () => {
   const now = Date.parse('2025-01-04T00:00:00Z');

@@ -31,17 +31,12 @@
  * and `wbl/NNNNNNNN` to the 0-based line of its entry.
  */
 import { compatibilityLine } from './compat';
-import type { AnalysisResult, Severity, TsdbDiagnostic } from '../protocol';
+import type { AnalysisResult, ReportResult, Severity, TsdbDiagnostic } from '../protocol';
 import { humanBytes, humanSpan, utc } from './goFormat';
 
 export const BAR_WIDTH = 48;
 
-export interface RenderedReport {
-  text: string;
-  lines: Record<string, number>;
-}
-
-export function renderReport(result: AnalysisResult): RenderedReport {
+export function renderReport(result: AnalysisResult): ReportResult {
   const out: string[] = [];
   const lines: Record<string, number> = {};
   const push = (s: string, key?: string) => {

@@ -18,12 +18,13 @@ import { PassThrough, Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tarStream from 'tar-stream';
 import { ToolError, toToolError } from '../errors';
-import type { DumpRequest, DumpResult, KubeTarget } from '../protocol';
+import type { DumpPreview, DumpRequest, DumpResult, KubeTarget, TimeRange } from '../protocol';
 import { execCollect, execStream, type ExecStatus } from './exec';
 import { keepAlive, removeMarked, removeStaleLeftovers, snapshotMarker, touchMarker } from './leftovers';
 import { ParallelGzip } from './gzip';
-import { requireExec, resolvePod, type ResolvedPod } from './pods';
-import { effectiveDataDir, listDataDir, prometheusStatus, promApi, sizeUnder, type BlockMeta, type DataDirListing, type PromStatus } from './summary';
+import { requireExec, resolvePod, type ResolvedPod } from './prometheusPods';
+import { headRange, prometheusStatus, promApi, type PromStatus } from './prometheusApi';
+import { effectiveDataDir, listDataDir, sizeUnder, type BlockMeta, type DataDirListing } from './summary';
 
 /** Top-level head entries, in promdump's order. */
 export const HEAD_DIRS = ['chunks_head', 'wal', 'wbl'];
@@ -153,7 +154,33 @@ function planFrom(
   listing: DataDirListing,
 ): DumpPlan {
   const { from, to } = req;
+  const chosen = chooseEntries(listing, from, to, req.allEntries === true);
+  return {
+    pod,
+    target: { ...req.target, context: pod.conn.context, namespace: pod.namespace, container: pod.container, dataDir },
+    dataDir,
+    root,
+    status,
+    listing,
+    from,
+    to,
+    ...chosen,
+    useTar: listing.tools.has('tar'),
+    snapshot,
+    notes: [...notes, ...chosen.notes],
+  };
+}
+
+type ChosenEntries = Pick<DumpPlan, 'blocks' | 'skippedBlocks' | 'paths' | 'files' | 'estimatedBytes' | 'effectiveRange' | 'notes'>;
+
+/**
+ * What a dump of [from, to) takes from a data dir listing: every block whose range overlaps it
+ * (whole), the head always, blocks without a readable meta.json only when no range is asked
+ * (their range is unknown), and with allEntries every other top-level entry too.
+ */
+export function chooseEntries(listing: DataDirListing, from: number | undefined, to: number | undefined, allEntries = false): ChosenEntries {
   if (from !== undefined && to !== undefined && from >= to) throw new ToolError('usage', `empty time range: from ${new Date(from).toISOString()} is not before to ${new Date(to).toISOString()}`);
+  const notes: string[] = [];
   const blocks = listing.blocks.filter((b) => overlaps(b, from, to));
   const skippedBlocks = listing.blocks.filter((b) => !blocks.includes(b)).map((b) => b.dir);
   const ranged = from !== undefined || to !== undefined;
@@ -164,32 +191,47 @@ function planFrom(
   }
   const headPaths = HEAD_DIRS.filter((d) => [...listing.files.keys()].some((f) => f.startsWith(`${d}/`)));
   const paths = [...headPaths, ...blocks.map((b) => b.dir), ...unreadable];
-  if (req.allEntries) {
+  if (allEntries) {
     const tops = new Set([...listing.files.keys()].map((f) => f.split('/')[0]));
     for (const t of [...tops].sort()) if (!paths.includes(t) && t !== 'snapshots' && t !== 'queries.active') paths.push(t);
   }
   const files = new Map<string, number>();
   for (const p of paths) for (const [f, s] of listing.files) if (f === p || f.startsWith(`${p}/`)) files.set(f, s);
   const estimatedBytes = paths.reduce((n, p) => n + sizeUnder(listing, p), 0);
-  if (ranged) notes.push('block-granular: whole blocks overlapping the range are included, so the dump can hold samples outside it; the head (chunks_head, wal) is always included');
+  if (ranged) {
+    notes.push(
+      'block-granular: whole blocks overlapping the range are included, so the dump can hold samples outside it; ' +
+        'the head (chunks_head, wal) is always included',
+    );
+  }
+  const effectiveRange = blocks.length ? { minTime: Math.min(...blocks.map((b) => b.minTime)), maxTime: Math.max(...blocks.map((b) => b.maxTime)) } : {};
+  return { blocks, skippedBlocks, paths, files, estimatedBytes, effectiveRange, notes };
+}
+
+/**
+ * The preview of a plan, for the client's confirmation: the chosen blocks with their sizes, and
+ * the effective range, which is the blocks' range extended by the head's (the head is always dumped).
+ */
+export function dumpPreview(plan: Omit<DumpPlan, 'pod'> & { pod: Pick<ResolvedPod, 'namespace' | 'name' | 'container'> & { conn: { context: string } } }, head?: TimeRange): DumpPreview {
+  const hasHead = plan.paths.some((p) => HEAD_DIRS.includes(p));
+  const starts = plan.blocks.map((b) => b.minTime);
+  const ends = plan.blocks.map((b) => b.maxTime);
+  if (head && hasHead) {
+    starts.push(head.from);
+    ends.push(head.to);
+  }
   return {
-    pod,
-    target: { ...req.target, context: pod.conn.context, namespace: pod.namespace, container: pod.container, dataDir },
-    dataDir,
-    root,
-    status,
-    listing,
-    from,
-    to,
-    blocks,
-    skippedBlocks,
-    paths,
-    files,
-    estimatedBytes,
-    effectiveRange: blocks.length ? { minTime: Math.min(...blocks.map((b) => b.minTime)), maxTime: Math.max(...blocks.map((b) => b.maxTime)) } : {},
-    useTar: listing.tools.has('tar'),
-    snapshot,
-    notes,
+    pod: { context: plan.pod.conn.context, namespace: plan.pod.namespace, name: plan.pod.name, container: plan.pod.container },
+    dataDir: plan.dataDir,
+    requested: { from: plan.from, to: plan.to },
+    blocks: plan.blocks.map((b) => ({ dir: b.dir, ulid: b.ulid, minTime: b.minTime, maxTime: b.maxTime, sizeBytes: sizeUnder(plan.listing, b.dir) })),
+    totalBlocks: plan.listing.blocks.length,
+    skippedBlocks: plan.skippedBlocks,
+    effectiveRange: starts.length ? { from: Math.min(...starts), to: Math.max(...ends) } : undefined,
+    estimatedBytes: plan.estimatedBytes,
+    adminApi: plan.status.adminApi === true,
+    prometheusVersion: plan.status.version,
+    notes: plan.useTar ? plan.notes : [...plan.notes, 'no tar in the pod: files are read one by one'],
   };
 }
 
@@ -545,7 +587,14 @@ export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions
 
 /** Plans and runs a dump. */
 export async function dumpFromPod(req: DumpRequest, o: DumpOptions = {}): Promise<DumpOutcome> {
+  if (!req.output) throw new ToolError('usage', 'a dump needs an output file');
   o.onProgress?.({ phase: 'planning', bytes: 0 });
   const plan = await planDump({ ...req, signal: o.signal });
   return executeDump(plan, req.output, o);
+}
+
+/** The dry run of a dump: plans it (no snapshot is taken) and returns the preview; nothing is streamed. */
+export async function previewDump(req: DumpRequest, signal?: AbortSignal): Promise<DumpPreview> {
+  const plan = await planDump({ ...req, snapshot: false, signal });
+  return dumpPreview(plan, await headRange(plan.pod, signal));
 }

@@ -15,7 +15,8 @@ import { Readable } from 'node:stream';
 import type * as https from 'node:https';
 import WebSocket from 'ws';
 import { ToolError } from '../errors';
-import { httpError, kubeError, type KubeConnection } from './kubeconfig';
+import { httpError, kubeError } from './apiCall';
+import type { KubeConnection } from './kubeconfig';
 
 const STDIN = 0;
 const STDOUT = 1;

@@ -8,7 +8,7 @@
  * and the previous data a replace-mode restore moved aside are never touched.
  */
 import { execCollect, execOk } from './exec';
-import type { ResolvedPod } from './pods';
+import type { ResolvedPod } from './prometheusPods';
 
 export const HEARTBEAT_MS = 60_000;
 /** Ten heartbeats missed: no live run is that late (an exec that hangs times out long before). */

@@ -37,20 +37,19 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import * as tarStream from 'tar-stream';
+import { isUlid } from '../tsdb/blockDir';
 import { ToolError, toToolError } from '../errors';
 import type { AnalysisResult, BlockInfo, CompatibilityRequirement, DataVolume, RestorePreview, RestoreRequest, RestoreResult, TimeRange, UploadMethod } from '../protocol';
 import { analyzeSource } from '../analysis/analyze';
 import { openSource } from '../dump/source';
 import { executeDump, planDump, podSha256, type DumpOutcome } from './dump';
 import { EXEC_V5, execCollect, execOk, execStream } from './exec';
-import { deletePod, isReady, requireExec, resolvePod, restartCountOf, waitForReady, type ResolvedPod } from './pods';
-import {
-  compareVersions, effectiveDataDir, listDataDir, prometheusStatus, promApi, requestQuit, type DataDirListing, type PromStatus,
-} from './summary';
+import { deletePod, isReady, requireExec, resolvePod, restartCountOf, waitForReady, type ResolvedPod } from './prometheusPods';
+import { compareVersions, prometheusStatus, promApi, requestQuit, type PromStatus } from './prometheusApi';
+import { effectiveDataDir, listDataDir, type DataDirListing } from './summary';
 import { keepAlive, removeMarked, removeStaleLeftovers, stagingMarker } from './leftovers';
 import { dataVolumeOf } from './volume';
 
-const ULID_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 /** Never restored: Prometheus's own lock and query log belong to the running instance. */
 const NEVER_RESTORE = new Set(['lock', 'queries.active']);
 /** Replace mode stops the old Prometheus this fast after the swap (0 would be a force deletion). */
@@ -97,7 +96,7 @@ type RestoringPod = ResolvedPod & { restart: 'pod' | 'container'; deletedUid?: s
 
 function blockDirOf(p: string): string | undefined {
   const top = p.split('/')[0];
-  return ULID_RE.test(top) ? top : undefined;
+  return isUlid(top) ? top : undefined;
 }
 
 /**

@@ -4,8 +4,8 @@
  * are analysed (saves ~0.3 s and ~18 MB at every worker start).
  */
 export { analyzePod } from '../kube/analyzePod';
-export { dumpFromPod } from '../kube/dump';
+export { dumpFromPod, previewDump } from '../kube/dump';
 export { listContexts } from '../kube/kubeconfig';
-export { listPrometheusPods } from '../kube/pods';
+export { listPrometheusPods } from '../kube/prometheusPods';
 export { restoreToPod } from '../kube/restore';
 export { podSummary } from '../kube/summary';

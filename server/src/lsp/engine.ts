@@ -6,6 +6,7 @@ import path from 'node:path';
 import { analyzeSource } from '../analysis/analyze';
 import { renderReport } from '../analysis/report';
 import { repairDump } from '../repair/repair';
+import { parseTimes } from '../timeInput';
 import type {
   AnalysisResult,
   DumpRequest,
@@ -14,9 +15,12 @@ import type {
   KubeTarget,
   ListPodsParams,
   PodInfo,
+  ParsedTime,
+  ParseTimesParams,
   PodTsdbSummary,
   RepairParams,
   RepairResult,
+  ReportResult,
   RestoreRequest,
   RestoreResult,
   VerifyDepth,
@@ -25,12 +29,6 @@ import type {
 export interface JobOptions {
   signal: AbortSignal;
   onProgress?: (p: { message?: string; percentage?: number }) => void;
-}
-
-export interface Report {
-  text: string;
-  /** Dump path (`<ULID>`, `chunks_head/000005`, …) → 0-based line in text. */
-  lines: Record<string, number>;
 }
 
 /** Byte progress → percentage, with what is being read as the message. */
@@ -59,7 +57,7 @@ export const engine = {
   analyze(source: string, verify: VerifyDepth, opts: JobOptions): Promise<AnalysisResult> {
     return analyzeSource(source, { verify, signal: opts.signal, onProgress: bytesProgress(opts, '') });
   },
-  renderReport(result: AnalysisResult): Report {
+  renderReport(result: AnalysisResult): ReportResult {
     return renderReport(result);
   },
   async repair(params: RepairParams, opts: JobOptions): Promise<RepairResult> {
@@ -79,8 +77,16 @@ export const engine = {
     const { podSummary } = clusterModule();
     return podSummary(target, opts.signal);
   },
+  /** With req.dryRun: the plan only (DumpResult.preview), nothing streamed or written. */
   async dump(req: DumpRequest, opts: JobOptions): Promise<DumpResult> {
-    const { dumpFromPod } = clusterModule();
+    const { dumpFromPod, previewDump } = clusterModule();
+    if (req.dryRun) {
+      const t0 = Date.now();
+      const preview = await previewDump(req, opts.signal);
+      const blocks = preview.blocks.map((b) => b.dir);
+      const durationMs = Date.now() - t0;
+      return { output: '', manifest: '', files: 0, bytes: 0, blocks, changedDuringDump: [], warnings: [], cleanedUp: [], durationMs, preview };
+    }
     const outcome = await dumpFromPod(req, { signal: opts.signal, onProgress: bytesProgress(opts) });
     // Only the result fields: the outcome's plan holds the kube connection (credentials included).
     const { output, manifest, files, bytes, blocks, changedDuringDump, warnings, cleanedUp, durationMs } = outcome;
@@ -98,6 +104,9 @@ export const engine = {
       durationMs: outcome.durationMs,
       preview: outcome.preview,
     };
+  },
+  parseTimes(params: ParseTimesParams): ParsedTime[] {
+    return parseTimes(params.texts, params.now);
   },
   async analyzePod(target: KubeTarget, verify: VerifyDepth, opts: JobOptions): Promise<AnalysisResult> {
     const { analyzePod } = clusterModule();

@@ -30,22 +30,15 @@ import {
   TOOL_ERROR_CODE,
   reportUri,
   type AnalysisResult,
-  type AnalyzeParams,
   type AnalyzedNotification,
-  type DumpRequest,
   type FailureInfo,
-  type KubeTarget,
-  type ListPodsParams,
-  type ProbeParams,
-  type RepairParams,
-  type ReportParams,
-  type RestoreRequest,
+  type ReportResult,
   type Severity,
   type TsdbDiagnostic,
   type VerifyDepth,
 } from '../protocol';
 import * as metaJson from '../tsdb/metaJson';
-import { engine, type JobOptions, type Report } from './engine';
+import { engine, type JobOptions } from './engine';
 import { blockDirsOf, metaFieldFor, positionAt, reportLineOf, timeAt } from './metaRanges';
 import { probeSource } from './probe';
 
@@ -57,7 +50,7 @@ const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
 
 /** Last analysis per source: serves the report document and the timeline without re-reading. */
-const analyses = new Map<string, { result: AnalysisResult; report: Report }>();
+const analyses = new Map<string, { result: AnalysisResult; report: ReportResult }>();
 /** URIs that carry diagnostics of a source, to clear the ones an analysis no longer reports. */
 const published = new Map<string, Set<string>>();
 const running = new Set<AbortController>();
@@ -130,15 +123,23 @@ async function analyzeSource(source: string, verify: VerifyDepth, opts: JobOptio
   try {
     const result = await engine.analyze(abs, verify, opts);
     opts.signal.throwIfAborted();
-    const report = engine.renderReport(result);
-    analyses.set(abs, { result, report });
-    await publishDiagnostics(abs, result, report);
-    notifyAnalyzed({ source: abs, result });
-    return result;
+    return await publishAnalysis(abs, result);
   } catch (e) {
     notifyAnalyzed({ source: abs, failure: failureOf(e, opts.signal.aborted) });
     throw e;
   }
+}
+
+/**
+ * What every finished analysis (of a dump or of a pod) goes through: its report is kept for the
+ * report document, its diagnostics are published, and the client is notified.
+ */
+async function publishAnalysis(source: string, result: AnalysisResult): Promise<AnalysisResult> {
+  const report = engine.renderReport(result);
+  analyses.set(source, { result, report });
+  await publishDiagnostics(source, result, report);
+  notifyAnalyzed({ source, result });
+  return result;
 }
 
 function notifyAnalyzed(n: AnalyzedNotification): void {
@@ -157,7 +158,7 @@ function toDiagnostic(d: TsdbDiagnostic, range: Diagnostic['range']): Diagnostic
   return { range, severity: SEVERITY[d.severity], code: d.code, source: 'tsdbdump', message };
 }
 
-async function publishDiagnostics(source: string, result: AnalysisResult, report: Report): Promise<void> {
+async function publishDiagnostics(source: string, result: AnalysisResult, report: ReportResult): Promise<void> {
   const byUri = new Map<string, Diagnostic[]>();
   const add = (uri: string, d: Diagnostic): void => {
     const list = byUri.get(uri) ?? [];
@@ -205,13 +206,13 @@ async function metaRange(file: string, field: ReturnType<typeof metaFieldFor>): 
 
 // ---- requests -----------------------------------------------------------------------------------
 
-connection.onRequest(Requests.analyze, (params: AnalyzeParams, token: CancellationToken) =>
+connection.onRequest(Requests.analyze, (params, token) =>
   runJob(token, params.workDoneToken, `Analysing ${path.basename(params.source)}`, (opts) =>
     analyzeSource(params.source, params.verify ?? DEFAULT_VERIFY, opts),
   ),
 );
 
-connection.onRequest(Requests.report, (params: ReportParams, token: CancellationToken) =>
+connection.onRequest(Requests.report, (params, token) =>
   runJob(token, undefined, 'Report', async (opts) => {
     // Pod sources (`pod:…`) are known only from an earlier analysis; paths are analysed on demand.
     const key = analyses.has(params.source) ? params.source : path.resolve(params.source);
@@ -220,47 +221,47 @@ connection.onRequest(Requests.report, (params: ReportParams, token: Cancellation
   }),
 );
 
-connection.onRequest(Requests.probe, (params: ProbeParams, token: CancellationToken) =>
+connection.onRequest(Requests.probe, (params, token) =>
   runJob(token, undefined, 'Probe', () => Promise.all(params.sources.map((s) => probeSource(s)))),
 );
 
-connection.onRequest(Requests.repair, (params: RepairParams, token: CancellationToken) =>
+connection.onRequest(Requests.repair, (params, token) =>
   runJob(token, params.workDoneToken, `Repairing ${path.basename(params.source)}`, (opts) => engine.repair(params, opts)),
 );
 
-connection.onRequest(Requests.listContexts, (params: { kubeconfig?: string } | undefined, token: CancellationToken) =>
+connection.onRequest(Requests.listContexts, (params, token) =>
   runJob(token, undefined, 'Contexts', () => engine.listContexts(params?.kubeconfig)),
 );
 
-connection.onRequest(Requests.listPods, (params: ListPodsParams, token: CancellationToken) =>
+connection.onRequest(Requests.listPods, (params, token) =>
   runJob(token, undefined, 'Pods', (opts) => engine.listPods(params, opts)),
 );
 
-connection.onRequest(Requests.podSummary, (params: KubeTarget, token: CancellationToken) =>
+connection.onRequest(Requests.podSummary, (params, token) =>
   runJob(token, undefined, 'Pod summary', (opts) => engine.podSummary(params, opts)),
 );
 
-connection.onRequest(Requests.dump, (params: DumpRequest & { workDoneToken?: string | number }, token: CancellationToken) =>
-  runJob(token, params.workDoneToken, `Dumping ${params.target.pod ?? 'pod'}`, (opts) => engine.dump(params, opts)),
+connection.onRequest(Requests.dump, (params, token) =>
+  runJob(token, params.workDoneToken, `${params.dryRun ? 'Planning the dump of' : 'Dumping'} ${params.target.pod ?? 'pod'}`, (opts) =>
+    engine.dump(params, opts),
+  ),
 );
 
-connection.onRequest(Requests.restore, (params: RestoreRequest & { workDoneToken?: string | number }, token: CancellationToken) =>
-  runJob(token, params.workDoneToken, `${params.dryRun ? 'Checking' : 'Restoring to'} ${params.target.pod ?? 'pod'}`, (opts) => engine.restore(params, opts)),
+connection.onRequest(Requests.restore, (params, token) =>
+  runJob(token, params.workDoneToken, `${params.dryRun ? 'Checking' : 'Restoring to'} ${params.target.pod ?? 'pod'}`, (opts) =>
+    engine.restore(params, opts),
+  ),
 );
 
-connection.onRequest(
-  Requests.analyzePod,
-  (params: KubeTarget & { verify?: VerifyDepth; workDoneToken?: string | number }, token: CancellationToken) =>
-    runJob(token, params.workDoneToken, `Analysing pod ${params.pod ?? ''}`, async (opts) => {
-      const result = await engine.analyzePod(params, params.verify ?? DEFAULT_VERIFY, opts);
-      // The pod's report document (`pod:<context>/<ns>/<pod>`) gets its diagnostics like a dump's.
-      const report = engine.renderReport(result);
-      analyses.set(result.source, { result, report });
-      await publishDiagnostics(result.source, result, report);
-      notifyAnalyzed({ source: result.source, result });
-      return result;
-    }),
+connection.onRequest(Requests.analyzePod, (params, token) =>
+  runJob(token, params.workDoneToken, `Analysing pod ${params.pod ?? ''}`, async (opts) => {
+    const result = await engine.analyzePod(params, params.verify ?? DEFAULT_VERIFY, opts);
+    // The pod's report document (`pod:<context>/<ns>/<pod>`) gets its diagnostics like a dump's.
+    return publishAnalysis(result.source, result);
+  }),
 );
+
+connection.onRequest(Requests.parseTimes, (params, token) => runJob(token, undefined, 'Times', async () => engine.parseTimes(params)));
 
 // ---- meta.json hover ----------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import { classifyPath, isUlid } from '../tsdb/blockDir';
 import { crc32c } from '../tsdb/crc32c';
 import { serializeMetaJson, type BlockMeta } from '../tsdb/metaJson';
 import { collectFacts, type EntryInfo } from './collect';
-import { planFromFacts, type BadChunk, type EditState, type PlannedRepair, type RepairFacts } from './plan';
+import { emptyEdits, planFromFacts, type BadChunk, type PlannedRepair, type RepairFacts } from './plan';
 
 export type RepairPhase = 'analyse' | 'collect' | 'plan' | 'write' | 'verify';
 
@@ -54,7 +54,7 @@ export async function planRepair(source: string, opts: RepairOptions & { spoolNe
     onProgress: (p) => opts.onProgress?.({ phase: 'analyse', bytes: p.bytes, totalBytes: p.totalBytes, entry: p.entry }),
   });
   if (!needsWork(before)) {
-    return { plan: { source, actions: [], unfixable: [], nothingToRepair: true, edits: emptyEditsLocal() }, before };
+    return { plan: { source, actions: [], unfixable: [], nothingToRepair: true, edits: emptyEdits() }, before };
   }
   // Blocks Prometheus cannot read the meta.json of come last in a promdump tar; once rebuilt they
   // must move to their place by minTime, so they are copied aside during the single collect pass.
@@ -80,10 +80,6 @@ export async function planRepair(source: string, opts: RepairOptions & { spoolNe
     if (spoolDir) await fsp.rm(spoolDir, { recursive: true, force: true });
     throw e;
   }
-}
-
-function emptyEditsLocal(): EditState {
-  return { dropBlocks: new Set(), metas: new Map(), blanked: new Map(), dropPaths: new Set(), renames: new Map(), cuts: new Map() };
 }
 
 /** Plans and (unless dryRun or nothing to do) writes the repaired dump to `output`. */

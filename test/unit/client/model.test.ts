@@ -1,5 +1,5 @@
-// Client mapping logic (no VS Code): tree labels/badges, timeline lanes and overlaps, time input,
-// data-dir discovery; and the worker's pure glue: report lines, meta.json ranges and hovers, probe.
+// Client mapping logic (no VS Code): tree labels/badges, timeline lanes and overlaps, settings,
+// dump and restore confirmations, data-dir discovery; and the worker's pure glue: report lines, meta.json ranges and hovers, probe.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -7,30 +7,21 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import {
-  blockOverlaps,
-  dataDirOfFile,
-  decodeDumpSources,
-  dumpPathsFromUriList,
-  DUMPS_MIME,
-  encodeDumpSources,
-  dumpChildren,
-  dumpDoneMessage,
-  dumpPreview,
-  dumpSummary,
-  formatBytes,
-  formatRange,
-  formatRequestedRange,
-  parseTimeInput,
-  restoreConfirmation,
-  timelineData,
-  worstSeverity,
-} from '../../../client/src/model';
+import { dataDirOfFile } from '../../../client/src/model/discovery';
+import { decodeDumpSources, dumpPathsFromUriList, DUMPS_MIME, encodeDumpSources } from '../../../client/src/model/dragDrop';
+import { DUMP_RANGE_PRESETS, dumpConfirmation, dumpDoneMessage } from '../../../client/src/model/dumpFromPod';
+import { dumpChildren, dumpSummary } from '../../../client/src/model/dumpTree';
+import { formatBytes, formatRange, formatRequestedRange, worstSeverity } from '../../../client/src/model/format';
+import { restoreConfirmation } from '../../../client/src/model/restore';
+import { readSettings } from '../../../client/src/model/settings';
+import { timelineData } from '../../../client/src/model/timeline';
+import { analyzeSource } from '../../../server/src/analysis/analyze';
+import { parseTimes } from '../../../server/src/timeInput';
 import { blockDirsOf, metaFieldFor, positionAt, reportLineOf, timeAt } from '../../../server/src/lsp/metaRanges';
 import { classifyArchiveHead, probeSource, tarEntryNames } from '../../../server/src/lsp/probe';
 import { reportUri, sourceOfReportPath } from '../../../server/src/protocol';
-import type { AnalysisResult, BlockInfo, RestorePreview } from '../../../server/src/protocol';
-import { dataDir, dumpPath, facts } from '../../helpers/fixtures';
+import type { AnalysisResult, BlockInfo, DumpPreview, RestorePreview } from '../../../server/src/protocol';
+import { dataDir, dumpPath, facts, SCENARIOS } from '../../helpers/fixtures';
 
 const A = 1735862400000; // 2025-01-03T00:00:00Z, the fixtures' anchor
 const H = 3600_000;
@@ -60,7 +51,7 @@ test('formatting: UTC ranges (same day shortened), sizes, worst severity', () =>
   assert.equal(formatRange(A, A + 26 * H), '2025-01-03 00:00:00 → 2025-01-04 02:00:00 UTC');
   assert.equal(formatBytes(512), '512 B');
   assert.equal(formatBytes(1536), '1.5 KiB');
-  assert.equal(formatBytes(150 * 1024 * 1024), '150 MiB');
+  assert.equal(formatBytes(150 * 1024 * 1024), '150.0 MiB');
   assert.equal(worstSeverity([{ severity: 'hint' }, { severity: 'warning' }, { severity: 'information' }]), 'warning');
   assert.equal(worstSeverity([]), undefined);
 });
@@ -73,7 +64,7 @@ test('dump children: blocks by minTime with level and badge, then Head and WAL; 
   const nodes = dumpChildren(r);
   assert.deepEqual(nodes.map((n) => n.label), [U1, U2, U3, 'Head', 'WAL']);
   assert.deepEqual(nodes.slice(0, 3).map((n) => n.severity), [undefined, 'warning', 'warning']);
-  assert.match(nodes[0].description!, /^2025-01-03 00:00:00 → 18:00:00 UTC · 146 KiB · L3$/);
+  assert.match(nodes[0].description!, /^2025-01-03 00:00:00 → 18:00:00 UTC · 146.5 KiB · L3$/);
   assert.match(nodes[1].tooltip, /\*\*Problems\*\*/);
   const wal = nodes.find((n) => n.kind === 'wal')!;
   assert.equal(wal.severity, 'error');
@@ -83,29 +74,52 @@ test('dump children: blocks by minTime with level and badge, then Head and WAL; 
   assert.equal(dumpSummary(result([block(U1, A, A + H)])), '1 block · no problems');
 });
 
-test('timeline: greedy lanes, overlaps from the diagnostic or computed from ranges', () => {
+test('timeline: greedy lanes; overlaps only where the analysis reports them', () => {
   const blocks = [block(U1, A, A + 18 * H, 3), block(U2, A + 18 * H, A + 24 * H, 2), block(U3, A + 20 * H, A + 22 * H)];
-  assert.deepEqual(blockOverlaps(blocks), [{ from: A + 20 * H, to: A + 22 * H, blocks: [U2, U3] }]);
-  const t = timelineData('/x/d.tar.gz', 'd.tar.gz', result(blocks));
+  const overlap = { code: 'block-overlap' as const, severity: 'warning' as const, message: 'overlap', path: `${U3}/meta.json`, blocks: [U2, U3], range: { from: A + 20 * H, to: A + 22 * H } };
+  const t = timelineData('/x/d.tar.gz', 'd.tar.gz', result(blocks, [overlap]));
   assert.deepEqual(t.blocks.map((b) => [b.ulid, b.lane, b.overlap]), [[U1, 0, false], [U2, 0, true], [U3, 1, true]]);
+  assert.deepEqual(t.overlaps, [{ from: A + 20 * H, to: A + 22 * H, blocks: [U2, U3] }]);
   assert.equal(t.lanes, 2);
   assert.equal(t.from, A);
   assert.equal(t.to, A + 31 * H);
   assert.deepEqual(t.head, { from: A + 28 * H, to: A + 31 * H });
-  // Adjacent blocks ([a, b) then [b, c)) do not overlap.
-  assert.deepEqual(blockOverlaps([block(U1, A, A + H), block(U2, A + H, A + 2 * H)]), []);
+  // Ranges that overlap without a diagnostic (a deletable or superseded block, which Prometheus
+  // leaves out) are no overlap in the timeline: it used to compute its own from the ranges.
+  const quiet = timelineData('/x/d.tar.gz', 'd.tar.gz', result(blocks));
+  assert.deepEqual(quiet.overlaps, []);
+  assert.ok(quiet.blocks.every((b) => !b.overlap));
 });
 
-test('time input: empty, epoch ms, RFC 3339 with zone, now-Nh; local time without a zone is refused', () => {
-  const now = A + 30 * H;
-  assert.equal(parseTimeInput('', now), undefined);
-  assert.equal(parseTimeInput('1735862400000', now), A);
-  assert.equal(parseTimeInput('2025-01-03T00:00:00Z', now), A);
-  assert.equal(parseTimeInput('2025-01-03T01:00:00+01:00', now), A);
-  assert.equal(parseTimeInput('now-6h', now), now - 6 * H);
-  assert.equal(parseTimeInput('now', now), now);
-  assert.equal(parseTimeInput('2025-01-03T00:00:00', now), null);
-  assert.equal(parseTimeInput('yesterday', now), null);
+test('timeline of real dumps: exactly the overlaps of the analysis, on every fixture scenario', async () => {
+  for (const scenario of SCENARIOS) {
+    const r = await analyzeSource(dumpPath(scenario), { verify: 'quick' });
+    const reported = r.diagnostics.filter((d) => d.code === 'block-overlap');
+    const t = timelineData(r.source, scenario, r);
+    assert.deepEqual(t.overlaps.map((o) => o.blocks), reported.map((d) => d.blocks), scenario);
+    const flagged = t.blocks.filter((b) => b.overlap).map((b) => b.ulid).sort();
+    assert.deepEqual(flagged, [...new Set(reported.flatMap((d) => d.blocks ?? []))].sort(), scenario);
+    if (scenario === 'overlap') assert.ok(reported.length > 0, 'the overlap fixture has overlaps');
+  }
+});
+
+test('settings: one typed object; empty strings are unset, defaults are package.json\'s', () => {
+  const pkg = JSON.parse(readFileSync(path.join(__dirname, '../../../../package.json'), 'utf8')) as {
+    contributes: { configuration: { properties: Record<string, { default: unknown }> } };
+  };
+  const props = pkg.contributes.configuration.properties;
+  const lookup = (values: Record<string, unknown>) => (key: string) => ({ value: values[key] ?? props[`tsdbdump.${key}`].default, defaultValue: props[`tsdbdump.${key}`].default });
+  const d = readSettings(lookup({}));
+  assert.equal(d.dumpGlob, props['tsdbdump.dumpGlob'].default);
+  assert.equal(d.verify, props['tsdbdump.verify'].default);
+  assert.equal(d.analyzeOnOpen, props['tsdbdump.analyzeOnOpen'].default);
+  assert.equal(d.kubeconfig, undefined);
+  const u = readSettings(lookup({ dumpGlob: '', verify: 'bogus', kubeconfig: '/k', defaultDataDir: '/data', analyzeOnOpen: false }));
+  assert.equal(u.dumpGlob, props['tsdbdump.dumpGlob'].default, 'an empty glob falls back to the default');
+  assert.equal(u.verify, props['tsdbdump.verify'].default);
+  assert.equal(u.kubeconfig, '/k');
+  assert.equal(u.dataDir, '/data');
+  assert.equal(u.analyzeOnOpen, false);
 });
 
 test('data dirs of workspace files: block meta.json, wal and chunks_head segments', () => {
@@ -166,31 +180,31 @@ test('probe: real fixture dumps and data dirs are dumps; text, other tars and pl
   }
 });
 
-test('dump preview: whole blocks overlapping the range, head always included, size estimate', () => {
-  const h = 3600e3;
-  const summary = {
-    target: {},
+test('dump confirmation: from the worker\'s dry run; range presets are texts for the one time parser', () => {
+  const p: DumpPreview = {
+    pod: { context: 'prod', namespace: 'monitoring', name: 'prometheus-0', container: 'prometheus' },
     dataDir: '/prometheus',
-    blocks: [
-      { ulid: 'A', minTime: 0, maxTime: 2 * h, sizeBytes: 100 },
-      { ulid: 'B', minTime: 2 * h, maxTime: 4 * h, sizeBytes: 200 },
-      { ulid: 'C', minTime: 4 * h, maxTime: 6 * h, sizeBytes: 300 },
-    ],
-    headFiles: 2,
-    walSegments: 3,
-    sizeBytes: 650,
-    minTime: 0,
-    maxTime: 7 * h,
+    requested: { from: A + 3 * H },
+    blocks: [{ dir: U2, ulid: U2, minTime: A + 2 * H, maxTime: A + 4 * H, sizeBytes: 200 }],
+    totalBlocks: 3,
+    skippedBlocks: [U1, U3],
+    effectiveRange: { from: A + 2 * H, to: A + 5 * H },
+    estimatedBytes: 3 * 1024 * 1024,
+    adminApi: false,
+    notes: [],
   };
-  const p = dumpPreview(summary, 3 * h, 5 * h);
-  assert.deepEqual(p.included.map((b) => b.ulid), ['B', 'C']);
-  assert.equal(p.totalBlocks, 3);
-  assert.deepEqual(p.effective, { from: 2 * h, to: 7 * h });
-  assert.equal(p.estimatedBytes, 200 + 300 + 50);
-  // touching is not overlapping ([minTime, maxTime) ranges)
-  assert.deepEqual(dumpPreview(summary, 6 * h, undefined).included, []);
-  assert.deepEqual(dumpPreview(summary, undefined, undefined).included.map((b) => b.ulid), ['A', 'B', 'C']);
-  assert.deepEqual(dumpPreview({ ...summary, headFiles: 0, walSegments: 0 }, 0, h).effective, { from: 0, to: 2 * h });
+  const c = dumpConfirmation(p);
+  assert.equal(c.message, 'Dump 1 of 3 block(s) plus the head of monitoring/prometheus-0, about 3.0 MiB?');
+  assert.match(c.detail, /^Requested: 2025-01-03 03:00:00 UTC until now\nEffective: 2025-01-03 02:00:00 → 05:00:00 UTC\n/);
+  assert.deepEqual(c.buttons, ['Dump']);
+  assert.deepEqual(dumpConfirmation({ ...p, adminApi: true }).buttons, ['Dump', 'Dump Snapshot']);
+  const now = A + 30 * H;
+  for (const preset of DUMP_RANGE_PRESETS) {
+    const [from, to] = parseTimes([preset.from ?? '', preset.to ?? ''], now);
+    assert.equal(from.error ?? to.error, undefined, preset.label);
+    if (preset.from) assert.ok(from.ms! < now && to.ms === now, preset.label);
+    else assert.deepEqual([from.ms, to.ms], [undefined, undefined]);
+  }
 });
 
 test('requested dump ranges: open ends read as everything / until now', () => {
@@ -277,7 +291,7 @@ test('restore confirmation: names the target and lists what is replaced, added, 
   assert.equal(lines[0], 'Data dir: /prometheus in container prometheus (Prometheus 2.53.0)');
   assert.equal(lines[1], 'Replaces everything now in /prometheus: 01JAAAAAAAAAAAAAAAAAAAAAAA, chunks_head, wal');
   assert.equal(lines[2], 'Adds 2 blocks: 01JBBBBBBBBBBBBBBBBBBBBBBB, 01JCCCCCCCCCCCCCCCCCCCCCCC');
-  assert.equal(lines[3], 'Uploads 3.0 MiB (20 GiB free in the pod) as one tar stream');
+  assert.equal(lines[3], 'Uploads 3.0 MiB (20.0 GiB free in the pod) as one tar stream');
   assert.equal(lines[4], 'Backs up the current data first to /ws/dev-observability-prometheus-0-backup-20250103T000000Z.tar.gz');
   assert.equal(lines[5], 'Data volume: PersistentVolumeClaim data-prometheus-0 (volume data at /prometheus)');
   assert.match(lines[6], /^Prometheus is restarted: the pod is deleted/);

@@ -11,10 +11,10 @@ import * as path from 'node:path';
 import { suite, suiteSetup, suiteTeardown, test } from 'mocha';
 import * as vscode from 'vscode';
 import { poll } from './poll';
-import type { TreeNode } from '../../../client/src/dumps';
+import type { TreeNode } from '../../../client/src/views/dumpsTree';
 import type { TsdbdumpApi } from '../../../client/src/extension';
-import { DUMPS_MIME } from '../../../client/src/model';
-import type { PodNode } from '../../../client/src/pods';
+import { DUMPS_MIME } from '../../../client/src/model/dragDrop';
+import type { PodNode } from '../../../client/src/views/podsTree';
 import { reportUri, type AnalysisResult, type DumpResult, type RestoreResult } from '../../../server/src/protocol';
 
 const EXTENSION_ID = 'tsdbdump.tsdbdump';

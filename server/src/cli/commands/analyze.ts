@@ -4,7 +4,7 @@ import { renderReport } from '../../analysis/report';
 import { ToolError } from '../../errors';
 import { DEFAULT_VERIFY } from '../../protocol';
 import { analyzePod } from '../../kube/analyzePod';
-import { KUBE_OPTIONS, targetFrom } from '../../kube/target';
+import { KUBE_OPTIONS, targetFrom } from '../kubeArgs';
 import { oneOf, parseCommandArgs } from '../args';
 import type { CliCommand } from '../types';
 

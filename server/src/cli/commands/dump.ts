@@ -1,14 +1,19 @@
 /** `tsdbdump dump <pod> --from T --to T -o out.tar.gz`: stream a pod's TSDB into a verified dump. */
 import path from 'node:path';
-import { humanBytes } from '../../analysis/goFormat';
+import { humanBytes, utc } from '../../analysis/goFormat';
 import { ToolError } from '../../errors';
 import { executeDump, planDump } from '../../kube/dump';
-import { KUBE_OPTIONS, KUBE_USAGE, targetFrom } from '../../kube/target';
-import { formatTime, parseTime } from '../../kube/time';
+import { KUBE_OPTIONS, KUBE_USAGE, targetFrom } from '../kubeArgs';
+import { parseTimeBound } from '../../timeInput';
 import { parseCommandArgs } from '../args';
 import type { CliCommand, CliContext } from '../types';
 import { existsSync } from 'node:fs';
 import { exactDump } from '../../block/exactDump';
+
+/** --from/--to as instants, by the parser the worker's `parseTimes` request uses too. */
+export function requestedRange(values: { from?: unknown; to?: unknown }, now: number): { from?: number; to?: number } {
+  return { from: parseTimeBound(values.from as string | undefined, now), to: parseTimeBound(values.to as string | undefined, now) };
+}
 
 export const dumpCommand: CliCommand = {
   name: 'dump',
@@ -59,8 +64,7 @@ ${KUBE_USAGE}
     }
     if (positionals.length !== 1) throw new ToolError('usage', 'dump: expected exactly one <pod> (see `tsdbdump dump --help`)');
     const now = Date.now();
-    const from = values.from !== undefined ? parseTime(values.from as string, now) : undefined;
-    const to = values.to !== undefined ? parseTime(values.to as string, now) : undefined;
+    const { from, to } = requestedRange(values, now);
     if (values.exact) return runExact(positionals[0], from, to, values.output as string | undefined, !!values.json, ctx);
     const level = values['gzip-level'] !== undefined ? Number(values['gzip-level']) : undefined;
     if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 9)) throw new ToolError('usage', 'dump: --gzip-level must be 0-9');
@@ -72,9 +76,9 @@ ${KUBE_USAGE}
     const output = path.resolve((values.output as string | undefined) ?? `${plan.pod.conn.context}-${plan.pod.namespace}-${plan.pod.name}-${stamp}.tar.gz`);
     const log = (s: string) => ctx.stderr.write(`${s}\n`);
     log(`dumping ${plan.pod.conn.context}/${plan.pod.namespace}/${plan.pod.name}:${plan.root} (Prometheus ${plan.status.version ?? 'unknown'})`);
-    if (from !== undefined || to !== undefined) log(`requested ${formatTime(from)} – ${formatTime(to)}`);
-    log(`blocks: ${plan.blocks.length} included${plan.skippedBlocks.length ? `, ${plan.skippedBlocks.length} outside the range` : ''}; effective block range ${formatTime(plan.effectiveRange.minTime)} – ${formatTime(plan.effectiveRange.maxTime)}, plus the head`);
-    for (const b of plan.blocks) log(`  ${b.dir}  ${formatTime(b.minTime)} – ${formatTime(b.maxTime)}`);
+    if (from !== undefined || to !== undefined) log(`requested ${utc(from)} – ${utc(to)}`);
+    log(`blocks: ${plan.blocks.length} included${plan.skippedBlocks.length ? `, ${plan.skippedBlocks.length} outside the range` : ''}; effective block range ${utc(plan.effectiveRange.minTime)} – ${utc(plan.effectiveRange.maxTime)}, plus the head`);
+    for (const b of plan.blocks) log(`  ${b.dir}  ${utc(b.minTime)} – ${utc(b.maxTime)}`);
     for (const n of plan.notes) log(`note: ${n}`);
     log(`estimated size ${humanBytes(plan.estimatedBytes)} before compression${plan.useTar ? '' : ' (no tar in the pod: reading files one by one)'}`);
     const progress = ctx.progress('dumping');
@@ -105,15 +109,15 @@ async function runExact(source: string, from: number | undefined, to: number | u
     ctx.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
     return 0;
   }
-  ctx.stdout.write(`wrote ${r.output}: ${r.samples} samples in [${formatTime(from)}, ${formatTime(to)}) (${humanBytes(r.bytes)})\n`);
+  ctx.stdout.write(`wrote ${r.output}: ${r.samples} samples in [${utc(from)}, ${utc(to)}) (${humanBytes(r.bytes)})\n`);
   for (const b of r.blocks) {
     const what = b.action === 'cut' ? (b.cutUlid ? `cut into ${b.cutUlid}` : 'cut: no sample in the window') : b.action;
     const name = b.fromHead ? 'head (from the WAL)       ' : b.ulid;
-    ctx.stdout.write(`  ${name}  ${formatTime(b.minTime)} – ${formatTime(b.maxTime)}  ${what}, ${b.samples} samples\n`);
+    ctx.stdout.write(`  ${name}  ${utc(b.minTime)} – ${utc(b.maxTime)}  ${what}, ${b.samples} samples\n`);
   }
   for (const d of r.unreadableBlocks) ctx.stdout.write(`left out: block ${d} (no readable meta.json)\n`);
   for (const c of r.droppedEdgeChunks) {
-    ctx.stdout.write(`dropped: encoding-${c.encoding} chunk of {${c.labels.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}} ${formatTime(c.minTime)} – ${formatTime(c.maxTime)} (${c.samples} samples) crosses an edge and cannot be re-encoded\n`);
+    ctx.stdout.write(`dropped: encoding-${c.encoding} chunk of {${c.labels.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}} ${utc(c.minTime)} – ${utc(c.maxTime)} (${c.samples} samples) crosses an edge and cannot be re-encoded\n`);
   }
   if (r.head) {
     const l = r.head.left;

@@ -1,9 +1,9 @@
 /** `tsdbdump meta <pod> [--json]`: the pod's TSDB summary (blocks, head, size, version). */
-import { humanBytes } from '../../analysis/goFormat';
+import { humanBytes, utc } from '../../analysis/goFormat';
 import { ToolError } from '../../errors';
 import { podSummary } from '../../kube/summary';
-import { KUBE_OPTIONS, KUBE_USAGE, targetFrom } from '../../kube/target';
-import { formatTime } from '../../kube/time';
+import { KUBE_OPTIONS, KUBE_USAGE, targetFrom } from '../kubeArgs';
+
 import { parseCommandArgs } from '../args';
 import type { CliCommand } from '../types';
 
@@ -35,10 +35,10 @@ ${KUBE_USAGE}
     out.push(`pod        ${s.target.context}/${s.target.namespace}/${s.target.pod} (container ${s.target.container})`);
     out.push(`prometheus ${s.prometheusVersion ?? 'unknown'}, retention ${s.retention ?? 'unknown'}`);
     out.push(`data dir   ${s.dataDir}, ${humanBytes(s.sizeBytes)}`);
-    out.push(`range      ${formatTime(s.minTime)} – ${formatTime(s.maxTime)} (blocks and head)`);
+    out.push(`range      ${utc(s.minTime)} – ${utc(s.maxTime)} (blocks and head)`);
     out.push(`head       ${s.headFiles} chunks_head file(s), ${s.walSegments} WAL segment(s)`);
     out.push(`blocks     ${s.blocks.length}`);
-    for (const b of s.blocks) out.push(`  ${b.ulid}  ${formatTime(b.minTime)} – ${formatTime(b.maxTime)}  ${humanBytes(b.sizeBytes)}`);
+    for (const b of s.blocks) out.push(`  ${b.ulid}  ${utc(b.minTime)} – ${utc(b.maxTime)}  ${humanBytes(b.sizeBytes)}`);
     ctx.stdout.write(`${out.join('\n')}\n`);
     return 0;
   },

@@ -1,6 +1,6 @@
 /** `tsdbdump pods [--context C] [-n NS] [-l selector] [--json]` */
 import { ToolError } from '../../errors';
-import { listPrometheusPods } from '../../kube/pods';
+import { listPrometheusPods } from '../../kube/prometheusPods';
 import { parseCommandArgs } from '../args';
 import type { CliCommand } from '../types';
 

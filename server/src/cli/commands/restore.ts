@@ -1,11 +1,11 @@
 /** `tsdbdump restore <dump> <pod> [--mode replace|merge] [--backup file] [--yes] [--dry-run]` */
 import { createInterface } from 'node:readline/promises';
-import { humanBytes } from '../../analysis/goFormat';
+import { humanBytes, utc } from '../../analysis/goFormat';
 import { ToolError } from '../../errors';
 import { restoreToPod } from '../../kube/restore';
-import { KUBE_OPTIONS, KUBE_USAGE, targetFrom } from '../../kube/target';
+import { KUBE_OPTIONS, KUBE_USAGE, targetFrom } from '../kubeArgs';
 import type { RestorePreview, UploadMethod } from '../../protocol';
-import { formatTime } from '../../kube/time';
+
 import { oneOf, parseCommandArgs } from '../args';
 import type { CliCommand, CliContext } from '../types';
 
@@ -116,7 +116,7 @@ ${KUBE_USAGE}
     } else {
       ctx.stdout.write(`restored ${result.restoredBlocks.length} block(s) into ${result.target.context}/${result.target.namespace}/${result.target.pod}; backup at ${result.backup}\n`);
       for (const c of result.cleanedUp ?? []) ctx.stdout.write(`removed ${c}, left in the pod by an interrupted tsdbdump run\n`);
-      if (result.verifiedRange) ctx.stdout.write(`verified: ${result.verifiedSeries} series answer queries over ${formatTime(result.verifiedRange.from)} – ${formatTime(result.verifiedRange.to)}\n`);
+      if (result.verifiedRange) ctx.stdout.write(`verified: ${result.verifiedSeries} series answer queries over ${utc(result.verifiedRange.from)} – ${utc(result.verifiedRange.to)}\n`);
       for (const w of result.warnings) ctx.stdout.write(`warning: ${w}\n`);
     }
     return 0;

@@ -5,7 +5,8 @@
 import { k8s, type V1Pod } from './client';
 import { ToolError } from '../errors';
 import type { KubeTarget, PodInfo } from '../protocol';
-import { connect, kubeCall, type KubeConnection } from './kubeconfig';
+import { kubeCall } from './apiCall';
+import { connect, type KubeConnection } from './kubeconfig';
 
 /** Used when the user sets no selector: any of these labels, or a container image named like prometheus. */
 export const DEFAULT_POD_LABELS: [string, string][] = [

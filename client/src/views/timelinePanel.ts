@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { AnalysisResult } from '../../server/src/protocol';
-import { timelineData, type TimelineData } from './model';
+import type { AnalysisResult } from '../../../server/src/protocol';
+import { timelineData, type TimelineData } from '../model/timeline';
 
 export class TimelinePanels implements vscode.Disposable {
   private readonly panels = new Map<string, vscode.WebviewPanel>();

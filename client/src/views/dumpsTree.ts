@@ -5,10 +5,14 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { Requests, type AnalysisResult, type FailureInfo, type ProbeResult, type Severity, type VerifyDepth } from '../../server/src/protocol';
-import { DUMPS_MIME, dataDirOfFile, dumpChildren, dumpSummary, encodeDumpSources, formatBytes, type ModelNode } from './model';
-import type { Worker } from './worker';
-import { toWorkerError } from './worker';
+import { Requests, type AnalysisResult, type FailureInfo, type ProbeResult, type Severity, type VerifyDepth } from '../../../server/src/protocol';
+import type { Config } from '../config';
+import { dataDirOfFile } from '../model/discovery';
+import { DUMPS_MIME, encodeDumpSources } from '../model/dragDrop';
+import { dumpChildren, dumpSummary, type ModelNode } from '../model/dumpTree';
+import { formatBytes } from '../model/format';
+import type { Worker } from '../worker';
+import { toWorkerError } from '../worker';
 
 export interface DumpState {
   source: string;
@@ -65,6 +69,7 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
 
   constructor(
     private readonly worker: Worker,
+    private readonly config: Config,
     private readonly state: vscode.Memento,
     private readonly log: vscode.LogOutputChannel,
   ) {
@@ -88,8 +93,8 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
       worker.onDidRestart(() => {
         for (const d of this.dumps.values()) if (d.status !== 'pending') this.enqueue(d.source);
       }),
-      vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration('tsdbdump.dumpGlob')) {
+      config.onDidChange((keys) => {
+        if (keys.includes('dumpGlob')) {
           this.watch();
           void this.refresh();
         }
@@ -101,7 +106,7 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
   /** Re-watches the workspace for dumps and TSDB files; changes trigger a (debounced) refresh. */
   private watch(): void {
     for (const w of this.watchers) w.dispose();
-    const globs = [dumpGlob(), DATA_FILES_GLOB];
+    const globs = [this.config.settings.dumpGlob, DATA_FILES_GLOB];
     this.watchers = globs.flatMap((g) => {
       const w = vscode.workspace.createFileSystemWatcher(g);
       const onChange = (uri: vscode.Uri): void => this.onFileEvent(uri);
@@ -158,7 +163,7 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
 
   private async discover(): Promise<void> {
     const [files, dataFiles] = await Promise.all([
-      vscode.workspace.findFiles(dumpGlob(), EXCLUDE, 5000),
+      vscode.workspace.findFiles(this.config.settings.dumpGlob, EXCLUDE, 5000),
       vscode.workspace.findFiles(DATA_FILES_GLOB, EXCLUDE, 20000),
     ]);
     const candidates = new Set<string>(files.map((u) => u.fsPath));
@@ -170,7 +175,7 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
     for (const o of opened) candidates.add(o);
     let probes: ProbeResult[] = [];
     try {
-      probes = await this.worker.request<ProbeResult[]>(Requests.probe, { sources: [...candidates] });
+      probes = await this.worker.request(Requests.probe, { sources: [...candidates] });
     } catch (e) {
       this.log.error(`probing dumps failed: ${toWorkerError(e).message}`);
     }
@@ -183,14 +188,14 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
       }
     }
     this.changed.fire(undefined);
-    if (vscode.workspace.getConfiguration('tsdbdump').get<boolean>('analyzeOnOpen', true)) {
+    if (this.config.settings.analyzeOnOpen) {
       for (const d of this.dumps.values()) if (d.status === 'pending') this.enqueue(d.source);
     }
   }
 
   /** Adds a dump the user picked (kept across sessions) and analyses it. */
   async open(source: string): Promise<DumpState> {
-    const [probe] = await this.worker.request<ProbeResult[]>(Requests.probe, { sources: [source] });
+    const [probe] = await this.worker.request(Requests.probe, { sources: [source] });
     if (!probe || probe.kind === 'none') throw new Error(`${path.basename(source)} is not a Prometheus TSDB dump: ${probe?.reason ?? 'unknown'}`);
     const opened = this.state.get<string[]>(OPENED_KEY, []);
     if (!opened.includes(source)) await this.state.update(OPENED_KEY, [...opened, source]);
@@ -212,7 +217,7 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
     this.queue = this.queue.then(() =>
       vscode.window.withProgress({ location: { viewId: 'tsdbdump.dumps' }, title: `Analysing ${path.basename(source)}` }, async (progress) => {
         try {
-          await this.analyze(source, verifyDepth(), { progress });
+          await this.analyze(source, this.config.settings.verify, { progress });
         } catch (e) {
           this.log.warn(`analysis of ${source} failed: ${toWorkerError(e).message}`);
         }
@@ -228,7 +233,7 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
       this.changed.fire(d.node);
     }
     try {
-      return await this.worker.request<AnalysisResult>(Requests.analyze, { source, verify }, opts);
+      return await this.worker.request(Requests.analyze, { source, verify }, opts);
     } catch (e) {
       const err = toWorkerError(e);
       if (d && d.status === 'analysing') {
@@ -311,7 +316,7 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
     if (!d.result && d.status !== 'failed') {
       // Expanding shows the spinner until the analysis is done.
       try {
-        await this.analyze(d.source, verifyDepth());
+        await this.analyze(d.source, this.config.settings.verify);
       } catch {
         // shown as a message below
       }
@@ -347,7 +352,7 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
   async blockNode(source: string, ulid: string): Promise<EntryNode | undefined> {
     const d = this.dumps.get(source);
     if (!d) return undefined;
-    if (!d.result) await this.analyze(source, verifyDepth());
+    if (!d.result) await this.analyze(source, this.config.settings.verify);
     return this.entriesOf(d).find((n) => n.model.kind === 'block' && (n.model.ulid === ulid || n.model.id === ulid));
   }
 
@@ -363,14 +368,6 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
     for (const s of [...this.subscriptions, ...this.watchers]) s.dispose();
     this.changed.dispose();
   }
-}
-
-export function dumpGlob(): string {
-  return vscode.workspace.getConfiguration('tsdbdump').get<string>('dumpGlob') || '**/*.{tar.gz,tgz,tar}';
-}
-
-export function verifyDepth(): VerifyDepth {
-  return vscode.workspace.getConfiguration('tsdbdump').get<VerifyDepth>('verify') === 'quick' ? 'quick' : 'full';
 }
 
 function severityIcon(s: Severity): vscode.ThemeIcon {

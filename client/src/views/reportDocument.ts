@@ -4,19 +4,14 @@
  * lines, so clicking a Problems entry opens the report where the block or file is described.
  */
 import * as vscode from 'vscode';
-import { REPORT_SCHEME, Requests, sourceOfReportPath } from '../../server/src/protocol';
-import type { Worker } from './worker';
-import { reportDocUri, toWorkerError } from './worker';
-
-export interface ReportText {
-  text: string;
-  lines: Record<string, number>;
-}
+import { REPORT_SCHEME, Requests, sourceOfReportPath, type ReportResult } from '../../../server/src/protocol';
+import type { Worker } from '../worker';
+import { reportDocUri, toWorkerError } from '../worker';
 
 export class ReportProvider implements vscode.TextDocumentContentProvider, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
-  private readonly cache = new Map<string, ReportText>();
+  private readonly cache = new Map<string, ReportResult>();
   private readonly sub: vscode.Disposable;
 
   constructor(private readonly worker: Worker) {
@@ -33,10 +28,10 @@ export class ReportProvider implements vscode.TextDocumentContentProvider, vscod
     return sourceOfReportPath(uri.path);
   }
 
-  async report(source: string): Promise<ReportText> {
+  async report(source: string): Promise<ReportResult> {
     const cached = this.cache.get(source);
     if (cached) return cached;
-    const r = await this.worker.request<ReportText>(Requests.report, { source });
+    const r = await this.worker.request(Requests.report, { source });
     this.cache.set(source, r);
     return r;
   }

@@ -1,9 +1,12 @@
 /**
- * Time arguments: RFC 3339 with an explicit zone (`2025-01-03T06:00:00Z`, `…+02:00`), epoch
- * milliseconds, or `now`, `now-6h`, `now-1h30m`, `now+15m`. A time without a zone is refused:
- * guessing local time silently would dump the wrong window.
+ * Times typed by a user, the one parser for the CLI's --from/--to and VS Code's Dump from Pod
+ * (through the worker's `parseTimes` request): RFC 3339 with an explicit zone
+ * (`2025-01-03T06:00:00Z`, `…+02:00`), epoch milliseconds, or `now`, `now-6h`, `now-1h30m`,
+ * `now+15m`. A time without a zone is refused: guessing local time silently would dump the wrong
+ * window. Durations are Prometheus's (`6h`, `1h30m`, `2d`), also used for retention.
  */
-import { ToolError } from '../errors';
+import { ToolError } from './errors';
+import type { ParsedTime } from './protocol';
 
 const UNIT_MS: Record<string, number> = {
   ms: 1,
@@ -31,6 +34,7 @@ export function parseDuration(text: string): number {
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})$/;
 
+/** One time; throws a usage ToolError whose message says what is accepted. */
 export function parseTime(text: string, now: number = Date.now()): number {
   const t = text.trim();
   if (/^now$/i.test(t)) return now;
@@ -52,6 +56,18 @@ export function parseTime(text: string, now: number = Date.now()): number {
   throw new ToolError('usage', `"${t}" is not a time: use RFC 3339 with a zone (2025-01-03T06:00:00Z), epoch milliseconds, or now-6h`);
 }
 
-export function formatTime(ms: number | undefined): string {
-  return ms === undefined ? '-' : new Date(ms).toISOString();
+/** A range bound: empty (or only spaces) is no bound, anything else must be a time. */
+export function parseTimeBound(text: string | undefined, now: number = Date.now()): number | undefined {
+  return text === undefined || text.trim() === '' ? undefined : parseTime(text, now);
+}
+
+/** Each text as an instant or the parser's error, for the worker's `parseTimes` request. */
+export function parseTimes(texts: readonly string[], now: number = Date.now()): ParsedTime[] {
+  return texts.map((text) => {
+    try {
+      return { text, ms: parseTimeBound(text, now) };
+    } catch (e) {
+      return { text, error: e instanceof Error ? e.message : String(e) };
+    }
+  });
 }

@@ -11,12 +11,13 @@ import {
   type KubeContextInfo,
   type KubeTarget,
   type PodInfo,
-  type PodTsdbSummary,
   type RestoreResult,
-} from '../../server/src/protocol';
-import { DUMPS_MIME, decodeDumpSources, dumpPathsFromUriList, formatBytes, formatRange } from './model';
-import type { Worker } from './worker';
-import { toWorkerError } from './worker';
+} from '../../../server/src/protocol';
+import type { Config } from '../config';
+import { DUMPS_MIME, decodeDumpSources, dumpPathsFromUriList } from '../model/dragDrop';
+import { formatBytes, formatRange } from '../model/format';
+import type { Worker } from '../worker';
+import { toWorkerError } from '../worker';
 
 export type PodNode =
   | { type: 'context'; context: KubeContextInfo }
@@ -25,17 +26,9 @@ export type PodNode =
   | { type: 'container'; pod: PodInfo; container: string }
   | { type: 'info'; label: string; description?: string; icon: string; error?: boolean };
 
-export function kubeSettings(): { kubeconfig?: string; labelSelector?: string; dataDir?: string } {
-  const c = vscode.workspace.getConfiguration('tsdbdump');
-  return {
-    kubeconfig: c.get<string>('kubeconfig') || undefined,
-    labelSelector: c.get<string>('labelSelector') || undefined,
-    dataDir: c.get<string>('defaultDataDir') || undefined,
-  };
-}
-
-export function targetOf(pod: PodInfo, container?: string): KubeTarget {
-  const s = kubeSettings();
+/** The worker's target for a pod of the tree (or a container of it), with the kubeconfig and data dir settings. */
+export function targetOf(config: Config, pod: PodInfo, container?: string): KubeTarget {
+  const s = config.settings;
   return {
     kubeconfig: s.kubeconfig,
     context: pod.context,
@@ -57,7 +50,10 @@ export class PodsProvider implements vscode.TreeDataProvider<PodNode>, vscode.Tr
   /** The last restore into each pod, shown under it. */
   private readonly restores = new Map<string, RestoreResult>();
 
-  constructor(private readonly worker: Worker) {}
+  constructor(
+    private readonly worker: Worker,
+    private readonly config: Config,
+  ) {}
 
   setAnalysis(pod: PodInfo, result: AnalysisResult): void {
     this.analyses.set(podKey(pod), result);
@@ -155,7 +151,7 @@ export class PodsProvider implements vscode.TreeDataProvider<PodNode>, vscode.Tr
       }
       if (n.type === 'context') {
         const pods = await this.pods(n.context.name);
-        if (!pods.length) return [{ type: 'info', label: 'No Prometheus pods found', description: kubeSettings().labelSelector, icon: 'info' }];
+        if (!pods.length) return [{ type: 'info', label: 'No Prometheus pods found', description: this.config.settings.labelSelector, icon: 'info' }];
         const byNs = new Map<string, PodInfo[]>();
         for (const p of pods) byNs.set(p.namespace, [...(byNs.get(p.namespace) ?? []), p]);
         return [...byNs].map(([namespace, ps]) => ({ type: 'namespace', context: n.context.name, namespace, pods: ps }));
@@ -180,7 +176,7 @@ export class PodsProvider implements vscode.TreeDataProvider<PodNode>, vscode.Tr
    */
   private async listContexts(): Promise<KubeContextInfo[] | undefined> {
     try {
-      const contexts = await this.worker.request<KubeContextInfo[]>(Requests.listContexts, { kubeconfig: kubeSettings().kubeconfig });
+      const contexts = await this.worker.request(Requests.listContexts, { kubeconfig: this.config.settings.kubeconfig });
       void vscode.commands.executeCommand('setContext', 'tsdbdump.noKubeconfig', false);
       return contexts;
     } catch (e) {
@@ -193,8 +189,8 @@ export class PodsProvider implements vscode.TreeDataProvider<PodNode>, vscode.Tr
   private pods(context: string): Promise<PodInfo[]> {
     let p = this.podCache.get(context);
     if (!p) {
-      const s = kubeSettings();
-      p = this.worker.request<PodInfo[]>(Requests.listPods, { kubeconfig: s.kubeconfig, context, labelSelector: s.labelSelector });
+      const s = this.config.settings;
+      p = this.worker.request(Requests.listPods, { kubeconfig: s.kubeconfig, context, labelSelector: s.labelSelector });
       this.podCache.set(context, p);
       p.catch(() => this.podCache.delete(context));
     }
@@ -203,7 +199,7 @@ export class PodsProvider implements vscode.TreeDataProvider<PodNode>, vscode.Tr
 
   private async summary(pod: PodInfo): Promise<PodNode[]> {
     try {
-      const s = await this.worker.request<PodTsdbSummary>(Requests.podSummary, targetOf(pod));
+      const s = await this.worker.request(Requests.podSummary, targetOf(this.config, pod));
       if (s.error) return [{ type: 'info', label: s.error.code, description: s.error.message, icon: 'error', error: true }];
       const out: PodNode[] = [
         { type: 'info', label: 'TSDB', description: `${s.dataDir} · ${formatBytes(s.sizeBytes)}`, icon: 'database' },
