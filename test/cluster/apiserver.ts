@@ -11,7 +11,7 @@ import {
   type Json, type StatusBody, badRequest, forbidden, matchLabels, namespaceObject, notFound, parseFieldSelector,
   parseLabelSelector, podObject, status, table,
 } from './k8s';
-import { type LogBuffer, type PodEvents, PodSlot, PROMETHEUS_PORT, PROMETHEUS_PORT_NAME } from './pods';
+import { type LogBuffer, type PodEvents, PodSlot, PROMETHEUS_PORT, PROMETHEUS_PORT_NAME } from './podRuntime';
 
 export interface TestUser {
   name: string;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestCluster, type TestCluster } from './index';
+import { startTestCluster, type TestCluster } from './testCluster';
 
 type K8s = typeof import('@kubernetes/client-node', { with: { 'resolution-mode': 'import' } });
 type V1Status = import('@kubernetes/client-node', { with: { 'resolution-mode': 'import' } }).V1Status;

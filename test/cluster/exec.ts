@@ -12,7 +12,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { ClusterState, TestUser } from './apiserver';
 import { isAllowed, writeRawStatus } from './apiserver';
 import { type Json, type StatusBody, badRequest, forbidden, notFound, status } from './k8s';
-import { CONTAINER_PATH, type ContainerRun, type PodInstance, type PodSlot, chrootArgv, killGroup, resolveInRoot, signalNumber } from './pods';
+import { CONTAINER_PATH, type ContainerRun, type PodInstance, type PodSlot, chrootArgv, killGroup, resolveInRoot, signalNumber } from './podRuntime';
 
 /** Faults the tests can inject into the next exec of a pod (`pod` is "namespace/name"). */
 export type ExecFault =

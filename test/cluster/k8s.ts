@@ -1,10 +1,10 @@
 /**
  * Kubernetes object shapes served by the test cluster: Status errors, Pod and Namespace objects,
  * Table rows, label and field selectors. Shapes follow the real API server (see
- * docs kube-api-subset.md); only what kubectl and client-node read is filled in.
+ * docs/kube-api-subset.md); only what kubectl and client-node read is filled in.
  */
-import type { ContainerRun, PodInstance, PodSlot } from './pods';
-import { PROMETHEUS_PORT, PROMETHEUS_PORT_NAME, prometheusArgv } from './pods';
+import type { ContainerRun, PodInstance, PodSlot } from './podRuntime';
+import { PROMETHEUS_PORT, PROMETHEUS_PORT_NAME, prometheusArgv } from './podRuntime';
 
 export type Json = Record<string, unknown>;
 

@@ -21,7 +21,7 @@ import { promApi } from '../../server/src/kube/prometheusApi';
 import { podSummary } from '../../server/src/kube/summary';
 import { analyzePod } from '../../server/src/kube/analyzePod';
 import { facts, repoRoot } from '../helpers/fixtures';
-import type { TestCluster } from './index';
+import type { TestCluster } from './testCluster';
 import { assertRestoredFromDump, BLOCK_RE, eventually, hashTree, sha256File, startKubeTestCluster, tarGzEntries, waitTsdbSettled } from './kube-helpers';
 
 const run = promisify(execFile);

@@ -15,7 +15,7 @@ import { dumpFromPod, executeDump, planDump } from '../../server/src/kube/dump';
 import { restoreToPod } from '../../server/src/kube/restore';
 import { dataDir, dumpPath } from '../helpers/fixtures';
 import type { KubeTarget } from '../../server/src/protocol';
-import type { TestCluster } from './index';
+import type { TestCluster } from './testCluster';
 import { BLOCK_RE, eventually, hashTree, midSizeFixture, seriesAt as seriesAtTime, startKubeTestCluster, tarGzEntries, waitTsdbSettled } from './kube-helpers';
 
 const run = promisify(execFile);

@@ -10,7 +10,7 @@ import { resolvePod } from '../../server/src/kube/prometheusPods';
 import { promApi } from '../../server/src/kube/prometheusApi';
 import type { KubeTarget } from '../../server/src/protocol';
 import { repoRoot } from '../helpers/fixtures';
-import { defaultTopology, startTestCluster, type StartOptions, type TestCluster } from './index';
+import { defaultTopology, startTestCluster, type StartOptions, type TestCluster } from './testCluster';
 
 /**
  * The `big` scenario with 16 MB of extra blocks (about 20 MB of data, built once, about a minute):

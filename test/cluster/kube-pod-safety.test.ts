@@ -26,7 +26,7 @@ import { restoreToPod } from '../../server/src/kube/restore';
 import { compareVersions } from '../../server/src/kube/prometheusApi';
 import type { KubeTarget, RestorePreview } from '../../server/src/protocol';
 import { dumpPath, dumpPath3 } from '../helpers/fixtures';
-import { defaultTopology, startTestCluster, type TestCluster } from './index';
+import { defaultTopology, startTestCluster, type TestCluster } from './testCluster';
 import { assertRestoredFromDump, BLOCK_RE, seriesAt as seriesAtTime } from './kube-helpers';
 
 const AT = Date.parse('2025-01-03T06:00:00Z');

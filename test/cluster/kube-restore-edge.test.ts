@@ -24,7 +24,7 @@ import { getPod, resolvePod } from '../../server/src/kube/prometheusPods';
 import { restoreToPod } from '../../server/src/kube/restore';
 import type { KubeTarget, RestorePreview } from '../../server/src/protocol';
 import { dumpPath } from '../helpers/fixtures';
-import { defaultTopology, startTestCluster, type TestCluster } from './index';
+import { defaultTopology, startTestCluster, type TestCluster } from './testCluster';
 import { assertRestoredFromDump, BLOCK_RE, hashTree, seriesAt as seriesAtTime, tarGzEntries, waitTsdbSettled } from './kube-helpers';
 
 const run = promisify(execFile);

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestCluster, type TestCluster } from './index';
+import { startTestCluster, type TestCluster } from './testCluster';
 
 interface Run {
   code: number | null;

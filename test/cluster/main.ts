@@ -5,7 +5,7 @@
  * process on SIGINT/SIGTERM.
  */
 import path from 'node:path';
-import { startTestCluster, type StartOptions } from './index';
+import { startTestCluster, type StartOptions } from './testCluster';
 
 function usage(message: string): never {
   process.stderr.write(`${message}\nusage: npm run test-cluster -- --kubeconfig <path> [--state-dir <dir>] [--seed <cluster>/<namespace>/<pod>=<dir>]...\n`);

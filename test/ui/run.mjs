@@ -53,7 +53,7 @@ function recordSteps(name, tag, results, server) {
  */
 async function startCluster(name) {
   if (process.getuid?.() !== 0) throw new Error('the vscode phase runs the Pods tests against the loopback test cluster, which needs root (chroot)');
-  const { startTestCluster } = createRequire(import.meta.url)(path.join(repoRoot, 'out/test/cluster/index.js'));
+  const { startTestCluster } = createRequire(import.meta.url)(path.join(repoRoot, 'out/test/cluster/testCluster.js'));
   const stateDir = path.join(runDir, `cluster-${name}`);
   const cluster = await startTestCluster({ stateDir });
   clusters.push(cluster);

@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import { dumpFromPod } from './dumpFromPod';
 import { analyze, openDump, refresh, revealBlock, showReport } from './dumps';
-import { analyzePod } from './pods';
+import { analyzePod } from './analyzePod';
 import { repair } from './repair';
 import { restore } from './restore';
 import type { Command, Services } from './services';

@@ -1,7 +1,7 @@
 /**
  * The analysis engine: reads a dump entry by entry (in archive order, bounded memory), hands each
  * file to the parser for its kind, and combines the facts into an AnalysisResult with diagnostics
- * whose severity follows what Prometheus 2.42 does (tsdb-format.md §7, §9, EXPECTED.md): error
+ * whose severity follows what Prometheus 2.42 does (docs/tsdb-format.md §7, §9, EXPECTED.md): error
  * where it refuses to start or loses / does not serve data, warning where it starts but something
  * is off, information for things it cleans up by itself.
  */

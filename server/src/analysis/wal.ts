@@ -4,10 +4,10 @@ import { WAL_PAGE_SIZE } from '../tsdb/wal';
 import { pad, utc } from './goFormat';
 import { numberingGaps } from '../tsdb/blockDir';
 import type { Analysis, SegmentState } from './state';
+import { missingFirstReplayedSegment, newestCheckpoint, replayedSegments } from './walReplay';
 
 export function activeCheckpoint(a: Analysis): number | undefined {
-  const ns = [...a.checkpoints.keys()];
-  return ns.length ? Math.max(...ns) : undefined;
+  return newestCheckpoint([...a.checkpoints.keys()].map((number) => ({ number })))?.number;
 }
 
 /** Sample ranges ([from, to) ) of what WAL replay brings back: checkpoint plus segments after it. */
@@ -18,7 +18,7 @@ export function walCoverage(a: Analysis): TimeRange[] {
     if (s.summary?.minTime !== undefined && s.summary.maxTime !== undefined) out.push({ from: s.summary.minTime, to: s.summary.maxTime + 1 });
   };
   if (cp !== undefined) for (const s of a.checkpoints.get(cp) ?? []) add(s);
-  for (const s of a.walSegments) if (cp === undefined || s.number > cp) add(s);
+  for (const s of replayedSegments(a.walSegments, cp)) add(s);
   return out;
 }
 
@@ -54,8 +54,8 @@ export function walInfo(a: Analysis): AnalysisResult['wal'] {
       series: cpSegs.reduce((n, s) => n + (s.summary?.series ?? 0), 0),
       samples: cpSegs.reduce((n, s) => n + (s.summary?.samples ?? 0), 0),
     };
-    const after = segs.filter((s) => s.number > cp);
-    if (after.length > 0 && after[0].number !== cp + 1) {
+    const after = replayedSegments(segs, cp);
+    if (missingFirstReplayedSegment(segs.map((s) => s.number), cp) !== undefined) {
       const missing = pad(cp + 1, 8);
       a.diag({
         code: 'wal-checkpoint-stale',
@@ -83,7 +83,7 @@ export function walInfo(a: Analysis): AnalysisResult['wal'] {
     }
     for (const s of cpSegs) walRecordDiagnostics(a, [s], 'checkpoint');
   }
-  const replayed = segs.filter((s) => cp === undefined || s.number > cp);
+  const replayed = replayedSegments(segs, cp);
   walRecordDiagnostics(a, replayed, 'wal');
   walRecordDiagnostics(a, [...a.wblSegments].sort((x, y) => x.number - y.number), 'wbl');
 

@@ -5,7 +5,7 @@
  */
 import { toToolError } from '../errors';
 import { humanBytes } from '../analysis/goFormat';
-import { COMMANDS } from './commands';
+import { COMMANDS } from './commands/table';
 import type { CliContext, Progress } from './types';
 
 const HELP = () => `Usage: tsdbdump <command> [options]

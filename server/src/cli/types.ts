@@ -1,6 +1,6 @@
 /**
  * The CLI's command table. Each command is one module under commands/ exporting a CliCommand;
- * commands/index.ts lists them. A command returns its exit code: 0 fine, 1 problems found in the
+ * commands/table.ts lists them. A command returns its exit code: 0 fine, 1 problems found in the
  * data (error diagnostics), 2 usage or I/O error (throw a ToolError for those; main.ts prints it).
  */
 import type { Writable } from 'node:stream';

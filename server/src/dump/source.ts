@@ -1,6 +1,6 @@
 /**
  * Opens a dump source (a `.tar.gz`/`.tgz`/`.tar` file or a data directory) as an async stream of
- * entries in archive order, with paths relative to the data dir root (tsdb-format.md §1 "Dump
+ * entries in archive order, with paths relative to the data dir root (docs/tsdb-format.md §1 "Dump
  * tarball"). The consumer reads each entry's body before asking for the next one (back-pressure:
  * nothing is read ahead beyond the stream buffers); a body left unread is skipped.
  *
@@ -252,27 +252,8 @@ function tarSource(makeInput: () => Readable, file: string, kind: 'tar' | 'tar.g
       }
     });
     const extract = tarStream.extract();
-    let decoded: Readable = input;
-    let gunzip: zlib.Gunzip | undefined;
-    if (kind === 'tar.gz') {
-      // A deep output buffer lets inflation (on the libuv pool) run ahead while the main thread parses.
-      gunzip = zlib.createGunzip({ chunkSize: GUNZIP_CHUNK, readableHighWaterMark: GUNZIP_AHEAD } as zlib.ZlibOptions);
-      // gzip reports a cut stream when it is ended, and its error destroys it, dropping output it
-      // still buffers. So it is ended only once everything decoded so far went on to the extractor.
-      input.pipe(gunzip, { end: false });
-      decoded = gunzip;
-      input.on('error', (e) => gunzip!.destroy(e));
-      input.on('end', () => endWhenDrained(gunzip!));
-    }
-    let sniffed = false;
-    const sniff: Buffer[] = [];
-    let sniffLen = 0;
-    decoded.on('data', (chunk: Buffer) => {
-      if (sniffed) return;
-      sniff.push(chunk);
-      sniffLen += chunk.length;
-      if (sniffLen >= 512) sniffed = true;
-    });
+    const { decoded, gunzip } = tarBytesOf(input, kind);
+    const sniff = firstChunks(decoded, 512);
     decoded.pipe(extract as unknown as NodeJS.WritableStream);
     // A gzip error (cut or damaged data) ends the extractor's input instead of destroying it, so
     // the entries decoded before it are still handed on, however slowly they are consumed; the
@@ -295,17 +276,9 @@ function tarSource(makeInput: () => Readable, file: string, kind: 'tar' | 'tar.g
     let sawAnything = false;
 
     const toEntry = (e: PendingEntry, body: AsyncIterable<Uint8Array>): DumpEntry | undefined => {
-      const root = rootParts ?? [];
-      const under = root.every((r, i) => e.parts[i] === r) && e.parts.length >= root.length;
-      const rel = under ? e.parts.slice(root.length).join('/') : e.parts.join('/');
-      if (rel === '') return undefined; // the root directory itself
-      // Old promdump builds wrote `/prometheus/01H…/index`: an absolute name is fine inside the data
-      // dir, but one that is not TSDB data (`/etc/passwd`) could overwrite a system file on extraction.
-      if (e.absolute && (!under || classifyPath(rel).kind === 'other')) {
-        problems.push({ code: 'tar-unsafe-path', path: e.name, message: `entry "${e.name}" has an absolute path outside the data directory; skipped, never written` });
-        return undefined;
-      }
-      return { path: rel, type: e.type, size: e.size, stream: body };
+      const placed = placeUnderRoot(e, rootParts ?? []);
+      if (placed.unsafe) problems.push({ code: 'tar-unsafe-path', path: e.name, message: placed.unsafe });
+      return placed.path === undefined ? undefined : { path: placed.path, type: e.type, size: e.size, stream: body };
     };
 
     try {
@@ -318,14 +291,7 @@ function tarSource(makeInput: () => Readable, file: string, kind: 'tar' | 'tar.g
         const type = entryTypeOf(header.type);
         const body = new EntryBody((raw as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]());
         const { parts, absolute, dotdot } = splitName(name);
-        const unsafe =
-          dotdot
-            ? `entry "${name}" contains ".." and could write outside the data directory`
-            : type === 'symlink' || type === 'link'
-              ? `entry "${name}" is a ${type === 'symlink' ? 'symbolic' : 'hard'} link (to "${header.linkname ?? ''}")`
-              : type === 'device'
-                ? `entry "${name}" is a device or FIFO`
-                : undefined;
+        const unsafe = unsafeEntryReason(name, type, dotdot, header.linkname);
         if (unsafe) {
           problems.push({ code: 'tar-unsafe-path', path: name, message: `${unsafe}; skipped, never followed or written` });
           await body.drain();
@@ -368,13 +334,7 @@ function tarSource(makeInput: () => Readable, file: string, kind: 'tar' | 'tar.g
     } catch (err) {
       if (opts.signal?.aborted) throw new ToolError('cancelled', 'cancelled');
       const reason = describeReadError(decodeError ?? err);
-      if (!sawAnything) {
-        const head = Buffer.concat(sniff);
-        if (kind === 'tar.gz' && head.length > 0 && !hasUstarMagic(head)) {
-          throw new ToolError('not-a-dump', `${file} is gzip-compressed but not a tar archive: not a Prometheus dump`);
-        }
-        throw new ToolError('dump-truncated', `${file} is damaged or cut short before its first entry (${reason}): nothing could be read`);
-      }
+      if (!sawAnything) throw nothingReadError(file, kind, Buffer.concat(sniff), reason);
       problems.push({
         code: 'dump-truncated',
         path: currentName ?? '',
@@ -386,13 +346,7 @@ function tarSource(makeInput: () => Readable, file: string, kind: 'tar' | 'tar.g
       gunzip?.destroy();
       extract.destroy();
     }
-    if (!sawAnything) {
-      const head = Buffer.concat(sniff);
-      if (kind === 'tar.gz' && !hasUstarMagic(head) && head.length > 0) {
-        throw new ToolError('not-a-dump', `${file} is gzip-compressed but not a tar archive: not a Prometheus dump`);
-      }
-      throw new ToolError('not-a-dump', `${file} is an empty archive: not a Prometheus dump`);
-    }
+    if (!sawAnything) throw nothingReadError(file, kind, Buffer.concat(sniff));
     if (rootParts === undefined) {
       const truncated = problems.some((p) => p.code === 'dump-truncated');
       if (!truncated) {
@@ -405,6 +359,68 @@ function tarSource(makeInput: () => Readable, file: string, kind: 'tar' | 'tar.g
     }
     opts.onProgress?.({ bytes: bytesRead, totalBytes: totalBytes || undefined });
   }
+}
+
+/** The tar bytes of an archive's input: the input itself, or what a gunzip decodes from it. */
+function tarBytesOf(input: Readable, kind: 'tar' | 'tar.gz'): { decoded: Readable; gunzip?: zlib.Gunzip } {
+  if (kind === 'tar') return { decoded: input };
+  // A deep output buffer lets inflation (on the libuv pool) run ahead while the main thread parses.
+  const gunzip = zlib.createGunzip({ chunkSize: GUNZIP_CHUNK, readableHighWaterMark: GUNZIP_AHEAD } as zlib.ZlibOptions);
+  // gzip reports a cut stream when it is ended, and its error destroys it, dropping output it
+  // still buffers. So it is ended only once everything decoded so far went on to the extractor.
+  input.pipe(gunzip, { end: false });
+  input.on('error', (e) => gunzip.destroy(e));
+  input.on('end', () => endWhenDrained(gunzip));
+  return { decoded: gunzip, gunzip };
+}
+
+/** The first chunks of a stream, at least `bytes` of them (to tell what the data is when nothing parses). */
+function firstChunks(stream: Readable, bytes: number): Buffer[] {
+  const out: Buffer[] = [];
+  let length = 0;
+  const onData = (chunk: Buffer): void => {
+    out.push(chunk);
+    length += chunk.length;
+    if (length >= bytes) stream.off('data', onData);
+  };
+  stream.on('data', onData);
+  return out;
+}
+
+/** Why an entry must be skipped whatever its path: `..`, a link, a device (undefined: it is safe). */
+export function unsafeEntryReason(name: string, type: EntryType, dotdot: boolean, linkname?: string | null): string | undefined {
+  if (dotdot) return `entry "${name}" contains ".." and could write outside the data directory`;
+  if (type === 'symlink' || type === 'link') return `entry "${name}" is a ${type === 'symlink' ? 'symbolic' : 'hard'} link (to "${linkname ?? ''}")`;
+  if (type === 'device') return `entry "${name}" is a device or FIFO`;
+  return undefined;
+}
+
+/**
+ * An entry's path relative to the data dir root (the archive's leading directories above it
+ * removed); no path for the root itself or for an absolute name that is not TSDB data inside it.
+ * Old promdump builds wrote `/prometheus/01H…/index`: an absolute name is fine inside the data dir,
+ * but one that is not TSDB data (`/etc/passwd`) could overwrite a system file on extraction.
+ */
+export function placeUnderRoot(e: { name: string; parts: string[]; absolute: boolean }, root: string[]): { path?: string; unsafe?: string } {
+  const under = root.every((r, i) => e.parts[i] === r) && e.parts.length >= root.length;
+  const rel = under ? e.parts.slice(root.length).join('/') : e.parts.join('/');
+  if (rel === '') return {};
+  if (e.absolute && (!under || classifyPath(rel).kind === 'other')) {
+    return { unsafe: `entry "${e.name}" has an absolute path outside the data directory; skipped, never written` };
+  }
+  return { path: rel };
+}
+
+/**
+ * The error when an archive yields no entry at all: gzip around something that is not tar, an empty
+ * archive, or (with the read error's reason) data damaged or cut before the first entry.
+ */
+export function nothingReadError(file: string, kind: 'tar' | 'tar.gz', head: Uint8Array, reason?: string): ToolError {
+  if (kind === 'tar.gz' && head.length > 0 && !hasUstarMagic(head)) {
+    return new ToolError('not-a-dump', `${file} is gzip-compressed but not a tar archive: not a Prometheus dump`);
+  }
+  if (reason !== undefined) return new ToolError('dump-truncated', `${file} is damaged or cut short before its first entry (${reason}): nothing could be read`);
+  return new ToolError('not-a-dump', `${file} is an empty archive: not a Prometheus dump`);
 }
 
 /** Ends a gunzip once its input is all written and its output all taken (polled: streams have no event for both). */

@@ -19,7 +19,7 @@ import { parseTombstones } from '../tsdb/tombstones';
 import { createWalSegmentScanner } from '../tsdb/wal';
 import type { BlockModel, CheckpointModel, HeadFileModel, HeadRecordModel, IntervalPiece, WalRecordModel, WalSegmentModel } from './model';
 import { seriesKey } from './model';
-import type { BadChunk, BlockFacts, RepairFacts } from './plan';
+import type { BadChunk, BlockFacts, RepairFacts } from './facts';
 
 export interface EntryInfo {
   path: string;

@@ -1,7 +1,7 @@
 /**
  * The sample-holdings model behind repair decisions: what each file of a dump holds (per series,
  * as time intervals with sample counts or as exact sample timestamps), which of it Prometheus 2.42
- * would actually serve from a given set of files (tsdb-format.md §6, §7, §9), and how many samples
+ * would actually serve from a given set of files (docs/tsdb-format.md §6, §7, §9), and how many samples
  * one holding set has that another lacks.
  *
  * A sample counts as held by a block chunk when its timestamp lies in the chunk's [minTime, maxTime]
@@ -9,6 +9,8 @@
  * Where an interval is only partly covered by what remains, its loss is estimated in proportion to
  * the uncovered time, minus the exact points that remain there.
  */
+import { missingFirstReplayedSegment, newestCheckpoint, replayedSegments } from '../analysis/walReplay';
+import type { DiagnosticCode } from '../errors';
 import type { TimeRange } from '../protocol';
 import { numberingGaps } from '../tsdb/blockDir';
 
@@ -126,34 +128,52 @@ export function unionHolds(...sets: HoldSet[]): HoldSet {
 
 // ---- What Prometheus would refuse ----------------------------------------------------------------
 
+/**
+ * A fatal startup error Prometheus would hit. The planner decides on the structured fields (which
+ * code, which file, segment or block); the message is only for people.
+ */
+export interface StartupFailure {
+  code: Extract<DiagnosticCode, 'head-chunks-out-of-sequence' | 'head-chunk-corrupt' | 'wal-segments-not-sequential' | 'wal-checkpoint-stale' | 'wal-record-corrupt' | 'index-corrupt'>;
+  /** The file concerned (a head chunk file, a checkpoint segment). */
+  file?: string;
+  /** The WAL segment (or, for a stale checkpoint, the missing segment) concerned. */
+  segment?: number;
+  /** The checkpoint concerned (checkpoint.N). */
+  checkpoint?: number;
+  /** The block dir concerned. */
+  block?: string;
+  message: string;
+}
+
 /** Fatal startup errors Prometheus 2.42 would hit on this layout (empty: it starts). */
-export function startupFailures(layout: Layout): string[] {
-  const out: string[] = [];
+export function startupFailures(layout: Layout): StartupFailure[] {
+  const out: StartupFailure[] = [];
   const head = [...layout.headFiles].sort((a, b) => a.number - b.number);
-  for (const [prev, cur] of numberingGaps(head)) out.push(`found unsequential head chunk files ${pad6(prev.number)} and ${pad6(cur.number)}`);
-  for (const h of head) if (!h.file.headerOk) out.push(`head chunk file ${pad6(h.number)} has a bad header`);
+  for (const [prev, cur] of numberingGaps(head)) {
+    out.push({ code: 'head-chunks-out-of-sequence', file: cur.file.path, message: `found unsequential head chunk files ${pad6(prev.number)} and ${pad6(cur.number)}` });
+  }
+  for (const h of head) if (!h.file.headerOk) out.push({ code: 'head-chunk-corrupt', file: h.file.path, message: `head chunk file ${pad6(h.number)} has a bad header` });
   const wal = [...layout.wal].sort((a, b) => a.number - b.number);
   const walGap = numberingGaps(wal)[0];
-  if (walGap) out.push(`segments are not sequential (${pad8(walGap[0].number)} then ${pad8(walGap[1].number)})`);
-  const cp = newestCheckpoint(layout);
-  if (cp && wal.length > 0) {
-    const last = wal[wal.length - 1].number;
-    if (last >= cp.number + 1 && wal[0].number > cp.number + 1) out.push(`checkpoint.${pad8(cp.number)} is not followed by segment ${pad8(cp.number + 1)}`);
+  if (walGap) {
+    const [a, b] = walGap;
+    out.push({ code: 'wal-segments-not-sequential', segment: b.number, message: `segments are not sequential (${pad8(a.number)} then ${pad8(b.number)})` });
+  }
+  const cp = newestCheckpoint(layout.checkpoints);
+  const missing = missingFirstReplayedSegment(wal.map((w) => w.number), cp?.number);
+  if (cp && missing !== undefined) {
+    out.push({ code: 'wal-checkpoint-stale', checkpoint: cp.number, segment: missing, message: `checkpoint.${pad8(cp.number)} is not followed by segment ${pad8(missing)}` });
   }
   if (cp) {
     for (const s of cp.cp.segments) {
       const cut = cp.cuts?.get(s.path);
-      if (s.corruptAt !== undefined && (cut === undefined || cut > s.corruptAt)) out.push(`backfill checkpoint: ${s.path} is damaged at byte ${s.corruptAt}`);
+      if (s.corruptAt !== undefined && (cut === undefined || cut > s.corruptAt)) {
+        out.push({ code: 'wal-record-corrupt', checkpoint: cp.number, file: s.path, message: `backfill checkpoint: ${s.path} is damaged at byte ${s.corruptAt}` });
+      }
     }
   }
-  for (const b of layout.blocks) if (b.loadable && b.block.indexFatal) out.push(`corrupted block ${b.block.dir}`);
+  for (const b of layout.blocks) if (b.loadable && b.block.indexFatal) out.push({ code: 'index-corrupt', block: b.block.dir, message: `corrupted block ${b.block.dir}` });
   return out;
-}
-
-function newestCheckpoint(layout: Layout): Layout['checkpoints'][number] | undefined {
-  let best: Layout['checkpoints'][number] | undefined;
-  for (const c of layout.checkpoints) if (!best || c.number > best.number) best = c;
-  return best;
 }
 
 export const pad6 = (n: number): string => String(n).padStart(6, '0');
@@ -177,9 +197,9 @@ interface ReplayedRecord {
 /** WAL records Prometheus replays: the newest checkpoint, then segments after it, stopping at damage. */
 function replayedWal(layout: Layout): ReplayedRecord[] {
   const out: ReplayedRecord[] = [];
-  const cp = newestCheckpoint(layout);
+  const cp = newestCheckpoint(layout.checkpoints);
   if (cp) for (const s of [...cp.cp.segments].sort((a, b) => a.number - b.number)) for (const rec of s.records) out.push({ rec });
-  const after = layout.wal.filter((w) => !cp || w.number > cp.number).sort((a, b) => a.number - b.number);
+  const after = replayedSegments(layout.wal, cp?.number);
   for (const w of after) {
     const limit = w.cutAt ?? Infinity;
     const damaged = w.seg.corruptAt !== undefined && w.seg.corruptAt < limit;

@@ -18,7 +18,9 @@ import { classifyPath, isUlid } from '../tsdb/blockDir';
 import { crc32c } from '../tsdb/crc32c';
 import { serializeMetaJson, type BlockMeta } from '../tsdb/metaJson';
 import { collectFacts, type EntryInfo } from './collect';
-import { emptyEdits, planFromFacts, type BadChunk, type PlannedRepair, type RepairFacts } from './plan';
+import { emptyEdits } from './edits';
+import type { BadChunk, RepairFacts } from './facts';
+import { planFromFacts, type PlannedRepair } from './plan';
 
 export type RepairPhase = 'analyse' | 'collect' | 'plan' | 'write' | 'verify';
 

@@ -5,7 +5,7 @@ import { createReadStream, existsSync, readFileSync, readdirSync } from 'node:fs
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { Readable } from 'node:stream';
-import { openSource, openTarStream } from '../../../server/src/dump/source';
+import { nothingReadError, openSource, openTarStream, placeUnderRoot, unsafeEntryReason } from '../../../server/src/dump/source';
 import { collectByteSource } from '../../../server/src/dump/byteSource';
 import { isToolError } from '../../../server/src/errors';
 import { dataDir, dumpPath } from '../../helpers/fixtures';
@@ -238,4 +238,35 @@ test('a cut .tar.gz yields the same complete entries to a fast and to a slow con
     assert.equal(t.length, 1);
     assert.match(t[0].message, /gzip stream cut short/);
   }
+});
+
+// ---- the tar reader's decisions, one step each ----------------------------------------------------
+
+test('unsafe entries: "..", links and devices are skipped whatever their path; files and dirs are not', () => {
+  assert.match(unsafeEntryReason('a/../../etc/passwd', 'file', true)!, /contains "\.\."/);
+  assert.equal(unsafeEntryReason('wal/00000001', 'symlink', false, '/etc/shadow'), 'entry "wal/00000001" is a symbolic link (to "/etc/shadow")');
+  assert.match(unsafeEntryReason('wal/x', 'link', false, 'wal/y')!, /hard link/);
+  assert.match(unsafeEntryReason('dev/null', 'device', false)!, /device or FIFO/);
+  assert.equal(unsafeEntryReason('wal/00000001', 'file', false), undefined);
+  assert.equal(unsafeEntryReason('wal', 'directory', false), undefined);
+});
+
+test('entries are placed under the data dir root; absolute names only when they are TSDB data inside it', () => {
+  const e = (name: string) => ({ name, parts: name.split('/').filter(Boolean), absolute: name.startsWith('/') });
+  assert.deepEqual(placeUnderRoot(e('prometheus/wal/00000001'), ['prometheus']), { path: 'wal/00000001' });
+  assert.deepEqual(placeUnderRoot(e('prometheus'), ['prometheus']), {}, 'the root itself is no entry');
+  assert.deepEqual(placeUnderRoot(e('/prometheus/01HAAAAAAAAAAAAAAAAAAAAAAA/index'), ['prometheus']), { path: '01HAAAAAAAAAAAAAAAAAAAAAAA/index' });
+  assert.match(placeUnderRoot(e('/etc/passwd'), ['prometheus']).unsafe!, /absolute path outside the data directory/);
+  assert.match(placeUnderRoot(e('/prometheus/notes.txt'), ['prometheus']).unsafe!, /absolute path/);
+  assert.deepEqual(placeUnderRoot(e('other/x'), ['prometheus']), { path: 'other/x' }, 'a relative name outside the root keeps its path');
+});
+
+test('an archive without any entry: not tar inside gzip, empty, or cut before the first entry', () => {
+  const text = Buffer.from('hello, this is not a tar archive at all');
+  assert.equal(nothingReadError('/x.tar.gz', 'tar.gz', text).code, 'not-a-dump');
+  assert.match(nothingReadError('/x.tar.gz', 'tar.gz', text, 'unexpected end of file').message, /gzip-compressed but not a tar archive/);
+  assert.equal(nothingReadError('/x.tar', 'tar', new Uint8Array(0)).message, '/x.tar is an empty archive: not a Prometheus dump');
+  const cut = nothingReadError('/x.tar', 'tar', text, 'unexpected end of file');
+  assert.equal(cut.code, 'dump-truncated');
+  assert.match(cut.message, /cut short before its first entry \(unexpected end of file\)/);
 });

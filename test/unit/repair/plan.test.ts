@@ -15,7 +15,10 @@ import {
   servedBy,
   startupFailures,
 } from '../../../server/src/repair/model';
-import { type BlockFacts, type RepairFacts, emptyEdits, layoutOf, planFromFacts } from '../../../server/src/repair/plan';
+import { emptyEdits, layoutOf } from '../../../server/src/repair/edits';
+import type { BlockFacts, RepairFacts } from '../../../server/src/repair/facts';
+import { inScope, planFromFacts } from '../../../server/src/repair/plan';
+import { missingFirstReplayedSegment, replayedSegments } from '../../../server/src/analysis/walReplay';
 
 const A = 'up{job="a"}';
 const B = 'up{job="b"}';
@@ -219,4 +222,45 @@ test('served model: head chunks below the newest block are ignored, WAL samples 
   const served = servedBy(layoutOf(model, emptyEdits()));
   // Per series: block [0, 990] 100 + head chunk (990, 1500] 51 (loaded: maxTime ≥ 1000) + WAL (1500, 2990] 149.
   assert.equal(countHeld(served), 2 * (100 + 51 + 149));
+});
+
+test('startup failures carry code, file, segment, checkpoint and block; the planner scopes them by those fields', () => {
+  const model = baseModel();
+  // checkpoint.1 is followed by segment 3 (2 is missing), and the block's index is fatally damaged.
+  model.wal = [walSeg(3, 2000, 2990)];
+  model.blocks[0].indexFatal = true;
+  const failures = startupFailures(layoutOf(model, emptyEdits()));
+  assert.deepEqual(
+    failures.map(({ message: _m, ...fields }) => fields),
+    [
+      { code: 'wal-checkpoint-stale', checkpoint: 1, segment: 2 },
+      { code: 'index-corrupt', block: ULID1 },
+    ],
+  );
+  // Rewording a message changes nothing a decision reads.
+  const reworded = failures.map((f) => ({ ...f, message: 'something else entirely' }));
+  assert.deepEqual(reworded.map((f) => inScope(f, 'wal')), [true, false]);
+  assert.deepEqual(reworded.map((f) => inScope(f, 'block', ULID1)), [false, true]);
+  assert.deepEqual(reworded.map((f) => inScope(f, 'block', ULID2)), [false, false]);
+  assert.deepEqual(reworded.map((f) => inScope(f, 'head')), [false, false]);
+});
+
+test('one stale-checkpoint rule: the analysis and the repair model read the same segments as missing', () => {
+  // Segments below the checkpoint do not matter: replay opens checkpoint.N + 1 whenever a later one exists.
+  const cases: { segments: number[]; checkpoint?: number; missing?: number }[] = [
+    { segments: [2, 3], checkpoint: 1 },
+    { segments: [3], checkpoint: 1, missing: 2 },
+    { segments: [0, 1, 3], checkpoint: 1, missing: 2 },
+    { segments: [0, 1], checkpoint: 1 },
+    { segments: [5, 6] },
+  ];
+  for (const c of cases) {
+    assert.equal(missingFirstReplayedSegment(c.segments, c.checkpoint), c.missing, JSON.stringify(c));
+    const model = baseModel();
+    model.wal = c.segments.map((n) => walSeg(n));
+    if (c.checkpoint === undefined) model.checkpoints = [];
+    const stale = startupFailures(layoutOf(model, emptyEdits())).filter((f) => f.code === 'wal-checkpoint-stale');
+    assert.deepEqual(stale.map((f) => f.segment), c.missing === undefined ? [] : [c.missing], JSON.stringify(c));
+  }
+  assert.deepEqual(replayedSegments([{ number: 3 }, { number: 1 }, { number: 2 }], 1), [{ number: 2 }, { number: 3 }]);
 });

@@ -119,7 +119,7 @@ suite('tsdbdump with a Kubernetes cluster', () => {
     let kubeconfig = process.env.TSDBDUMP_TEST_KUBECONFIG;
     stateDir = process.env.TSDBDUMP_TEST_CLUSTER_STATE ?? '';
     if (!kubeconfig || !stateDir) {
-      const { startTestCluster } = await import('../../cluster/index.js');
+      const { startTestCluster } = await import('../../cluster/testCluster.js');
       stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-ext-cluster-'));
       const cluster = await startTestCluster({ stateDir });
       ownCluster = cluster;

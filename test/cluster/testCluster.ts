@@ -1,5 +1,5 @@
 /**
- * The loopback test Kubernetes cluster (a subset of the API, see docs kube-api-subset.md).
+ * The loopback test Kubernetes cluster (a subset of the API, see docs/kube-api-subset.md).
  *
  * Programmatic API (stable; used by the kube tests and the bench):
  *
@@ -48,9 +48,9 @@ import { ApiServer, ClusterState, type TestUser } from './apiserver';
 import { makeCerts } from './certs';
 import type { ExecFault } from './exec';
 import { freePort } from '../helpers/net';
-import { type PodDef, PodSlot, prepareImages, preparePodRoot } from './pods';
+import { type PodDef, PodSlot, prepareImages, preparePodRoot } from './podRuntime';
 
-export type { PodDef } from './pods';
+export type { PodDef } from './podRuntime';
 
 export interface ClusterDef {
   name: string;
