@@ -44,12 +44,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
   const workerStarted = w.start();
 
   const dumps = new DumpsProvider(w, config, context.workspaceState, log);
-  const dumpsView = vscode.window.createTreeView('tsdbdump.dumps', { treeDataProvider: dumps, dragAndDropController: dumps, showCollapseAll: true });
+  const dumpsView = vscode.window.createTreeView('tsdbdump.dumps', {
+    treeDataProvider: dumps,
+    dragAndDropController: dumps,
+    showCollapseAll: true,
+  });
   dumps.treeView = dumpsView;
   const reports = new ReportProvider(w);
   const timelines = new TimelinePanels(context.extensionUri, (source, ulid) => dumps.reveal(source, ulid));
   const pods = new PodsProvider(w, config);
-  context.subscriptions.push(dumps, dumpsView, reports, timelines, vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, reports));
+  const reportDocuments = vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, reports);
+  context.subscriptions.push(dumps, dumpsView, reports, timelines, reportDocuments);
   registerPodsView(context, pods);
 
   const services: Services = { log, worker: w, config, dumps, pods, reports, timelines };

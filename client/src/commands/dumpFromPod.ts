@@ -42,9 +42,8 @@ export async function dumpFromPod(s: Services, arg?: unknown, opts?: unknown): P
           filters: DUMP_SAVE_FILTERS,
         });
     if (!out) return undefined;
-    const result = await withProgress(`Dumping ${pod.name}`, (progress, token) =>
-      s.worker.request(Requests.dump, { target, from: range.from, to: range.to, output: out.fsPath, snapshot: how.snapshot }, { progress, token }),
-    );
+    const request = { target, from: range.from, to: range.to, output: out.fsPath, snapshot: how.snapshot };
+    const result = await withProgress(`Dumping ${pod.name}`, (progress, token) => s.worker.request(Requests.dump, request, { progress, token }));
     void vscode.window.showInformationMessage(dumpDoneMessage(result));
     await s.dumps.open(result.output);
     void s.dumps.enqueue(result.output);
@@ -94,7 +93,12 @@ async function pickDumpRange(s: Services, podName: string): Promise<{ from?: num
  * are included whole). When the pod's Prometheus has the admin API on, a consistent snapshot is
  * offered beside the live copy. Undefined when the user backs out.
  */
-async function confirmDump(s: Services, pod: PodInfo, target: KubeTarget, range: { from?: number; to?: number }): Promise<{ snapshot: boolean } | undefined> {
+async function confirmDump(
+  s: Services,
+  pod: PodInfo,
+  target: KubeTarget,
+  range: { from?: number; to?: number },
+): Promise<{ snapshot: boolean } | undefined> {
   const plan = await withProgress(`Reading the TSDB of ${pod.name}`, (progress, token) =>
     s.worker.request(Requests.dump, { target, from: range.from, to: range.to, dryRun: true }, { progress, token }),
   );

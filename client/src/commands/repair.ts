@@ -19,9 +19,8 @@ export async function repair(s: Services, arg?: unknown, opts?: unknown): Promis
       s.worker.request(Requests.repair, { source, dryRun: true }, { progress, token }),
     );
     if (plan.nothingToRepair || plan.actions.length === 0) {
-      void vscode.window.showInformationMessage(
-        `${path.basename(source)}: nothing to repair${plan.unfixable.length ? ` (${plan.unfixable.length} problem(s) cannot be repaired)` : ''}.`,
-      );
+      const unfixable = plan.unfixable.length ? ` (${plan.unfixable.length} problem(s) cannot be repaired)` : '';
+      void vscode.window.showInformationMessage(`${path.basename(source)}: nothing to repair${unfixable}.`);
       return plan;
     }
     const base = path.basename(source).replace(/\.(tar\.gz|tgz|tar)$/, '');
@@ -39,8 +38,8 @@ export async function repair(s: Services, arg?: unknown, opts?: unknown): Promis
       options.confirm === false
         ? 'Repair'
         : await vscode.window.showWarningMessage(
-            `Repair ${path.basename(source)} into ${path.basename(out.fsPath)}: ${plan.actions.length} change(s), ${samples} sample(s) lost. ` +
-              'The original is not modified.',
+            `Repair ${path.basename(source)} into ${path.basename(out.fsPath)}: ` +
+              `${plan.actions.length} change(s), ${samples} sample(s) lost. The original is not modified.`,
             { modal: true, detail },
             'Repair',
           );

@@ -4,7 +4,14 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { Requests, type PodInfo, type RestoreMode, type RestorePreview, type RestoreRequest, type RestoreResult } from '../../../server/src/protocol';
+import {
+  Requests,
+  type PodInfo,
+  type RestoreMode,
+  type RestorePreview,
+  type RestoreRequest,
+  type RestoreResult,
+} from '../../../server/src/protocol';
 import { formatRange } from '../model/format';
 import { restoreConfirmation } from '../model/restore';
 import { targetOf } from '../views/podsTree';
@@ -28,7 +35,8 @@ export async function restore(s: Services, arg?: unknown, opts?: unknown): Promi
   const options = (opts ?? {}) as RestoreCommandOptions;
   try {
     const given = podOf(arg);
-    const source = options.source ?? (given ? await sourceOf(s, undefined, 'Restore Dump to Pod') : await sourceOf(s, arg, 'Restore Dump to Pod'));
+    // A pod node as argument: the dump is asked for (or given in options); else the argument is the dump.
+    const source = options.source ?? (await sourceOf(s, given ? undefined : arg, 'Restore Dump to Pod'));
     if (!source) return undefined;
     const pod = given?.pod ?? (await pickPod(s, `Restore ${path.basename(source)} to`));
     if (!pod) return undefined;
@@ -42,9 +50,12 @@ export async function restore(s: Services, arg?: unknown, opts?: unknown): Promi
       request.backup = confirmed.backup;
       request.force ||= confirmed.needsForce;
     }
-    const result = await withProgress(`Restoring to ${pod.name}`, (progress, token) => s.worker.request(Requests.restore, request, { progress, token }));
+    const result = await withProgress(`Restoring to ${pod.name}`, (progress, token) =>
+      s.worker.request(Requests.restore, request, { progress, token }),
+    );
     const served = result.verifiedRange ? `; Prometheus serves ${formatRange(result.verifiedRange.from, result.verifiedRange.to)}` : '';
-    void vscode.window.showInformationMessage(`Restored ${result.restoredBlocks.length} block(s) to ${pod.name}${served}. Backup: ${result.backup}`);
+    const backup = `Backup: ${result.backup}`;
+    void vscode.window.showInformationMessage(`Restored ${result.restoredBlocks.length} block(s) to ${pod.name}${served}. ${backup}`);
     s.pods.restored(pod, result);
     return result;
   } catch (e) {
@@ -74,7 +85,11 @@ async function pickRestoreMode(pod: PodInfo): Promise<RestoreMode | undefined> {
   return (
     await vscode.window.showQuickPick(
       [
-        { label: 'replace', description: 'the pod’s data dir becomes the dump (the old one is backed up)', mode: 'replace' as RestoreMode },
+        {
+          label: 'replace',
+          description: 'the pod’s data dir becomes the dump (the old one is backed up)',
+          mode: 'replace' as RestoreMode,
+        },
         { label: 'merge', description: 'add the dump’s blocks to the pod’s data', mode: 'merge' as RestoreMode },
       ],
       { title: `Restore into ${pod.name}`, placeHolder: 'How to restore' },

@@ -40,7 +40,8 @@ export function dumpConfirmation(p: DumpPreview): DumpConfirmation {
     p.adminApi
       ? `${SNAPSHOT_DUMP}: Prometheus's admin API writes a consistent snapshot (the head persisted as a block) and the dump copies it; ` +
         `${LIVE_DUMP}: a live copy, where files that change meanwhile are reported.`
-      : 'A live copy: files that change meanwhile (compaction, WAL appends) are reported. A consistent snapshot needs --web.enable-admin-api.',
+      : 'A live copy: files that change meanwhile (compaction, WAL appends) are reported. ' +
+        'A consistent snapshot needs --web.enable-admin-api.',
   ].join('\n');
   return { message, detail, buttons: p.adminApi ? [LIVE_DUMP, SNAPSHOT_DUMP] : [LIVE_DUMP] };
 }
@@ -52,7 +53,10 @@ export function dumpDoneMessage(
   const parts = [`Dumped ${result.blocks.length} block(s), ${formatBytes(result.bytes)} to ${path.basename(result.output)}.`];
   const changed = result.changedDuringDump;
   if (changed.length) {
-    parts.push(`${changed.length} file(s) changed while they were read (Prometheus kept writing; the manifest has the hashes of what was read): ${listOf(changed, 3)}.`);
+    parts.push(
+      `${changed.length} file(s) changed while they were read ` +
+        `(Prometheus kept writing; the manifest has the hashes of what was read): ${listOf(changed, 3)}.`,
+    );
   }
   if (result.cleanedUp.length) parts.push(`Removed what an interrupted tsdbdump run had left in the pod: ${listOf(result.cleanedUp, 3)}.`);
   parts.push(...result.warnings.map((w) => `Warning: ${w}.`));

@@ -110,7 +110,8 @@ export function compareVersions(a: string, b: string): number {
 
 /** The head's time range as Prometheus reports it (`/api/v1/status/tsdb` headStats); undefined when it does not answer. */
 export async function headRange(p: ResolvedPod, signal?: AbortSignal): Promise<TimeRange | undefined> {
-  const tsdb = await promApi<{ headStats?: { minTime?: number; maxTime?: number } }>(p, 'GET', '/api/v1/status/tsdb', signal).catch(() => undefined);
+  type TsdbStatus = { headStats?: { minTime?: number; maxTime?: number } };
+  const tsdb = await promApi<TsdbStatus>(p, 'GET', '/api/v1/status/tsdb', signal).catch(() => undefined);
   const head = tsdb?.headStats;
   if (!head || typeof head.minTime !== 'number' || typeof head.maxTime !== 'number') return undefined;
   // An empty head reports minTime = MaxInt64 and maxTime = MinInt64 (tsdb/head.go): no range.
