@@ -297,13 +297,19 @@ export function chunkCountsVsMeta(a: Analysis, dir: string, m: BlockMeta | undef
   if (st.numSamples !== undefined && st.numSamples !== floats + histograms) issues.push(`meta.json says ${st.numSamples} samples, the chunks hold ${floats + histograms}`);
   if (st.numFloatSamples !== undefined && st.numFloatSamples !== floats) issues.push(`meta.json says ${st.numFloatSamples} float samples, the chunks hold ${floats}`);
   if (st.numHistogramSamples !== undefined && st.numHistogramSamples !== histograms) issues.push(`meta.json says ${st.numHistogramSamples} histogram samples, the chunks hold ${histograms}`);
+  metaInconsistent(a, dir, 'chunks', issues,
+    'Prometheus trusts meta.json for its statistics (and compaction planning); the samples themselves are served from the chunks. Run `tsdbdump repair` to rebuild meta.json.');
+}
+
+/** One meta-inconsistent warning for the disagreements of meta.json with its chunks or index. */
+function metaInconsistent(a: Analysis, dir: string, with_: 'chunks' | 'index', issues: string[], consequence: string): void {
   if (issues.length === 0) return;
   a.diag({
     code: 'meta-inconsistent',
     severity: 'warning',
     path: `${dir}/meta.json`,
     blocks: [dir],
-    message: `meta.json of block ${dir} disagrees with its chunks: ${issues.join('; ')}. Prometheus trusts meta.json for its statistics (and compaction planning); the samples themselves are served from the chunks. Run \`tsdbdump repair\` to rebuild meta.json.`,
+    message: `meta.json of block ${dir} disagrees with its ${with_}: ${issues.join('; ')}. ${consequence}`,
   });
 }
 
@@ -313,14 +319,8 @@ export function metaVsIndex(a: Analysis, dir: string, m: BlockMeta, idx: IndexSu
   if (idx.maxTime !== undefined && idx.maxTime >= m.maxTime) issues.push(`the index has samples up to ${msUtc(idx.maxTime)}, not before meta.json maxTime ${msUtc(m.maxTime)} (exclusive)`);
   if (m.stats?.numSeries !== undefined && m.stats.numSeries !== idx.seriesCount) issues.push(`meta.json says ${m.stats.numSeries} series, the index holds ${idx.seriesCount}`);
   if (m.stats?.numChunks !== undefined && m.stats.numChunks !== idx.chunkCount) issues.push(`meta.json says ${m.stats.numChunks} chunks, the index references ${idx.chunkCount}`);
-  if (issues.length === 0) return;
-  a.diag({
-    code: 'meta-inconsistent',
-    severity: 'warning',
-    path: `${dir}/meta.json`,
-    blocks: [dir],
-    message: `meta.json of block ${dir} disagrees with its index: ${issues.join('; ')}. Prometheus trusts meta.json: samples outside its range are not returned by queries and statistics are wrong. Run \`tsdbdump repair\` to rebuild meta.json from the index.`,
-  });
+  metaInconsistent(a, dir, 'index', issues,
+    'Prometheus trusts meta.json: samples outside its range are not returned by queries and statistics are wrong. Run `tsdbdump repair` to rebuild meta.json from the index.');
 }
 
 /** Overlaps between blocks Prometheus keeps (readable, not deletable, not replaced). */

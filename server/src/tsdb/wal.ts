@@ -323,24 +323,10 @@ class WalSegmentScanner implements PushScanner<WalSegmentSummary> {
           // sample, t delta to the first, an ST marker (0 none, 1 same as previous, 2 explicit delta to the first).
           what = 'decode samples';
           const samples: { ref: number; t: number; v: number; st: number }[] = [];
-          let n = 0;
-          if (d.remaining > 0) {
-            let ref = d.varint();
-            const firstT = d.varint();
-            const firstSt = d.varint();
-            let st = firstSt;
-            let t = firstT;
-            for (;;) {
-              const v = d.f64();
-              n++;
-              this.time(t);
-              if (emit) samples.push({ ref, t, v, st });
-              if (d.remaining === 0) break;
-              ref += d.varint();
-              t = firstT + d.varint();
-              st = readStMarker(d, firstSt, st);
-            }
-          }
+          const n = readV2Samples(d, () => d.f64(), (ref, t, st, v) => {
+            this.time(t);
+            if (emit) samples.push({ ref, t, v, st });
+          });
           s.samples += n;
           emit?.({ type: 'samples', recordType, samples }, this.recStart);
           return undefined;
@@ -350,24 +336,10 @@ class WalSegmentScanner implements PushScanner<WalSegmentSummary> {
           what = 'decode histograms';
           const float = recordType === 13;
           const samples: { ref: number; t: number; st: number; h: WalHistogram }[] = [];
-          let n = 0;
-          if (d.remaining > 0) {
-            let ref = d.varint();
-            const firstT = d.varint();
-            const firstSt = d.varint();
-            let st = firstSt;
-            let t = firstT;
-            for (;;) {
-              const h = readHistogram(d, float, true);
-              n++;
-              this.time(t);
-              if (emit) samples.push({ ref, t, st, h });
-              if (d.remaining === 0) break;
-              ref += d.varint();
-              t = firstT + d.varint();
-              st = readStMarker(d, firstSt, st);
-            }
-          }
+          const n = readV2Samples(d, () => readHistogram(d, float, true), (ref, t, st, h) => {
+            this.time(t);
+            if (emit) samples.push({ ref, t, st, h });
+          });
           s.samples += n;
           s.histogramSamples += n;
           emit?.({ type: 'histograms', recordType, float, samples }, this.recStart);
@@ -485,6 +457,27 @@ function readLabels(d: Cursor): [string, string][] {
     labels.push([name, value]);
   }
   return labels;
+}
+
+/**
+ * The body of a V2 sample record (types 11-13, tsdb/record/record.go): varint ref, t and st of the
+ * first sample, then per sample its value, and before each next one its ref delta to the previous
+ * sample, its t delta to the first and an ST marker. Returns the number of samples.
+ */
+function readV2Samples<V>(d: Cursor, readValue: () => V, onSample: (ref: number, t: number, st: number, value: V) => void): number {
+  if (d.remaining === 0) return 0;
+  let ref = d.varint();
+  const firstT = d.varint();
+  const firstSt = d.varint();
+  let st = firstSt;
+  let t = firstT;
+  for (let n = 1; ; n++) {
+    onSample(ref, t, st, readValue());
+    if (d.remaining === 0) return n;
+    ref += d.varint();
+    t = firstT + d.varint();
+    st = readStMarker(d, firstSt, st);
+  }
 }
 
 /** Start timestamp marker of the V2 records (writeSTMarker, tsdb/record/record.go). */
