@@ -46,220 +46,243 @@ export function blockDiagnostics(a: Analysis, blocks: BlockInfo[]): void {
 
   for (const info of blocks) {
     const b = a.blocks.get(info.dir)!;
-    const dir = info.dir;
     if (b.incomplete && !b.metaSeen) continue; // cut off by the truncation, already reported
-    const replacedBy = parentOf.get(info.ulid) ?? parentOf.get(dir);
-
-    // meta.json
-    if (!b.metaSeen) {
-      a.diag({
-        code: 'meta-missing',
-        severity: 'error',
-        path: `${dir}/`,
-        blocks: [dir],
-        range: info.maxTime > info.minTime ? { from: info.minTime, to: info.maxTime } : undefined,
-        prometheusMessage: `level=error component=tsdb msg="Failed to read meta.json for a block during reloadBlocks. Skipping" dir=<data>/${dir} err="open <data>/${dir}/meta.json: no such file or directory"`,
-        message: `Block ${dir} has no meta.json. Prometheus skips the block (its data is not served${rangeText(info)}) and compaction fails every minute with "plan compaction: open …/meta.json: no such file or directory". Run \`tsdbdump repair\` to rebuild meta.json from the index, or remove the directory.`,
-      });
-    } else if (b.metaError !== undefined || !b.meta) {
-      a.diag({
-        code: 'meta-invalid',
-        severity: 'error',
-        path: `${dir}/meta.json`,
-        blocks: [dir],
-        range: info.maxTime > info.minTime ? { from: info.minTime, to: info.maxTime } : undefined,
-        prometheusMessage: `level=error component=tsdb msg="Failed to read meta.json for a block during reloadBlocks. Skipping" dir=<data>/${dir} err="${b.metaError ?? 'invalid meta.json'}"`,
-        message: `meta.json of block ${dir} cannot be read (${b.metaError ?? 'invalid'}). Prometheus skips the block: its data is not served${rangeText(info)}. Run \`tsdbdump repair\` to rebuild meta.json from the index.`,
-      });
-    } else if (b.meta.version !== 1) {
-      if (b.meta.version === 2) {
-        a.diag({
-          code: 'meta-invalid',
-          severity: 'information',
-          path: `${dir}/meta.json`,
-          blocks: [dir],
-          prometheusMessage: `msg="Fixing broken block" ulid=${b.meta.ulid}`,
-          message: `meta.json of block ${dir} has version 2 (written by Prometheus 2.1). Prometheus repairs it at startup (sets the index version byte and rewrites meta.json); nothing to do.`,
-        });
-      } else {
-        a.diag({
-          code: 'meta-invalid',
-          severity: 'error',
-          path: `${dir}/meta.json`,
-          blocks: [dir],
-          prometheusMessage: `level=error component=tsdb msg="Failed to read meta.json for a block during reloadBlocks. Skipping" dir=<data>/${dir} err="unexpected meta file version ${b.meta.version}"`,
-          message: `meta.json of block ${dir} has version ${b.meta.version}; only 1 is valid. Prometheus skips the block: its data is not served${rangeText(info)}. Run \`tsdbdump repair\` to rebuild meta.json.`,
-        });
-      }
-    }
-    const m = info.metaReadable ? b.meta : undefined;
-    if (m && m.ulid !== dir && m.ulid.toUpperCase() !== dir.toUpperCase()) {
-      a.diag({
-        code: 'block-ulid-mismatch',
-        severity: 'warning',
-        path: `${dir}/meta.json`,
-        blocks: [dir, m.ulid],
-        message: `Directory ${dir} holds a meta.json whose ulid is ${m.ulid}. Prometheus loads it under the meta.json ULID, so compaction and retention later look for directory ${m.ulid} and fail or delete the wrong one. Rename the directory to ${m.ulid} (or run \`tsdbdump repair\`).`,
-      });
-    }
-    if (m && m.minTime >= m.maxTime) {
-      a.diag({
-        code: 'meta-invalid',
-        severity: 'warning',
-        path: `${dir}/meta.json`,
-        blocks: [dir],
-        message: `meta.json of block ${dir} has minTime ${msUtc(m.minTime)} ≥ maxTime ${msUtc(m.maxTime)}: the block covers no time and queries never read it. Run \`tsdbdump repair\` to rebuild meta.json from the index.`,
-      });
-    }
-    if (m?.compaction?.deletable) {
-      a.diag({
-        code: 'block-deletable',
-        severity: 'information',
-        path: `${dir}/meta.json`,
-        blocks: [dir],
-        prometheusMessage: `msg="Deleting obsolete block" block=${m.ulid}`,
-        message: `Block ${dir} is marked deletable in meta.json (a compaction left it empty). Prometheus deletes it at startup; its data is not served. Nothing to do (tsdbdump repair leaves it out).`,
-      });
-    }
-    if (replacedBy && loadable.has(dir)) {
-      a.diag({
-        code: 'block-superseded',
-        severity: 'information',
-        path: `${dir}/`,
-        blocks: [dir, replacedBy],
-        range: { from: info.minTime, to: info.maxTime },
-        prometheusMessage: `msg="Deleting obsolete block" block=${info.ulid}`,
-        message: `Block ${dir} was already compacted into ${replacedBy} (it is one of its parents; left by a crash after compaction). Prometheus deletes it at startup; no data is lost. tsdbdump repair leaves it out.`,
-      });
-    }
-
-    // Chunk files
-    const corruptedAtOpen: string[] = [];
-    for (const seg of b.chunkSegments) {
-      const p = `${dir}/chunks/${seg.name}`;
-      if (seg.error) {
-        a.diag({ code: 'chunk-corrupt', severity: 'error', path: p, blocks: [dir], message: `chunks/${seg.name} of block ${dir} could not be read (${seg.error}). Queries touching its chunks fail. Restore the block from another copy or drop it with \`tsdbdump repair\`.` });
-        continue;
-      }
-      const s = seg.summary!;
-      if (!s.headerOk) corruptedAtOpen.push(s.problems.find((x) => x.kind === 'header')?.message ?? `invalid chunk segment header in chunks/${seg.name}`);
-      let crc = 0;
-      let framing = 0;
-      for (const prob of s.problems) {
-        if (prob.kind === 'crc') {
-          if (++crc > MAX_PER_FILE) continue;
-          const start = prob.offset !== undefined ? chunkStartAt(s.chunkOffsets, prob.offset) : undefined;
-          const bad = [...b.badChunks.values()].find((x) => x.segment === seg.name && x.offset === start);
-          const owners = bad?.owners ?? [];
-          const ownerText = owners.length
-            ? owners.map((o) => `series ${o.series} [${utc(o.minTime)}, ${utc(o.maxTime)}]`).join('; ')
-            : 'a chunk no series of the index points at';
-          const range = owners.length ? { from: Math.min(...owners.map((o) => o.minTime)), to: Math.max(...owners.map((o) => o.maxTime)) + 1 } : undefined;
-          a.diag({
-            code: 'chunk-crc-mismatch',
-            severity: 'error',
-            path: p,
-            offset: start,
-            blocks: [dir],
-            range,
-            prometheusMessage: start !== undefined ? `cannot populate chunk ${start} from block 00000000000000000000000000: ${prob.message}` : undefined,
-            message: `Chunk at offset ${start ?? '?'} of chunks/${seg.name} in block ${dir} is damaged (${prob.message}). Prometheus starts, but every query touching it fails (or silently drops the block from the answer): data of ${ownerText} is lost. Restore the block from another copy, or run \`tsdbdump repair\` to drop the damaged chunk.`,
-          });
-        } else if (prob.kind === 'framing') {
-          if (++framing > MAX_PER_FILE) continue;
-          a.diag({
-            code: 'chunk-corrupt',
-            severity: 'error',
-            path: p,
-            offset: prob.offset,
-            blocks: [dir],
-            message: `chunks/${seg.name} of block ${dir} is damaged at byte ${prob.offset ?? '?'} (${prob.message}). Queries reading the chunks from there on fail. Restore the block from another copy or run \`tsdbdump repair\`.`,
-          });
-        }
-      }
-      if (crc > MAX_PER_FILE) a.diag({ code: 'chunk-crc-mismatch', severity: 'error', path: p, blocks: [dir], message: `…and ${crc - MAX_PER_FILE} more damaged chunks in chunks/${seg.name} of block ${dir}.` });
-      if (framing > MAX_PER_FILE) a.diag({ code: 'chunk-corrupt', severity: 'error', path: p, blocks: [dir], message: `…and ${framing - MAX_PER_FILE} more framing problems in chunks/${seg.name} of block ${dir}.` });
-    }
-
-    chunkCountsVsMeta(a, dir, m, b);
-
-    // Index
-    const idxPath = `${dir}/index`;
-    if (!b.indexSeen && !b.incomplete) {
-      corruptedAtOpen.push(`open index file: open <data>/${dir}/index: no such file or directory`);
-    }
-    if (b.indexError) {
-      corruptedAtOpen.push(b.indexError);
-    }
-    const idx = b.indexSummary;
-    if (idx) {
-      let nonFatal = 0;
-      for (const prob of idx.problems) {
-        if (prob.fatalAtStartup) corruptedAtOpen.push(prob.message);
-        else if (++nonFatal <= MAX_PER_FILE) {
-          a.diag({
-            code: 'index-corrupt',
-            severity: 'error',
-            path: idxPath,
-            offset: prob.offset,
-            blocks: [dir],
-            message: `The index of block ${dir} is damaged in its ${prob.section} section at byte ${prob.offset ?? '?'} (${prob.message}). Prometheus starts, but queries reading the affected series or postings fail. Restore the block from another copy or drop it with \`tsdbdump repair\`.`,
-          });
-        }
-      }
-      if (nonFatal > MAX_PER_FILE) a.diag({ code: 'index-corrupt', severity: 'error', path: idxPath, blocks: [dir], message: `…and ${nonFatal - MAX_PER_FILE} more index problems in block ${dir}.` });
-      if (b.refsOutOfRangeCount > 0) {
-        for (const r of b.refsOutOfRange) {
-          a.diag({
-            code: 'chunk-ref-out-of-range',
-            severity: 'error',
-            path: idxPath,
-            blocks: [dir],
-            range: { from: r.minTime, to: r.maxTime + 1 },
-            message: `The index of block ${dir} points series ${r.series} [${utc(r.minTime)}, ${utc(r.maxTime)}] at chunk ref ${r.ref} (segment ${Number(r.ref >> 32n)}, offset ${Number(r.ref & 0xffffffffn)}): ${r.reason}. Queries of that series over that range fail. Restore the block from another copy or run \`tsdbdump repair\`.`,
-          });
-        }
-        if (b.refsOutOfRangeCount > b.refsOutOfRange.length) {
-          a.diag({ code: 'chunk-ref-out-of-range', severity: 'error', path: idxPath, blocks: [dir], message: `…and ${b.refsOutOfRangeCount - b.refsOutOfRange.length} more chunk refs out of range in block ${dir}.` });
-        }
-      }
-      if (m && idx.problems.length === 0) metaVsIndex(a, dir, m, idx);
-    }
-
-    // Tombstones
-    if (b.tombstonesError) corruptedAtOpen.push(b.tombstonesError);
-    else if (b.tombstones && b.tombstones.problems.length > 0) {
-      const prob = b.tombstones.problems[0];
-      const replaced = replacedBy ? `; it is a parent of ${replacedBy}, so Prometheus just deletes it` : '';
-      a.diag({
-        code: 'tombstones-corrupt',
-        severity: replacedBy ? 'information' : 'error',
-        path: `${dir}/tombstones`,
-        offset: prob.offset,
-        blocks: [dir],
-        prometheusMessage: replacedBy ? undefined : PROM_CORRUPTED(info.ulid, prob.message),
-        message: `The tombstones file of block ${dir} is damaged (${prob.message}). Prometheus treats the block as corrupted and refuses to start${replaced}. Run \`tsdbdump repair\` (drops the tombstones file: deleted data reappears) or restore the block.`,
-      });
-    }
-
-    // Problems found when Prometheus opens the block: fatal unless a compacted block replaces it.
-    if (corruptedAtOpen.length > 0 && info.metaReadable) {
-      const err = corruptedAtOpen[0];
-      a.diag({
-        code: 'index-corrupt',
-        severity: replacedBy ? 'information' : 'error',
-        path: b.indexSeen ? idxPath : `${dir}/`,
-        blocks: [dir],
-        prometheusMessage: replacedBy ? `msg="Found corrupted block, but replaced by compacted one so it's safe to delete. This should not happen with atomic deletes." block=${info.ulid}` : PROM_CORRUPTED(info.ulid, err),
-        message: replacedBy
-          ? `Block ${dir} is corrupted (${err}) but it is a parent of ${replacedBy}: Prometheus deletes it at startup; no data is lost.`
-          : `Block ${dir} is corrupted (${err}): Prometheus refuses to start (\`opening storage failed: reloadBlocks: corrupted block …\`). Run \`tsdbdump repair\` to drop the block (its data${rangeText(info)} is lost) or restore it from another copy.`,
-      });
-    }
+    const replacedBy = parentOf.get(info.ulid) ?? parentOf.get(info.dir);
+    const m = metaDiagnostics(a, info, b, replacedBy !== undefined && loadable.has(info.dir) ? replacedBy : undefined);
+    // What Prometheus trips over when it opens the block (fatal unless a compacted block replaces it).
+    const corruptedAtOpen = [...chunkFileDiagnostics(a, info.dir, b)];
+    chunkCountsVsMeta(a, info.dir, m, b);
+    corruptedAtOpen.push(...indexDiagnostics(a, info.dir, b, m), ...tombstoneDiagnostics(a, info, b, replacedBy));
+    openDiagnostic(a, info, b, replacedBy, corruptedAtOpen);
   }
 
   overlapDiagnostics(a, blocks, parentOf);
   duplicateSourceDiagnostics(a, blocks, parentOf);
+}
+
+/**
+ * meta.json: missing, unreadable, its version, ULID, range, deletable mark; a block superseded by
+ * a loaded compacted one (`supersededBy`). Returns the meta.json Prometheus would load, if any.
+ */
+function metaDiagnostics(a: Analysis, info: BlockInfo, b: BlockState, supersededBy: string | undefined): BlockMeta | undefined {
+  const dir = info.dir;
+  if (!b.metaSeen) {
+    a.diag({
+      code: 'meta-missing',
+      severity: 'error',
+      path: `${dir}/`,
+      blocks: [dir],
+      range: info.maxTime > info.minTime ? { from: info.minTime, to: info.maxTime } : undefined,
+      prometheusMessage: `level=error component=tsdb msg="Failed to read meta.json for a block during reloadBlocks. Skipping" dir=<data>/${dir} err="open <data>/${dir}/meta.json: no such file or directory"`,
+      message: `Block ${dir} has no meta.json. Prometheus skips the block (its data is not served${rangeText(info)}) and compaction fails every minute with "plan compaction: open …/meta.json: no such file or directory". Run \`tsdbdump repair\` to rebuild meta.json from the index, or remove the directory.`,
+    });
+  } else if (b.metaError !== undefined || !b.meta) {
+    a.diag({
+      code: 'meta-invalid',
+      severity: 'error',
+      path: `${dir}/meta.json`,
+      blocks: [dir],
+      range: info.maxTime > info.minTime ? { from: info.minTime, to: info.maxTime } : undefined,
+      prometheusMessage: `level=error component=tsdb msg="Failed to read meta.json for a block during reloadBlocks. Skipping" dir=<data>/${dir} err="${b.metaError ?? 'invalid meta.json'}"`,
+      message: `meta.json of block ${dir} cannot be read (${b.metaError ?? 'invalid'}). Prometheus skips the block: its data is not served${rangeText(info)}. Run \`tsdbdump repair\` to rebuild meta.json from the index.`,
+    });
+  } else if (b.meta.version !== 1) {
+    if (b.meta.version === 2) {
+      a.diag({
+        code: 'meta-invalid',
+        severity: 'information',
+        path: `${dir}/meta.json`,
+        blocks: [dir],
+        prometheusMessage: `msg="Fixing broken block" ulid=${b.meta.ulid}`,
+        message: `meta.json of block ${dir} has version 2 (written by Prometheus 2.1). Prometheus repairs it at startup (sets the index version byte and rewrites meta.json); nothing to do.`,
+      });
+    } else {
+      a.diag({
+        code: 'meta-invalid',
+        severity: 'error',
+        path: `${dir}/meta.json`,
+        blocks: [dir],
+        prometheusMessage: `level=error component=tsdb msg="Failed to read meta.json for a block during reloadBlocks. Skipping" dir=<data>/${dir} err="unexpected meta file version ${b.meta.version}"`,
+        message: `meta.json of block ${dir} has version ${b.meta.version}; only 1 is valid. Prometheus skips the block: its data is not served${rangeText(info)}. Run \`tsdbdump repair\` to rebuild meta.json.`,
+      });
+    }
+  }
+  const m = info.metaReadable ? b.meta : undefined;
+  if (m && m.ulid !== dir && m.ulid.toUpperCase() !== dir.toUpperCase()) {
+    a.diag({
+      code: 'block-ulid-mismatch',
+      severity: 'warning',
+      path: `${dir}/meta.json`,
+      blocks: [dir, m.ulid],
+      message: `Directory ${dir} holds a meta.json whose ulid is ${m.ulid}. Prometheus loads it under the meta.json ULID, so compaction and retention later look for directory ${m.ulid} and fail or delete the wrong one. Rename the directory to ${m.ulid} (or run \`tsdbdump repair\`).`,
+    });
+  }
+  if (m && m.minTime >= m.maxTime) {
+    a.diag({
+      code: 'meta-invalid',
+      severity: 'warning',
+      path: `${dir}/meta.json`,
+      blocks: [dir],
+      message: `meta.json of block ${dir} has minTime ${msUtc(m.minTime)} ≥ maxTime ${msUtc(m.maxTime)}: the block covers no time and queries never read it. Run \`tsdbdump repair\` to rebuild meta.json from the index.`,
+    });
+  }
+  if (m?.compaction?.deletable) {
+    a.diag({
+      code: 'block-deletable',
+      severity: 'information',
+      path: `${dir}/meta.json`,
+      blocks: [dir],
+      prometheusMessage: `msg="Deleting obsolete block" block=${m.ulid}`,
+      message: `Block ${dir} is marked deletable in meta.json (a compaction left it empty). Prometheus deletes it at startup; its data is not served. Nothing to do (tsdbdump repair leaves it out).`,
+    });
+  }
+  if (supersededBy) {
+    a.diag({
+      code: 'block-superseded',
+      severity: 'information',
+      path: `${dir}/`,
+      blocks: [dir, supersededBy],
+      range: { from: info.minTime, to: info.maxTime },
+      prometheusMessage: `msg="Deleting obsolete block" block=${info.ulid}`,
+      message: `Block ${dir} was already compacted into ${supersededBy} (it is one of its parents; left by a crash after compaction). Prometheus deletes it at startup; no data is lost. tsdbdump repair leaves it out.`,
+    });
+  }
+  return m;
+}
+
+/** The chunk files: damaged chunks and framing; returns the header problems that fail the block's opening. */
+function chunkFileDiagnostics(a: Analysis, dir: string, b: BlockState): string[] {
+  const corruptedAtOpen: string[] = [];
+  for (const seg of b.chunkSegments) {
+    const p = `${dir}/chunks/${seg.name}`;
+    if (seg.error) {
+      a.diag({ code: 'chunk-corrupt', severity: 'error', path: p, blocks: [dir], message: `chunks/${seg.name} of block ${dir} could not be read (${seg.error}). Queries touching its chunks fail. Restore the block from another copy or drop it with \`tsdbdump repair\`.` });
+      continue;
+    }
+    const s = seg.summary!;
+    if (!s.headerOk) corruptedAtOpen.push(s.problems.find((x) => x.kind === 'header')?.message ?? `invalid chunk segment header in chunks/${seg.name}`);
+    let crc = 0;
+    let framing = 0;
+    for (const prob of s.problems) {
+      if (prob.kind === 'crc') {
+        if (++crc > MAX_PER_FILE) continue;
+        const start = prob.offset !== undefined ? chunkStartAt(s.chunkOffsets, prob.offset) : undefined;
+        const bad = [...b.badChunks.values()].find((x) => x.segment === seg.name && x.offset === start);
+        const owners = bad?.owners ?? [];
+        const ownerText = owners.length
+          ? owners.map((o) => `series ${o.series} [${utc(o.minTime)}, ${utc(o.maxTime)}]`).join('; ')
+          : 'a chunk no series of the index points at';
+        const range = owners.length ? { from: Math.min(...owners.map((o) => o.minTime)), to: Math.max(...owners.map((o) => o.maxTime)) + 1 } : undefined;
+        a.diag({
+          code: 'chunk-crc-mismatch',
+          severity: 'error',
+          path: p,
+          offset: start,
+          blocks: [dir],
+          range,
+          prometheusMessage: start !== undefined ? `cannot populate chunk ${start} from block 00000000000000000000000000: ${prob.message}` : undefined,
+          message: `Chunk at offset ${start ?? '?'} of chunks/${seg.name} in block ${dir} is damaged (${prob.message}). Prometheus starts, but every query touching it fails (or silently drops the block from the answer): data of ${ownerText} is lost. Restore the block from another copy, or run \`tsdbdump repair\` to drop the damaged chunk.`,
+        });
+      } else if (prob.kind === 'framing') {
+        if (++framing > MAX_PER_FILE) continue;
+        a.diag({
+          code: 'chunk-corrupt',
+          severity: 'error',
+          path: p,
+          offset: prob.offset,
+          blocks: [dir],
+          message: `chunks/${seg.name} of block ${dir} is damaged at byte ${prob.offset ?? '?'} (${prob.message}). Queries reading the chunks from there on fail. Restore the block from another copy or run \`tsdbdump repair\`.`,
+        });
+      }
+    }
+    if (crc > MAX_PER_FILE) a.diag({ code: 'chunk-crc-mismatch', severity: 'error', path: p, blocks: [dir], message: `…and ${crc - MAX_PER_FILE} more damaged chunks in chunks/${seg.name} of block ${dir}.` });
+    if (framing > MAX_PER_FILE) a.diag({ code: 'chunk-corrupt', severity: 'error', path: p, blocks: [dir], message: `…and ${framing - MAX_PER_FILE} more framing problems in chunks/${seg.name} of block ${dir}.` });
+  }
+  return corruptedAtOpen;
+}
+
+/** The index: damage that fails queries, chunk refs out of range, meta.json vs index; returns what fails the opening. */
+function indexDiagnostics(a: Analysis, dir: string, b: BlockState, m: BlockMeta | undefined): string[] {
+  const corruptedAtOpen: string[] = [];
+  if (!b.indexSeen && !b.incomplete) {
+    corruptedAtOpen.push(`open index file: open <data>/${dir}/index: no such file or directory`);
+  }
+  if (b.indexError) {
+    corruptedAtOpen.push(b.indexError);
+  }
+  const idx = b.indexSummary;
+  if (idx) {
+    let nonFatal = 0;
+    for (const prob of idx.problems) {
+      if (prob.fatalAtStartup) corruptedAtOpen.push(prob.message);
+      else if (++nonFatal <= MAX_PER_FILE) {
+        a.diag({
+          code: 'index-corrupt',
+          severity: 'error',
+          path: `${dir}/index`,
+          offset: prob.offset,
+          blocks: [dir],
+          message: `The index of block ${dir} is damaged in its ${prob.section} section at byte ${prob.offset ?? '?'} (${prob.message}). Prometheus starts, but queries reading the affected series or postings fail. Restore the block from another copy or drop it with \`tsdbdump repair\`.`,
+        });
+      }
+    }
+    if (nonFatal > MAX_PER_FILE) a.diag({ code: 'index-corrupt', severity: 'error', path: `${dir}/index`, blocks: [dir], message: `…and ${nonFatal - MAX_PER_FILE} more index problems in block ${dir}.` });
+    if (b.refsOutOfRangeCount > 0) {
+      for (const r of b.refsOutOfRange) {
+        a.diag({
+          code: 'chunk-ref-out-of-range',
+          severity: 'error',
+          path: `${dir}/index`,
+          blocks: [dir],
+          range: { from: r.minTime, to: r.maxTime + 1 },
+          message: `The index of block ${dir} points series ${r.series} [${utc(r.minTime)}, ${utc(r.maxTime)}] at chunk ref ${r.ref} (segment ${Number(r.ref >> 32n)}, offset ${Number(r.ref & 0xffffffffn)}): ${r.reason}. Queries of that series over that range fail. Restore the block from another copy or run \`tsdbdump repair\`.`,
+        });
+      }
+      if (b.refsOutOfRangeCount > b.refsOutOfRange.length) {
+        a.diag({ code: 'chunk-ref-out-of-range', severity: 'error', path: `${dir}/index`, blocks: [dir], message: `…and ${b.refsOutOfRangeCount - b.refsOutOfRange.length} more chunk refs out of range in block ${dir}.` });
+      }
+    }
+    if (m && idx.problems.length === 0) metaVsIndex(a, dir, m, idx);
+  }
+  return corruptedAtOpen;
+}
+
+/** The tombstones file: damaged tombstones fail the opening (returned) unless a compacted block replaces it. */
+function tombstoneDiagnostics(a: Analysis, info: BlockInfo, b: BlockState, replacedBy: string | undefined): string[] {
+  const dir = info.dir;
+  if (b.tombstonesError) return [b.tombstonesError];
+  if (b.tombstones && b.tombstones.problems.length > 0) {
+    const prob = b.tombstones.problems[0];
+    const replaced = replacedBy ? `; it is a parent of ${replacedBy}, so Prometheus just deletes it` : '';
+    a.diag({
+      code: 'tombstones-corrupt',
+      severity: replacedBy ? 'information' : 'error',
+      path: `${dir}/tombstones`,
+      offset: prob.offset,
+      blocks: [dir],
+      prometheusMessage: replacedBy ? undefined : PROM_CORRUPTED(info.ulid, prob.message),
+      message: `The tombstones file of block ${dir} is damaged (${prob.message}). Prometheus treats the block as corrupted and refuses to start${replaced}. Run \`tsdbdump repair\` (drops the tombstones file: deleted data reappears) or restore the block.`,
+    });
+  }
+  return [];
+}
+
+/** One diagnostic for what fails the block's opening: fatal, unless a compacted block replaces it. */
+function openDiagnostic(a: Analysis, info: BlockInfo, b: BlockState, replacedBy: string | undefined, corruptedAtOpen: string[]): void {
+  const dir = info.dir;
+  if (corruptedAtOpen.length > 0 && info.metaReadable) {
+    const err = corruptedAtOpen[0];
+    a.diag({
+      code: 'index-corrupt',
+      severity: replacedBy ? 'information' : 'error',
+      path: b.indexSeen ? `${dir}/index` : `${dir}/`,
+      blocks: [dir],
+      prometheusMessage: replacedBy ? `msg="Found corrupted block, but replaced by compacted one so it's safe to delete. This should not happen with atomic deletes." block=${info.ulid}` : PROM_CORRUPTED(info.ulid, err),
+      message: replacedBy
+        ? `Block ${dir} is corrupted (${err}) but it is a parent of ${replacedBy}: Prometheus deletes it at startup; no data is lost.`
+        : `Block ${dir} is corrupted (${err}): Prometheus refuses to start (\`opening storage failed: reloadBlocks: corrupted block …\`). Run \`tsdbdump repair\` to drop the block (its data${rangeText(info)} is lost) or restore it from another copy.`,
+    });
+  }
 }
 
 export function rangeText(b: { minTime: number; maxTime: number }): string {
