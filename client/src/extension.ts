@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
-import { REPORT_SCHEME } from '../../server/src/protocol';
+import { REPORT_SCHEME, Requests } from '../../server/src/protocol';
 import type { Services } from './commands/services';
 import { registerCommands } from './commands/table';
 import { Config } from './config';
@@ -19,6 +19,12 @@ import { Worker } from './worker';
 
 export interface TsdbdumpApi {
   worker: Worker;
+  /**
+   * The request constants of this bundle. Callers outside it (the extension-host tests) must use
+   * these: vscode-jsonrpc tells a RequestType's parameter structure by object identity, so a copy
+   * of the constants from another module instance is refused ("Unknown parameter structure").
+   */
+  requests: typeof Requests;
   dumps: DumpsProvider;
   pods: PodsProvider;
   /** activate() from its first line to its return (the worker starts in the background). */
@@ -67,7 +73,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
     log.error(`the worker did not start: ${e instanceof Error ? e.message : String(e)}`);
     void vscode.window.showErrorMessage('The tsdbdump worker did not start; see the "tsdbdump" output.');
   });
-  return { worker: w, dumps, pods, activationMs, workerStarted, firstRefresh, lastTimeline: () => services.lastTimeline };
+  return { worker: w, requests: Requests, dumps, pods, activationMs, workerStarted, firstRefresh, lastTimeline: () => services.lastTimeline };
 }
 
 /** The Pods view talks to clusters: only in trusted workspaces (registered when trust is granted). */

@@ -109,15 +109,17 @@ export function handleExecUpgrade(state: ClusterState, user: TestUser, req: http
   if (!offered.some((p) => supported.includes(p))) {
     return writeRawStatus(socket, badRequest(`unable to upgrade connection: none of the offered subprotocols [${offered.join(' ')}] is supported`));
   }
+  // A drop fault waits for the next exec that moves that many bytes: execs that move fewer (a
+  // marker touch, a listing) end normally and leave the fault for the next one.
   const drop = takeFault(state, `${namespace}/${name}`, ['drop-exec-after-bytes', 'drop-exec-after-stdin-bytes']);
-  wss.handleUpgrade(req, socket, head, (ws) => runSession(ws, socket, checked, drop));
+  wss.handleUpgrade(req, socket, head, (ws) => runSession(ws, socket, checked, drop, () => drop && state.faults.unshift(drop)));
 }
 
 /** Bytes waiting in the socket above which the process' output is paused. */
 const HIGH_WATER = 4 << 20;
 const LOW_WATER = 1 << 20;
 
-function runSession(ws: WebSocket, socket: net.Socket, req: ExecRequest, drop: ExecFault | undefined): void {
+function runSession(ws: WebSocket, socket: net.Socket, req: ExecRequest, drop: ExecFault | undefined, dropNotUsed: () => void): void {
   const protocol = ws.protocol;
   const base64 = protocol.includes('base64');
   const statusAsJson = protocol.startsWith('v4') || protocol.startsWith('v5');
@@ -140,9 +142,11 @@ function runSession(ws: WebSocket, socket: net.Socket, req: ExecRequest, drop: E
   sendFrame(req.stdout ? 1 : req.stderr ? 2 : 3, Buffer.alloc(0));
 
   let closed = false;
+  let dropped = false;
   let cleanup = (): void => undefined;
   ws.on('close', () => {
     closed = true;
+    if (drop && !dropped) dropNotUsed();
     cleanup();
   });
 
@@ -173,6 +177,7 @@ function runSession(ws: WebSocket, socket: net.Socket, req: ExecRequest, drop: E
     let paused = false;
     let sentStdout = 0;
     const dropNow = () => {
+      dropped = true;
       socket.destroy();
       handle.kill();
     };

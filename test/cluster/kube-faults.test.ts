@@ -112,7 +112,8 @@ describe('connection and pod failures', () => {
   test('the connection killed mid-dump: clear error, no file, pod data intact', async () => {
     const out = path.join(work, 'dropped.tar.gz');
     const plan = await planDump({ target: prod() });
-    // The next exec of the pod is the tar stream (pod hashing runs after it in this mode).
+    // The first exec to send 256 KiB is the tar stream (the leftover sweep before it sends nothing;
+    // pod hashing runs after it in this mode).
     cluster.injectFault('prod/monitoring/prometheus-0', { kind: 'drop-exec-after-bytes', bytes: 256 * 1024 });
     await assert.rejects(executeDump(plan, out, { podHashConcurrently: false }), (e: Error & { code?: string }) => {
       assert.match(e.message, /dump of monitoring\/prometheus-0 failed: .*(connection|closed|truncated|end)/i);

@@ -85,6 +85,7 @@ export interface StartOptions {
 
 export type InjectableFault =
   | { kind: 'fail-next-exec'; code?: number; message?: string }
+  /** The next exec that sends (receives) that many bytes is cut; smaller execs pass and leave the fault waiting. */
   | { kind: 'drop-exec-after-bytes'; bytes: number }
   | { kind: 'drop-exec-after-stdin-bytes'; bytes: number }
   /** Lasting (until clearFaults): every exec of the pod negotiates v4.channel.k8s.io at best. */

@@ -11,7 +11,7 @@ import { poll } from './poll';
 import type { TsdbdumpApi } from '../../../client/src/extension';
 import { makeBigDump } from '../../helpers/bigDump';
 import type { EntryNode, TreeNode } from '../../../client/src/views/dumpsTree';
-import { Requests, reportUri, type AnalyzedNotification, type RepairResult } from '../../../server/src/protocol';
+import { reportUri, type AnalyzedNotification, type RepairResult } from '../../../server/src/protocol';
 
 const EXTENSION_ID = 'tsdbdump.tsdbdump';
 
@@ -217,7 +217,7 @@ suite('tsdbdump extension host', () => {
 
   test('repair dry run of head-gap plans to drop the head chunk files after the gap', async () => {
     const source = path.join(ws(), 'head-gap.tar.gz');
-    const plan = await api.worker.request(Requests.repair, { source, dryRun: true });
+    const plan = await api.worker.request(api.requests.repair, { source, dryRun: true });
     assert.equal(plan.dryRun, true);
     assert.equal(plan.nothingToRepair, false);
     const fixes = plan.actions.filter((a) => a.fixes === 'head-chunks-out-of-sequence');
@@ -259,7 +259,7 @@ suite('tsdbdump extension host', () => {
 
   test('Pods view: an in-place analysis shows its verdict and diagnostics under the pod', async () => {
     const pod = { context: 'ctx', namespace: 'monitoring', name: 'prometheus-0', phase: 'Running', ready: true, containers: ['prometheus'], prometheusContainer: 'prometheus', labels: {} };
-    const result = await api.worker.request(Requests.analyze, { source: path.join(ws(), 'head-gap.tar.gz') });
+    const result = await api.worker.request(api.requests.analyze, { source: path.join(ws(), 'head-gap.tar.gz') });
     api.pods.setAnalysis(pod, result);
     const children = await api.pods.getChildren({ type: 'pod', pod });
     const labels = children.map((c) => (c.type === 'info' ? c.label : c.type));
@@ -283,7 +283,7 @@ suite('tsdbdump extension host', () => {
         }
       });
     });
-    const request = api.worker.request(Requests.analyze, { source: big, verify: 'quick' }, {
+    const request = api.worker.request(api.requests.analyze, { source: big, verify: 'quick' }, {
       token: cts.token,
       onProgress: (v) => {
         if (v.percentage !== undefined) percentages.push(v.percentage);
@@ -301,7 +301,7 @@ suite('tsdbdump extension host', () => {
     // The job stopped soon after the cancel: it never got near the end of the 512 MiB dump.
     assert.ok(Math.max(...percentages) < 50, `progress went on to ${Math.max(...percentages)}%`);
     // And the worker is free for the next request.
-    const probe = await api.worker.request(Requests.probe, { sources: [path.join(ws(), 'healthy.tar.gz')] });
+    const probe = await api.worker.request(api.requests.probe, { sources: [path.join(ws(), 'healthy.tar.gz')] });
     assert.equal(probe[0].kind, 'archive');
   });
 
