@@ -222,7 +222,11 @@ class ChunkSegmentScanner implements PushScanner<ChunkSegmentSummary> {
   private crcMismatch(stored: number, actual: number): void {
     // Prometheus's checkCRC32: expected = stored, actual = computed.
     if (this.crcProblems++ < MAX_CRC_PROBLEMS) {
-      this.problems.push({ kind: 'crc', message: `checksum mismatch expected:${hex(stored)}, actual:${hex(actual)}`, offset: this.chunkStart });
+      this.problems.push({
+        kind: 'crc',
+        message: `checksum mismatch expected:${hex(stored)}, actual:${hex(actual)}`,
+        offset: this.chunkStart,
+      });
     }
   }
 

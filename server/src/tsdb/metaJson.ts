@@ -3,7 +3,14 @@ export interface BlockMeta {
   ulid: string;
   minTime: number;
   maxTime: number;
-  stats?: { numSamples?: number; numSeries?: number; numChunks?: number; numTombstones?: number; numFloatSamples?: number; numHistogramSamples?: number };
+  stats?: {
+    numSamples?: number;
+    numSeries?: number;
+    numChunks?: number;
+    numTombstones?: number;
+    numFloatSamples?: number;
+    numHistogramSamples?: number;
+  };
   compaction: {
     level: number;
     sources?: string[];
