@@ -257,7 +257,7 @@ export function servedBy(layout: Layout): HoldSet {
   for (const { rec } of replay) if (rec.series) for (const s of rec.series) refs.set(s.ref, s.key);
 
   // m-mapped head chunks, files in order. A damaged record drops its file and all later ones; an
-  // out-of-sequence chunk names no file, so Prometheus drops them all (§6). The WAL refills either.
+  // out-of-sequence chunk names no file, so Prometheus drops them all (docs/tsdb-format.md §6). The WAL refills either.
   let mmMax = new Map<number, number>();
   let loaded: HeadRecordModel[] = [];
   const head = [...layout.headFiles].sort((a, b) => a.number - b.number);

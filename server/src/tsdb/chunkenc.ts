@@ -1,5 +1,5 @@
 /**
- * Chunk payload decoding (tsdb-format.md §5). Bad data throws FormatError (offset = byte in the
+ * Chunk payload decoding (docs/tsdb-format.md §5). Bad data throws FormatError (offset = byte in the
  * payload); callers turn it into a problem.
  */
 import { FormatError } from './cursor';

@@ -1,4 +1,4 @@
-/** Block chunk segment files `chunks/NNNNNN` (tsdb-format.md §4). */
+/** Block chunk segment files `chunks/NNNNNN` (docs/tsdb-format.md §4). */
 import { crc32c, hex } from './crc32c';
 import { parseDecimalName } from './blockDir';
 import type { FormatProblem, PushScanner, Verify } from './types';

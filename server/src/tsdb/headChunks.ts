@@ -1,4 +1,4 @@
-/** Head chunk files `chunks_head/NNNNNN` (tsdb-format.md §6), following 2.42's IterateAllChunks. */
+/** Head chunk files `chunks_head/NNNNNN` (docs/tsdb-format.md §6), following 2.42's IterateAllChunks. */
 import { crc32c, hex, readCrc } from './crc32c';
 import { chunkSampleCount } from './chunkenc';
 import { parseDecimalName } from './blockDir';

@@ -1,4 +1,4 @@
-/** Block index, format v2 (tsdb-format.md §3). Random access: the TOC is at the end. */
+/** Block index, format v2 (docs/tsdb-format.md §3). Random access: the TOC is at the end. */
 import { Cursor, FormatError } from './cursor';
 import { crc32c, readCrc, hex } from './crc32c';
 import { compareLabelSets, compareStrings } from './order';

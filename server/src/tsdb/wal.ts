@@ -1,4 +1,4 @@
-/** WAL, WBL and checkpoint segments (tsdb-format.md §7), following 2.42's wlog.Reader and record.Decoder. */
+/** WAL, WBL and checkpoint segments (docs/tsdb-format.md §7), following 2.42's wlog.Reader and record.Decoder. */
 import { uncompress } from 'snappyjs';
 import { Decompress as ZstdStream, decompress as zstdDecompress } from 'fzstd';
 import { Cursor, FormatError, decodeUtf8 } from './cursor';
