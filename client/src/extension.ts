@@ -73,7 +73,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
     log.error(`the worker did not start: ${e instanceof Error ? e.message : String(e)}`);
     void vscode.window.showErrorMessage('The tsdbdump worker did not start; see the "tsdbdump" output.');
   });
-  return { worker: w, requests: Requests, dumps, pods, activationMs, workerStarted, firstRefresh, lastTimeline: () => services.lastTimeline };
+  return {
+    worker: w, requests: Requests, dumps, pods, activationMs, workerStarted, firstRefresh, lastTimeline: () => services.lastTimeline,
+  };
 }
 
 /** The Pods view talks to clusters: only in trusted workspaces (registered when trust is granted). */

@@ -99,7 +99,8 @@ export class Worker implements vscode.Disposable {
     this.crashes.push(now);
     if (this.crashes.length > MAX_RESTARTS) {
       void vscode.window.showErrorMessage(
-        `The tsdbdump worker stopped ${this.crashes.length} times in a few minutes and is not restarted again. Run "Developer: Reload Window" to start it.`,
+        `The tsdbdump worker stopped ${this.crashes.length} times in a few ` +
+          `minutes and is not restarted again. Run "Developer: Reload Window" to start it.`,
       );
       return { action: CloseAction.DoNotRestart, handled: true };
     }

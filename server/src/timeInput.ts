@@ -51,7 +51,10 @@ export function parseTime(text: string, now: number = Date.now()): number {
     if (Number.isFinite(ms)) return ms;
   }
   if (/^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/.test(t)) {
-    throw new ToolError('usage', `"${t}" has no time zone; add one (e.g. ${t.includes('T') ? t : `${t}T00:00:00`}Z for UTC) — local time is never assumed`);
+    throw new ToolError(
+      'usage',
+      `"${t}" has no time zone; add one (e.g. ${t.includes('T') ? t : `${t}T00:00:00`}Z for UTC) — local time is never assumed`,
+    );
   }
   throw new ToolError('usage', `"${t}" is not a time: use RFC 3339 with a zone (2025-01-03T06:00:00Z), epoch milliseconds, or now-6h`);
 }

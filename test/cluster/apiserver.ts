@@ -133,26 +133,46 @@ const AGGREGATED_CORE = {
   kind: 'APIGroupDiscoveryList',
   apiVersion: 'apidiscovery.k8s.io/v2',
   metadata: {},
-  items: [{
-    metadata: { creationTimestamp: null },
-    versions: [{
-      version: 'v1',
-      freshness: 'Current',
-      resources: [
+  items: [
+    {
+      metadata: { creationTimestamp: null },
+      versions: [
         {
-          resource: 'pods', responseKind: { group: '', version: 'v1', kind: 'Pod' }, scope: 'Namespaced', singularResource: 'pod',
-          verbs: POD_VERBS, shortNames: ['po'], categories: ['all'],
-          subresources: [
-            { subresource: 'exec', responseKind: { group: '', version: 'v1', kind: 'PodExecOptions' }, verbs: ['create', 'get'] },
-            { subresource: 'log', responseKind: { group: '', version: 'v1', kind: 'Pod' }, verbs: ['get'] },
-            { subresource: 'proxy', responseKind: { group: '', version: 'v1', kind: 'PodProxyOptions' }, verbs: ['create', 'delete', 'get', 'patch', 'update'] },
-            { subresource: 'status', responseKind: { group: '', version: 'v1', kind: 'Pod' }, verbs: ['get', 'patch', 'update'] },
+          version: 'v1',
+          freshness: 'Current',
+          resources: [
+            {
+              resource: 'pods',
+              responseKind: { group: '', version: 'v1', kind: 'Pod' },
+              scope: 'Namespaced',
+              singularResource: 'pod',
+              verbs: POD_VERBS,
+              shortNames: ['po'],
+              categories: ['all'],
+              subresources: [
+                { subresource: 'exec', responseKind: { group: '', version: 'v1', kind: 'PodExecOptions' }, verbs: ['create', 'get'] },
+                { subresource: 'log', responseKind: { group: '', version: 'v1', kind: 'Pod' }, verbs: ['get'] },
+                {
+                  subresource: 'proxy',
+                  responseKind: { group: '', version: 'v1', kind: 'PodProxyOptions' },
+                  verbs: ['create', 'delete', 'get', 'patch', 'update'],
+                },
+                { subresource: 'status', responseKind: { group: '', version: 'v1', kind: 'Pod' }, verbs: ['get', 'patch', 'update'] },
+              ],
+            },
+            {
+              resource: 'namespaces',
+              responseKind: { group: '', version: 'v1', kind: 'Namespace' },
+              scope: 'Cluster',
+              singularResource: 'namespace',
+              verbs: ['get', 'list', 'watch'],
+              shortNames: ['ns'],
+            },
           ],
         },
-        { resource: 'namespaces', responseKind: { group: '', version: 'v1', kind: 'Namespace' }, scope: 'Cluster', singularResource: 'namespace', verbs: ['get', 'list', 'watch'], shortNames: ['ns'] },
       ],
-    }],
-  }],
+    },
+  ],
 };
 
 const AGGREGATED_GROUPS = {
@@ -162,15 +182,39 @@ const AGGREGATED_GROUPS = {
   items: [
     {
       metadata: { name: 'authorization.k8s.io', creationTimestamp: null },
-      versions: [{ version: 'v1', freshness: 'Current', resources: [
-        { resource: 'selfsubjectaccessreviews', responseKind: { group: '', version: '', kind: 'SelfSubjectAccessReview' }, scope: 'Cluster', singularResource: 'selfsubjectaccessreview', verbs: ['create'] },
-      ] }],
+      versions: [
+        {
+          version: 'v1',
+          freshness: 'Current',
+          resources: [
+            {
+              resource: 'selfsubjectaccessreviews',
+              responseKind: { group: '', version: '', kind: 'SelfSubjectAccessReview' },
+              scope: 'Cluster',
+              singularResource: 'selfsubjectaccessreview',
+              verbs: ['create'],
+            },
+          ],
+        },
+      ],
     },
     {
       metadata: { name: 'authentication.k8s.io', creationTimestamp: null },
-      versions: [{ version: 'v1', freshness: 'Current', resources: [
-        { resource: 'selfsubjectreviews', responseKind: { group: '', version: '', kind: 'SelfSubjectReview' }, scope: 'Cluster', singularResource: 'selfsubjectreview', verbs: ['create'] },
-      ] }],
+      versions: [
+        {
+          version: 'v1',
+          freshness: 'Current',
+          resources: [
+            {
+              resource: 'selfsubjectreviews',
+              responseKind: { group: '', version: '', kind: 'SelfSubjectReview' },
+              scope: 'Cluster',
+              singularResource: 'selfsubjectreview',
+              verbs: ['create'],
+            },
+          ],
+        },
+      ],
     },
   ],
 };
@@ -182,12 +226,30 @@ const LEGACY_CORE_RESOURCES = {
     { name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: POD_VERBS, shortNames: ['po'], categories: ['all'] },
     { name: 'pods/exec', singularName: '', namespaced: true, kind: 'PodExecOptions', verbs: ['create', 'get'] },
     { name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] },
-    { name: 'pods/proxy', singularName: '', namespaced: true, kind: 'PodProxyOptions', verbs: ['create', 'delete', 'get', 'patch', 'update'] },
-    { name: 'namespaces', singularName: 'namespace', namespaced: false, kind: 'Namespace', verbs: ['get', 'list', 'watch'], shortNames: ['ns'] },
+    {
+      name: 'pods/proxy',
+      singularName: '',
+      namespaced: true,
+      kind: 'PodProxyOptions',
+      verbs: ['create', 'delete', 'get', 'patch', 'update'],
+    },
+    {
+      name: 'namespaces',
+      singularName: 'namespace',
+      namespaced: false,
+      kind: 'Namespace',
+      verbs: ['get', 'list', 'watch'],
+      shortNames: ['ns'],
+    },
   ],
 };
 
-const legacyGroup = (group: string, resources: Json[]): Json => ({ kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${group}/v1`, resources });
+const legacyGroup = (group: string, resources: Json[]): Json => ({
+  kind: 'APIResourceList',
+  apiVersion: 'v1',
+  groupVersion: `${group}/v1`,
+  resources,
+});
 
 const LEGACY_GROUPS = {
   kind: 'APIGroupList',
@@ -215,7 +277,10 @@ const sendStatus = (res: http.ServerResponse, s: StatusBody): void => sendJson(r
 export function writeRawStatus(socket: net.Socket, s: StatusBody): void {
   const text = JSON.stringify(s);
   const reason = http.STATUS_CODES[s.code] ?? 'Error';
-  socket.end(`HTTP/1.1 ${s.code} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+  socket.end(
+    `HTTP/1.1 ${s.code} ${reason}\r\nContent-Type: ` +
+      `application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+  );
 }
 
 async function readBody(req: http.IncomingMessage, limit = 16 << 20): Promise<Buffer> {
@@ -249,7 +314,11 @@ export class ApiServer {
   private readonly sockets = new Set<net.Socket>();
   port = 0;
 
-  constructor(readonly state: ClusterState, readonly users: TestUser[], certs: TestCerts) {
+  constructor(
+    readonly state: ClusterState,
+    readonly users: TestUser[],
+    certs: TestCerts,
+  ) {
     this.server = https.createServer({ cert: certs.certPem, key: certs.keyPem });
     this.server.keepAliveTimeout = 30000;
     this.server.on('secureConnection', (s: net.Socket) => {
@@ -305,24 +374,59 @@ export class ApiServer {
     // Discovery
     if (url.pathname === '/version') {
       return sendJson(res, 200, {
-        major: '1', minor: '32', gitVersion: 'v1.32.0', gitCommit: '0000000000000000000000000000000000000000', gitTreeState: 'clean',
-        buildDate: '2024-12-11T00:00:00Z', goVersion: 'go1.23.4', compiler: 'gc', platform: 'linux/amd64',
+        major: '1',
+        minor: '32',
+        gitVersion: 'v1.32.0',
+        gitCommit: '0000000000000000000000000000000000000000',
+        gitTreeState: 'clean',
+        buildDate: '2024-12-11T00:00:00Z',
+        goVersion: 'go1.23.4',
+        compiler: 'gc',
+        platform: 'linux/amd64',
       });
     }
     if (url.pathname === '/api') {
       return wantsAggregated
         ? sendJson(res, 200, AGGREGATED_CORE, AGGREGATED_CT)
-        : sendJson(res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `127.0.0.1:${this.port}` }] });
+        : sendJson(res, 200, {
+            kind: 'APIVersions',
+            versions: ['v1'],
+            serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `127.0.0.1:${this.port}` }],
+          });
     }
     if (url.pathname === '/apis') {
       return wantsAggregated ? sendJson(res, 200, AGGREGATED_GROUPS, AGGREGATED_CT) : sendJson(res, 200, LEGACY_GROUPS);
     }
     if (url.pathname === '/api/v1') return sendJson(res, 200, LEGACY_CORE_RESOURCES);
     if (url.pathname === '/apis/authorization.k8s.io/v1') {
-      return sendJson(res, 200, legacyGroup('authorization.k8s.io', [{ name: 'selfsubjectaccessreviews', singularName: 'selfsubjectaccessreview', namespaced: false, kind: 'SelfSubjectAccessReview', verbs: ['create'] }]));
+      return sendJson(
+        res,
+        200,
+        legacyGroup('authorization.k8s.io', [
+          {
+            name: 'selfsubjectaccessreviews',
+            singularName: 'selfsubjectaccessreview',
+            namespaced: false,
+            kind: 'SelfSubjectAccessReview',
+            verbs: ['create'],
+          },
+        ]),
+      );
     }
     if (url.pathname === '/apis/authentication.k8s.io/v1') {
-      return sendJson(res, 200, legacyGroup('authentication.k8s.io', [{ name: 'selfsubjectreviews', singularName: 'selfsubjectreview', namespaced: false, kind: 'SelfSubjectReview', verbs: ['create'] }]));
+      return sendJson(
+        res,
+        200,
+        legacyGroup('authentication.k8s.io', [
+          {
+            name: 'selfsubjectreviews',
+            singularName: 'selfsubjectreview',
+            namespaced: false,
+            kind: 'SelfSubjectReview',
+            verbs: ['create'],
+          },
+        ]),
+      );
     }
     if (url.pathname === '/healthz' || url.pathname === '/readyz' || url.pathname === '/livez') {
       res.writeHead(200, { 'Content-Type': 'text/plain' });
@@ -335,19 +439,25 @@ export class ApiServer {
     }
     if (method === 'POST' && url.pathname === '/apis/authentication.k8s.io/v1/selfsubjectreviews') {
       return sendJson(res, 201, {
-        kind: 'SelfSubjectReview', apiVersion: 'authentication.k8s.io/v1', metadata: { creationTimestamp: null },
+        kind: 'SelfSubjectReview',
+        apiVersion: 'authentication.k8s.io/v1',
+        metadata: { creationTimestamp: null },
         status: { userInfo: { username: user.name, groups: user.groups } },
       });
     }
 
-    if (parts[0] !== 'api' || parts[1] !== 'v1') return sendStatus(res, status(404, 'NotFound', 'the server could not find the requested resource'));
+    if (parts[0] !== 'api' || parts[1] !== 'v1')
+      return sendStatus(res, status(404, 'NotFound', 'the server could not find the requested resource'));
     const rest = parts.slice(2);
 
     // Namespaces
     if (rest[0] === 'namespaces' && rest.length <= 2 && method === 'GET') {
-      if (!isAllowed(user, rest.length === 1 ? 'list' : 'get', 'namespaces')) return sendStatus(res, forbidden(user.name, rest.length === 1 ? 'list' : 'get', 'namespaces', undefined, rest[1]));
+      if (!isAllowed(user, rest.length === 1 ? 'list' : 'get', 'namespaces'))
+        return sendStatus(res, forbidden(user.name, rest.length === 1 ? 'list' : 'get', 'namespaces', undefined, rest[1]));
       const rv = this.state.resourceVersion;
-      const all = [...this.state.namespaces].map(([name, created]) => namespaceObject(name, created, rv)).sort((a, b) => String((a.metadata as Json).name).localeCompare(String((b.metadata as Json).name)));
+      const all = [...this.state.namespaces]
+        .map(([name, created]) => namespaceObject(name, created, rv))
+        .sort((a, b) => String((a.metadata as Json).name).localeCompare(String((b.metadata as Json).name)));
       if (rest.length === 2) {
         const ns = all.find((n) => (n.metadata as Json).name === rest[1]);
         if (!ns) return sendStatus(res, notFound(rest[1], 'namespaces'));
@@ -367,7 +477,8 @@ export class ApiServer {
     const nsPods = rest.length === 3 && rest[0] === 'namespaces' && rest[2] === 'pods';
     if (allPods || nsPods) {
       const namespace = nsPods ? rest[1] : undefined;
-      if (method !== 'GET') return sendStatus(res, status(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`));
+      if (method !== 'GET')
+        return sendStatus(res, status(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`));
       const watch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
       const verb = watch ? 'watch' : 'list';
       if (!isAllowed(user, verb, 'pods')) return sendStatus(res, forbidden(user.name, verb, 'pods', namespace));
@@ -375,8 +486,10 @@ export class ApiServer {
       try {
         const labels = parseLabelSelector(url.searchParams.get('labelSelector') ?? '');
         const fields = parseFieldSelector(url.searchParams.get('fieldSelector') ?? '');
-        matches = (o) => (!namespace || (o.metadata as Json).namespace === namespace)
-          && matchLabels(labels, ((o.metadata as Json).labels ?? {}) as Record<string, string>) && fields(o);
+        matches = (o) =>
+          (!namespace || (o.metadata as Json).namespace === namespace) &&
+          matchLabels(labels, ((o.metadata as Json).labels ?? {}) as Record<string, string>) &&
+          fields(o);
       } catch (e) {
         return sendStatus(res, badRequest((e as Error).message));
       }
@@ -420,7 +533,9 @@ export class ApiServer {
     const body = await readBody(req);
     let attrs: Record<string, string> = {};
     try {
-      attrs = String(req.headers['content-type'] ?? '').includes('protobuf') ? decodeAccessReviewProto(body) : (((JSON.parse(body.toString('utf8')) as Json).spec as Json)?.resourceAttributes ?? {}) as Record<string, string>;
+      attrs = String(req.headers['content-type'] ?? '').includes('protobuf')
+        ? decodeAccessReviewProto(body)
+        : ((((JSON.parse(body.toString('utf8')) as Json).spec as Json)?.resourceAttributes ?? {}) as Record<string, string>);
     } catch (e) {
       return sendStatus(res, badRequest(`cannot decode SelfSubjectAccessReview: ${(e as Error).message}`));
     }
@@ -430,11 +545,20 @@ export class ApiServer {
       apiVersion: 'authorization.k8s.io/v1',
       metadata: { creationTimestamp: null },
       spec: { resourceAttributes: attrs },
-      status: allowed ? { allowed: true, reason: `RBAC: allowed by ClusterRoleBinding "${user.role}" of User "${user.name}"` } : { allowed: false },
+      status: allowed
+        ? { allowed: true, reason: `RBAC: allowed by ClusterRoleBinding "${user.role}" of User "${user.name}"` }
+        : { allowed: false },
     });
   }
 
-  private async deletePod(req: http.IncomingMessage, res: http.ServerResponse, user: TestUser, namespace: string, name: string, url: URL): Promise<void> {
+  private async deletePod(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    user: TestUser,
+    namespace: string,
+    name: string,
+    url: URL,
+  ): Promise<void> {
     if (!isAllowed(user, 'delete', 'pods')) return sendStatus(res, forbidden(user.name, 'delete', 'pods', namespace, name));
     const raw = await readBody(req);
     let opts: Json = {};
@@ -447,7 +571,16 @@ export class ApiServer {
     if (!slot?.current) return sendStatus(res, notFound(name));
     const wantUid = (opts.preconditions as Json | undefined)?.uid;
     if (wantUid && wantUid !== slot.current.uid) {
-      return sendStatus(res, status(409, 'Conflict', `Operation cannot be fulfilled on pods "${name}": Precondition failed: UID in precondition: ${String(wantUid)}, UID in object meta: ${slot.current.uid}`, { name, kind: 'pods' }));
+      return sendStatus(
+        res,
+        status(
+          409,
+          'Conflict',
+          `Operation cannot be fulfilled on pods "${name}": Precondition ` +
+            `failed: UID in precondition: ${String(wantUid)}, UID in object meta: ${slot.current.uid}`,
+          { name, kind: 'pods' },
+        ),
+      );
     }
     const dryRun = opts.dryRun !== undefined || url.searchParams.has('dryRun');
     if (!dryRun && !slot.current.deletionTimestamp) {
@@ -463,17 +596,29 @@ export class ApiServer {
     let initial: { type: string; object: Json }[];
     const streamingList = isStreamingList(url);
     if (rvParam === '' || rvParam === '0' || streamingList) {
-      initial = this.state.pods().filter(matches).map((object) => ({ type: 'ADDED', object }));
+      initial = this.state
+        .pods()
+        .filter(matches)
+        .map((object) => ({ type: 'ADDED', object }));
     } else {
       const since = this.state.eventsSince(Number(rvParam));
       if (!since) {
         res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
-        res.end(JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${rvParam} (${this.state.resourceVersion})`) }) + '\n');
+        res.end(
+          JSON.stringify({
+            type: 'ERROR',
+            object: status(410, 'Expired', `too old resource version: ${rvParam} (${this.state.resourceVersion})`),
+          }) + '\n',
+        );
         return;
       }
       initial = since.filter((e) => matches(e.object));
     }
-    res.writeHead(200, { 'Content-Type': asTable ? TABLE_CT : 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
+    res.writeHead(200, {
+      'Content-Type': asTable ? TABLE_CT : 'application/json',
+      'Transfer-Encoding': 'chunked',
+      'Cache-Control': 'no-cache, private',
+    });
     res.flushHeaders();
     const send = (type: string, object: Json) => {
       const o = asTable ? table('pods', [object], String((object.metadata as Json).resourceVersion)) : object;
@@ -497,7 +642,8 @@ export class ApiServer {
     const rvParam = url.searchParams.get('resourceVersion') ?? '';
     res.writeHead(200, { 'Content-Type': asTable ? TABLE_CT : 'application/json', 'Transfer-Encoding': 'chunked' });
     if (rvParam === '' || rvParam === '0' || isStreamingList(url)) {
-      for (const o of objects) res.write(JSON.stringify({ type: 'ADDED', object: asTable ? table('namespaces', [o], this.state.resourceVersion) : o }) + '\n');
+      for (const o of objects)
+        res.write(JSON.stringify({ type: 'ADDED', object: asTable ? table('namespaces', [o], this.state.resourceVersion) : o }) + '\n');
     }
     if (isStreamingList(url)) res.write(JSON.stringify(initialEventsEnd('Namespace', this.state.resourceVersion)) + '\n');
     const timer = setTimeout(() => res.end(), Math.max(1, Number(url.searchParams.get('timeoutSeconds') ?? 1800)) * 1000);
@@ -512,7 +658,8 @@ export class ApiServer {
     const names = pod.containers.map((c) => c.def.name);
     let containerName = url.searchParams.get('container') ?? '';
     if (!containerName) {
-      if (names.length > 1) return sendStatus(res, badRequest(`a container name must be specified for pod ${name}, choose one of: [${names.join(' ')}]`));
+      if (names.length > 1)
+        return sendStatus(res, badRequest(`a container name must be specified for pod ${name}, choose one of: [${names.join(' ')}]`));
       containerName = names[0];
     }
     const c = pod.container(containerName);
@@ -555,18 +702,36 @@ export class ApiServer {
     res.on('close', () => stop());
   }
 
-  private proxy(req: http.IncomingMessage, res: http.ServerResponse, user: TestUser, namespace: string, nameport: string, url: URL, pathParts: string[]): void {
+  private proxy(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    user: TestUser,
+    namespace: string,
+    nameport: string,
+    url: URL,
+    pathParts: string[],
+  ): void {
     // {name} | {name}:{port} | {scheme}:{name}:{port}
     const bits = nameport.split(':');
     const name = bits.length === 3 ? bits[1] : bits[0];
-    const port = bits.length === 3 ? bits[2] : bits[1] ?? '';
-    const verb = ({ GET: 'get', HEAD: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' } as Record<string, string>)[req.method ?? 'GET'] ?? 'get';
+    const port = bits.length === 3 ? bits[2] : (bits[1] ?? '');
+    const verb =
+      ({ GET: 'get', HEAD: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' } as Record<string, string>)[
+        req.method ?? 'GET'
+      ] ?? 'get';
     if (!isAllowed(user, verb, 'pods', 'proxy')) return sendStatus(res, forbidden(user.name, verb, 'pods/proxy', namespace, name));
     const slot = this.state.slot(namespace, name);
     if (!slot?.current) return sendStatus(res, notFound(name));
     const hasPort = slot.def.containers.some((c) => c.kind === 'prometheus');
     if (!hasPort || !(port === '' || port === String(PROMETHEUS_PORT) || port === PROMETHEUS_PORT_NAME)) {
-      return sendStatus(res, status(503, 'ServiceUnavailable', `error trying to reach service: dial tcp ${slot.podIP}:${port || 80}: connect: connection refused`));
+      return sendStatus(
+        res,
+        status(
+          503,
+          'ServiceUnavailable',
+          `error trying to reach service: dial tcp ${slot.podIP}:${port || 80}: connect: connection refused`,
+        ),
+      );
     }
     const rawPath = (req.url ?? '').split('?')[0];
     const marker = '/proxy';
@@ -576,12 +741,24 @@ export class ApiServer {
     delete headers.authorization;
     delete headers.host;
     headers.host = `${slot.podIP}:${PROMETHEUS_PORT}`;
-    const upstream = http.request({ host: '127.0.0.1', port: slot.port, method: req.method, path: forwardPath + url.search, headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
+    const upstream = http.request(
+      { host: '127.0.0.1', port: slot.port, method: req.method, path: forwardPath + url.search, headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
     upstream.on('error', (err) => {
-      if (!res.headersSent) sendStatus(res, status(503, 'ServiceUnavailable', `error trying to reach service: dial tcp ${slot.podIP}:${PROMETHEUS_PORT}: ${err.message.includes('ECONNREFUSED') ? 'connect: connection refused' : err.message}`));
+      if (!res.headersSent)
+        sendStatus(
+          res,
+          status(
+            503,
+            'ServiceUnavailable',
+            `error trying to reach service: dial ` +
+              `tcp ${slot.podIP}:${PROMETHEUS_PORT}: ${err.message.includes('ECONNREFUSED') ? 'connect: connection refused' : err.message}`,
+          ),
+        );
       else res.destroy();
     });
     req.pipe(upstream);

@@ -46,7 +46,18 @@ interface ExecResult {
 }
 
 /** Runs argv in a pod through client-node's Exec; keeps only a hash of big outputs. */
-async function exec(argv: string[], opts: { context?: string; pod?: string; namespace?: string; container?: string; stdin?: Readable; keep?: boolean; slowReader?: boolean } = {}): Promise<ExecResult> {
+async function exec(
+  argv: string[],
+  opts: {
+    context?: string;
+    pod?: string;
+    namespace?: string;
+    container?: string;
+    stdin?: Readable;
+    keep?: boolean;
+    slowReader?: boolean;
+  } = {},
+): Promise<ExecResult> {
   const ex = new k8s.Exec(kubeConfig(opts.context));
   const hash = createHash('sha256');
   const kept: Buffer[] = [];
@@ -73,7 +84,17 @@ async function exec(argv: string[], opts: { context?: string; pod?: string; name
     stdout.on('close', resolve);
   });
   const status = await new Promise<V1Status>((resolve, reject) => {
-    ex.exec(opts.namespace ?? 'monitoring', opts.pod ?? 'prometheus-0', opts.container ?? 'prometheus', argv, stdout, stderrStream, opts.stdin ?? null, false, (s) => resolve(s))
+    ex.exec(
+      opts.namespace ?? 'monitoring',
+      opts.pod ?? 'prometheus-0',
+      opts.container ?? 'prometheus',
+      argv,
+      stdout,
+      stderrStream,
+      opts.stdin ?? null,
+      false,
+      (s) => resolve(s),
+    )
       .then((ws) => ws.on('close', () => setTimeout(() => reject(new Error('socket closed without a status')), 2000)))
       .catch(reject);
   });
@@ -148,9 +169,16 @@ describe('@kubernetes/client-node against the test cluster', () => {
   });
 
   test('SelfSubjectAccessReview tells who may exec', async () => {
-    const review = (context: string) => kubeConfig(context).makeApiClient(k8s.AuthorizationV1Api).createSelfSubjectAccessReview({
-      body: { spec: { resourceAttributes: { namespace: 'monitoring', verb: 'create', resource: 'pods', subresource: 'exec', name: 'prometheus-0' } } },
-    });
+    const review = (context: string) =>
+      kubeConfig(context)
+        .makeApiClient(k8s.AuthorizationV1Api)
+        .createSelfSubjectAccessReview({
+          body: {
+            spec: {
+              resourceAttributes: { namespace: 'monitoring', verb: 'create', resource: 'pods', subresource: 'exec', name: 'prometheus-0' },
+            },
+          },
+        });
     assert.equal((await review('prod')).status?.allowed, true);
     assert.equal((await review('prod-restricted')).status?.allowed, false);
   });
@@ -177,7 +205,11 @@ describe('@kubernetes/client-node against the test cluster', () => {
 
 describe('exec subprotocols on the wire', () => {
   /** One exec over a raw WebSocket: returns every message as [channel, payload]. */
-  async function rawExec(protocols: string[], query: string, send?: (ws: import('ws').WebSocket) => void): Promise<{ protocol: string; frames: [number, Buffer][] }> {
+  async function rawExec(
+    protocols: string[],
+    query: string,
+    send?: (ws: import('ws').WebSocket) => void,
+  ): Promise<{ protocol: string; frames: [number, Buffer][] }> {
     const { WebSocket } = await import('ws');
     const url = `${cluster.servers.prod.replace('https', 'wss')}/api/v1/namespaces/monitoring/pods/prometheus-0/exec?${query}`;
     const ws = new WebSocket(url, protocols, { ca: cluster.caPem, headers: { Authorization: `Bearer ${cluster.tokens['prod-admin']}` } });
@@ -221,7 +253,10 @@ describe('exec subprotocols on the wire', () => {
   });
 
   test('an unsupported subprotocol or a bad request is refused before the upgrade', async () => {
-    await assert.rejects(rawExec(['v2.channel.k8s.io'], `${argv('true')}&container=prometheus&stdout=true`), /Unexpected server response: 400/);
+    await assert.rejects(
+      rawExec(['v2.channel.k8s.io'], `${argv('true')}&container=prometheus&stdout=true`),
+      /Unexpected server response: 400/,
+    );
     await assert.rejects(rawExec(['v5.channel.k8s.io'], `${argv('true')}&container=nope&stdout=true`), /Unexpected server response: 400/);
   });
 
@@ -255,12 +290,16 @@ describe('watch, deletion and dropped connections', () => {
     const events: { type: string; uid?: string; ready?: string; terminating: boolean }[] = [];
     let done!: () => void;
     const finished = new Promise<void>((r) => (done = r));
-    const req = await new k8s.Watch(kc).watch('/api/v1/namespaces/monitoring/pods', { fieldSelector: 'metadata.name=prometheus-notar-0', resourceVersion: list.metadata?.resourceVersion },
+    const req = await new k8s.Watch(kc).watch(
+      '/api/v1/namespaces/monitoring/pods',
+      { fieldSelector: 'metadata.name=prometheus-notar-0', resourceVersion: list.metadata?.resourceVersion },
       (type: string, obj: import('@kubernetes/client-node', { with: { 'resolution-mode': 'import' } }).V1Pod) => {
         const ready = obj.status?.conditions?.find((c) => c.type === 'Ready')?.status;
         events.push({ type, uid: obj.metadata?.uid, ready, terminating: !!obj.metadata?.deletionTimestamp });
         if (type !== 'DELETED' && obj.metadata?.uid !== oldUid && ready === 'True') done();
-      }, () => done());
+      },
+      () => done(),
+    );
     await api.deleteNamespacedPod({ namespace: 'monitoring', name: 'prometheus-notar-0' });
     await finished;
     req.abort();

@@ -12,7 +12,16 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { ClusterState, TestUser } from './apiserver';
 import { isAllowed, writeRawStatus } from './apiserver';
 import { type Json, type StatusBody, badRequest, forbidden, notFound, status } from './k8s';
-import { CONTAINER_PATH, type ContainerRun, type PodInstance, type PodSlot, chrootArgv, killGroup, resolveInRoot, signalNumber } from './podRuntime';
+import {
+  CONTAINER_PATH,
+  type ContainerRun,
+  type PodInstance,
+  type PodSlot,
+  chrootArgv,
+  killGroup,
+  resolveInRoot,
+  signalNumber,
+} from './podRuntime';
 
 /** Faults the tests can inject into the next exec of a pod (`pod` is "namespace/name"). */
 export type ExecFault =
@@ -55,7 +64,9 @@ export function checkExec(state: ClusterState, user: TestUser, url: URL, namespa
   let containerName = url.searchParams.get('container') ?? '';
   if (!containerName) {
     if (pod.containers.length > 1) {
-      return badRequest(`a container name must be specified for pod ${name}, choose one of: [${pod.containers.map((c) => c.def.name).join(' ')}]`);
+      return badRequest(
+        `a container name must be specified for pod ${name}, choose one of: [${pod.containers.map((c) => c.def.name).join(' ')}]`,
+      );
     }
     containerName = pod.containers[0].def.name;
   }
@@ -63,9 +74,19 @@ export function checkExec(state: ClusterState, user: TestUser, url: URL, namespa
   if (!container) return badRequest(`container ${containerName} is not valid for pod ${name}`);
   const argv = url.searchParams.getAll('command');
   if (argv.length === 0) return badRequest('you must specify at least one command for the container');
-  const req = { slot, pod, container, argv, stdin: flag(url, 'stdin'), stdout: flag(url, 'stdout'), stderr: flag(url, 'stderr'), tty: flag(url, 'tty') };
+  const req = {
+    slot,
+    pod,
+    container,
+    argv,
+    stdin: flag(url, 'stdin'),
+    stdout: flag(url, 'stdout'),
+    stderr: flag(url, 'stderr'),
+    tty: flag(url, 'tty'),
+  };
   if (!req.stdin && !req.stdout && !req.stderr) return badRequest('you must specify at least 1 of stdin, stdout, stderr');
-  if (container.state.kind !== 'running' || !container.proc) return badRequest(`unable to upgrade connection: container not found ("${containerName}")`);
+  if (container.state.kind !== 'running' || !container.proc)
+    return badRequest(`unable to upgrade connection: container not found ("${containerName}")`);
   return req;
 }
 
@@ -96,18 +117,27 @@ export function handleExecUpgrade(state: ClusterState, user: TestUser, req: http
   const fail = takeFault(state, `${namespace}/${name}`, ['fail-next-exec']);
   if (fail && fail.kind === 'fail-next-exec') {
     const code = fail.code ?? 500;
-    return writeRawStatus(socket, status(code, code === 500 ? 'InternalError' : 'InjectedFault', fail.message ?? 'Internal error occurred: injected fault'));
+    return writeRawStatus(
+      socket,
+      status(code, code === 500 ? 'InternalError' : 'InjectedFault', fail.message ?? 'Internal error occurred: injected fault'),
+    );
   }
   const isWebSocket = String(req.headers.upgrade ?? '').toLowerCase() === 'websocket' && req.method === 'GET';
   if (!isWebSocket) {
-    return writeRawStatus(socket, badRequest('unable to upgrade connection: SPDY is not supported by this test server, use a WebSocket client'));
+    return writeRawStatus(
+      socket,
+      badRequest('unable to upgrade connection: SPDY is not supported by this test server, use a WebSocket client'),
+    );
   }
   const v4Only = state.faults.some((f) => f.pod === `${namespace}/${name}` && f.kind === 'exec-v4-only');
   if (v4Only) v4OnlyRequests.add(req);
   const supported = v4Only ? SUPPORTED_BEFORE_1_30 : SUPPORTED;
   const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
   if (!offered.some((p) => supported.includes(p))) {
-    return writeRawStatus(socket, badRequest(`unable to upgrade connection: none of the offered subprotocols [${offered.join(' ')}] is supported`));
+    return writeRawStatus(
+      socket,
+      badRequest(`unable to upgrade connection: none of the offered subprotocols [${offered.join(' ')}] is supported`),
+    );
   }
   // A drop fault waits for the next exec that moves that many bytes: execs that move fewer (a
   // marker touch, a listing) end normally and leave the fault for the next one.
@@ -153,8 +183,17 @@ function runSession(ws: WebSocket, socket: net.Socket, req: ExecRequest, drop: E
   void resolveInRoot(req.slot.root, req.argv[0]).then((found) => {
     if (closed) return;
     if (!found) {
-      const detail = `error executing command in container: failed to exec in container: failed to start exec "${req.container.containerId.slice(13, 77)}": OCI runtime exec failed: exec failed: unable to start container process: exec: "${req.argv[0]}": executable file not found in $PATH: unknown`;
-      return finish({ metadata: {}, status: 'Failure', message: `Internal error occurred: ${detail}`, reason: 'InternalError', details: { causes: [{ message: detail }] }, code: 500 });
+      const detail = `error executing command in container: failed to exec in container: ` +
+        `failed to start exec "${req.container.containerId.slice(13, 77)}": OCI runtime ` +
+        `exec failed: exec failed: unable to start container process: exec: "${req.argv[0]}": executable file not found in $PATH: unknown`;
+      return finish({
+        metadata: {},
+        status: 'Failure',
+        message: `Internal error occurred: ${detail}`,
+        reason: 'InternalError',
+        details: { causes: [{ message: detail }] },
+        code: 500,
+      });
     }
     const [cmd, args] = chrootArgv(req.slot.root, req.argv);
     const child = spawn(cmd, args, {
@@ -251,7 +290,16 @@ function runSession(ws: WebSocket, socket: net.Socket, req: ExecRequest, drop: E
       const exit = code ?? 128 + (signal ? (signalNumber(signal) ?? 0) : 0);
       if (exit === 0) return finish({ metadata: {}, status: 'Success' });
       const message = `command terminated with non-zero exit code: error executing command [${req.argv.join(' ')}], exit code ${exit}`;
-      finish({ metadata: {}, status: 'Failure', message, reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: String(exit) }] } }, message);
+      finish(
+        {
+          metadata: {},
+          status: 'Failure',
+          message,
+          reason: 'NonZeroExitCode',
+          details: { causes: [{ reason: 'ExitCode', message: String(exit) }] },
+        },
+        message,
+      );
     });
   });
 }

@@ -46,7 +46,15 @@ function containerState(c: ContainerRun['state']): Json {
     case 'running':
       return { running: { startedAt: c.startedAt } };
     case 'terminated':
-      return { terminated: { exitCode: c.exitCode, ...(c.signal ? { signal: c.signal } : {}), reason: c.reason, startedAt: c.startedAt, finishedAt: c.finishedAt } };
+      return {
+        terminated: {
+          exitCode: c.exitCode,
+          ...(c.signal ? { signal: c.signal } : {}),
+          reason: c.reason,
+          startedAt: c.startedAt,
+          finishedAt: c.finishedAt,
+        },
+      };
   }
 }
 
@@ -66,7 +74,16 @@ export function podObject(slot: PodSlot, pod: PodInstance, resourceVersion: stri
     creationTimestamp: pod.creationTimestamp,
     labels: { ...(def.labels ?? {}), 'statefulset.kubernetes.io/pod-name': def.name },
     annotations: { ...(def.annotations ?? {}) },
-    ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: statefulSet, uid: `00000000-0000-4000-8000-${hash12(slot.key)}`, controller: true, blockOwnerDeletion: true }],
+    ownerReferences: [
+      {
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        name: statefulSet,
+        uid: `00000000-0000-4000-8000-${hash12(slot.key)}`,
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ],
   };
   if (pod.deletionTimestamp) {
     metadata.deletionTimestamp = pod.deletionTimestamp;
@@ -76,7 +93,10 @@ export function podObject(slot: PodSlot, pod: PodInstance, resourceVersion: stri
     name: c.name,
     image: c.image,
     ...(c.kind === 'prometheus'
-      ? { args: prometheusArgv(def, slot.port).slice(1), ports: [{ name: PROMETHEUS_PORT_NAME, containerPort: PROMETHEUS_PORT, protocol: 'TCP' }] }
+      ? {
+          args: prometheusArgv(def, slot.port).slice(1),
+          ports: [{ name: PROMETHEUS_PORT_NAME, containerPort: PROMETHEUS_PORT, protocol: 'TCP' }],
+        }
       : { command: ['/bin/sh', '-c', 'exec sleep 2147483647'] }),
     volumeMounts: def.dataVolume === 'none' ? [] : [{ name: 'data', mountPath: '/prometheus' }],
     imagePullPolicy: 'IfNotPresent',
@@ -92,7 +112,15 @@ export function podObject(slot: PodSlot, pod: PodInstance, resourceVersion: stri
       terminationGracePeriodSeconds: 30,
       nodeName: slot.nodeName,
       hostname: def.name,
-      volumes: def.dataVolume === 'none' ? [] : [{ name: 'data', ...(def.dataVolume === 'emptyDir' ? { emptyDir: {} } : { persistentVolumeClaim: { claimName: `data-${def.name}` } }) }],
+      volumes:
+        def.dataVolume === 'none'
+          ? []
+          : [
+              {
+                name: 'data',
+                ...(def.dataVolume === 'emptyDir' ? { emptyDir: {} } : { persistentVolumeClaim: { claimName: `data-${def.name}` } }),
+              },
+            ],
     },
     status: {
       phase: pod.phase,
@@ -151,13 +179,23 @@ export function humanAge(iso: string | undefined, now = Date.now()): string {
   return `${Math.floor(h / 24)}d`;
 }
 
-const col = (name: string, type: string, description: string, priority = 0, format = ''): Json => ({ name, type, format, description, priority });
+const col = (name: string, type: string, description: string, priority = 0, format = ''): Json => ({
+  name,
+  type,
+  format,
+  description,
+  priority,
+});
 
 const POD_COLUMNS = [
   col('Name', 'string', 'Name must be unique within a namespace.', 0, 'name'),
   col('Ready', 'string', 'The aggregate readiness state of this pod for accepting traffic.'),
   col('Status', 'string', 'The aggregate status of the containers in this pod.'),
-  col('Restarts', 'string', 'The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.'),
+  col(
+    'Restarts',
+    'string',
+    'The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.',
+  ),
   col('Age', 'string', 'CreationTimestamp is a timestamp representing the server time when this object was created.'),
   col('IP', 'string', 'IP address allocated to the pod.', 1),
   col('Node', 'string', 'Name of the Node this Pod is scheduled on.', 1),
@@ -200,7 +238,8 @@ export function table(kind: 'pods' | 'namespaces', items: Json[], resourceVersio
     metadata: { resourceVersion },
     columnDefinitions: kind === 'pods' ? POD_COLUMNS : NAMESPACE_COLUMNS,
     rows: items.map((o) => ({
-      cells: kind === 'pods' ? podCells(o) : [(o.metadata as Json).name, 'Active', humanAge((o.metadata as Json).creationTimestamp as string)],
+      cells:
+        kind === 'pods' ? podCells(o) : [(o.metadata as Json).name, 'Active', humanAge((o.metadata as Json).creationTimestamp as string)],
       object: partial(o),
     })),
   };
@@ -210,7 +249,13 @@ export function namespaceObject(name: string, created: string, resourceVersion: 
   return {
     kind: 'Namespace',
     apiVersion: 'v1',
-    metadata: { name, uid: `00000000-0000-4000-9000-${hash12(name)}`, resourceVersion, creationTimestamp: created, labels: { 'kubernetes.io/metadata.name': name } },
+    metadata: {
+      name,
+      uid: `00000000-0000-4000-9000-${hash12(name)}`,
+      resourceVersion,
+      creationTimestamp: created,
+      labels: { 'kubernetes.io/metadata.name': name },
+    },
     spec: { finalizers: ['kubernetes'] },
     status: { phase: 'Active' },
   };

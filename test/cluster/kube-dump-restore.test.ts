@@ -22,7 +22,16 @@ import { podSummary } from '../../server/src/kube/summary';
 import { analyzePod } from '../../server/src/kube/analyzePod';
 import { facts, repoRoot } from '../helpers/fixtures';
 import type { TestCluster } from './testCluster';
-import { assertRestoredFromDump, BLOCK_RE, eventually, hashTree, sha256File, startKubeTestCluster, tarGzEntries, waitTsdbSettled } from './kube-helpers';
+import {
+  assertRestoredFromDump,
+  BLOCK_RE,
+  eventually,
+  hashTree,
+  sha256File,
+  startKubeTestCluster,
+  tarGzEntries,
+  waitTsdbSettled,
+} from './kube-helpers';
 
 const run = promisify(execFile);
 const FROM = Date.parse('2025-01-03T00:00:00Z');
@@ -36,7 +45,11 @@ const dev = () => ({ kubeconfig, context: 'dev', namespace: 'observability', pod
 
 async function queryViaProxy(target: ReturnType<typeof dev>, promql: string, atMs: number): Promise<number> {
   const p = await resolvePod(target);
-  const data = await promApi<{ result: { value: [number, string] }[] }>(p, 'GET', `/api/v1/query?query=${encodeURIComponent(promql)}&time=${atMs / 1000}`);
+  const data = await promApi<{ result: { value: [number, string] }[] }>(
+    p,
+    'GET',
+    `/api/v1/query?query=${encodeURIComponent(promql)}&time=${atMs / 1000}`,
+  );
   return data.result.length ? Number(data.result[0].value[1]) : 0;
 }
 
@@ -141,11 +154,13 @@ describe('the promdump demo: dump from prod, restore into dev, query there', () 
       assert.ok(m, `${e.name} in the manifest`);
       assert.equal(m.sha256, e.sha256, e.name);
       assert.equal(m.size, e.size);
-      if (BLOCK_RE.test(e.name) && !dump.changedDuringDump.includes(e.name)) assert.equal(m.podSha256, e.sha256, `${e.name} verified against the pod`);
+      if (BLOCK_RE.test(e.name) && !dump.changedDuringDump.includes(e.name))
+        assert.equal(m.podSha256, e.sha256, `${e.name} verified against the pod`);
     }
     // Immutable block files still in the pod match it byte for byte.
     const podFiles = await hashTree(cluster.pod('prod/monitoring/prometheus-0').dataDir, (rel) => BLOCK_RE.test(rel));
-    for (const e of files.filter((f) => BLOCK_RE.test(f.name) && podFiles.has(f.name))) assert.equal(podFiles.get(e.name), e.sha256, e.name);
+    for (const e of files.filter((f) => BLOCK_RE.test(f.name) && podFiles.has(f.name)))
+      assert.equal(podFiles.get(e.name), e.sha256, e.name);
     assert.equal(manifest.pod.context, 'prod');
     assert.match(manifest.prometheusVersion ?? '', /^2\.42/);
     assert.deepEqual(manifest.requestedRange, { from: FROM, to: TO });
@@ -162,13 +177,17 @@ describe('the promdump demo: dump from prod, restore into dev, query there', () 
     assert.deepEqual(result.diagnostics.filter((d) => d.severity === 'error'), []);
   });
 
-  test('restore into dev (another context and namespace): backup first, then the source-only metric answers through the pod proxy', async () => {
+  test('restore into dev (another context and namespace): backup first, then ' +
+    'the source-only metric answers through the pod proxy', async () => {
     const at = Date.parse('2025-01-03T06:00:00Z');
     assert.equal(await queryViaProxy(dev(), 'count(fixture_noise)', at), 0, 'dev has no fixture data before the restore');
     backup = path.join(work, 'dev-backup.tar.gz');
     const devBefore = cluster.pod('dev/observability/prometheus-0').uid();
     const phases: string[] = [];
-    const r = await restoreToPod({ source: dump.output, target: dev(), mode: 'replace', backup }, { onProgress: (p) => (phases.at(-1) === p.phase ? undefined : phases.push(p.phase)) });
+    const r = await restoreToPod(
+      { source: dump.output, target: dev(), mode: 'replace', backup },
+      { onProgress: (p) => (phases.at(-1) === p.phase ? undefined : phases.push(p.phase)) },
+    );
     assert.deepEqual(phases, ['analysing', 'preflight', 'backup', 'uploading', 'verifying', 'swapping', 'restarting', 'checking', 'done']);
     assert.equal(r.backup, backup);
     assert.ok(existsSync(backup) && existsSync(`${backup}.manifest.json`));
@@ -192,7 +211,11 @@ describe('the promdump demo: dump from prod, restore into dev, query there', () 
         const current = await fsp.readFile(abs).catch(() => undefined);
         assert.ok(current, `${f.path} is back`);
         const { createHash } = await import('node:crypto');
-        assert.equal(createHash('sha256').update(current.subarray(0, f.size)).digest('hex'), f.sha256, `${f.path} starts with the backed-up bytes`);
+        assert.equal(
+          createHash('sha256').update(current.subarray(0, f.size)).digest('hex'),
+          f.sha256,
+          `${f.path} starts with the backed-up bytes`,
+        );
       } else {
         assert.equal(now.get(f.path), f.sha256, f.path);
       }
@@ -225,11 +248,17 @@ describe('the promdump demo: dump from prod, restore into dev, query there', () 
     assert.ok(r.manifestData.files.every((f) => f.verified));
     assert.equal(r.manifestData.snapshot, r.plan.snapshot);
     const entries = await tarGzEntries(out);
-    assert.ok(entries.length > 0 && entries.every((e) => !e.name.startsWith('snapshots/')), 'entries are relative to the snapshot, like a data dir');
+    assert.ok(
+      entries.length > 0 && entries.every((e) => !e.name.startsWith('snapshots/')),
+      'entries are relative to the snapshot, like a data dir',
+    );
     const snapDir = path.join(cluster.pod('prod/monitoring/prometheus-0').dataDir, 'snapshots');
     assert.deepEqual(existsSync(snapDir) ? await fsp.readdir(snapDir) : [], []);
     const noAdmin = { ...prod(), pod: 'prometheus-notar-0' };
-    await assert.rejects(dumpFromPod({ target: noAdmin, output: path.join(work, 'x.tar.gz'), snapshot: true }), (e: Error & { code?: string }) => e.code === 'usage' && /admin API/.test(e.message));
+    await assert.rejects(
+      dumpFromPod({ target: noAdmin, output: path.join(work, 'x.tar.gz'), snapshot: true }),
+      (e: Error & { code?: string }) => e.code === 'usage' && /admin API/.test(e.message),
+    );
     assert.ok(!existsSync(path.join(work, 'x.tar.gz')));
   });
 
@@ -266,13 +295,34 @@ describe('CLI', () => {
 
   test('dump with RFC 3339 times, and local times are refused', async () => {
     const out = path.join(work, 'cli.tar.gz');
-    const r = await runCli(['dump', 'prod/monitoring/prometheus-0', '--kubeconfig', kubeconfig, '--from', '2025-01-03T00:00:00Z', '--to', '2025-01-03T12:00:00+00:00', '-o', out, '--json']);
+    const r = await runCli([
+      'dump',
+      'prod/monitoring/prometheus-0',
+      '--kubeconfig',
+      kubeconfig,
+      '--from',
+      '2025-01-03T00:00:00Z',
+      '--to',
+      '2025-01-03T12:00:00+00:00',
+      '-o',
+      out,
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const res = JSON.parse(r.stdout) as { output: string; blocks: string[] };
     assert.equal(res.output, out);
     assert.match(r.stderr, /block-granular/);
     assert.ok(existsSync(out));
-    const local = await runCli(['dump', 'prod/monitoring/prometheus-0', '--kubeconfig', kubeconfig, '--from', '2025-01-03T00:00:00', '-o', path.join(work, 'x.tar.gz')]);
+    const local = await runCli([
+      'dump',
+      'prod/monitoring/prometheus-0',
+      '--kubeconfig',
+      kubeconfig,
+      '--from',
+      '2025-01-03T00:00:00',
+      '-o',
+      path.join(work, 'x.tar.gz'),
+    ]);
     assert.equal(local.code, 2);
     assert.match(local.stderr, /no time zone/);
     assert.ok(!existsSync(path.join(work, 'x.tar.gz')));
@@ -283,7 +333,16 @@ describe('CLI', () => {
     const blocksBefore = await hashTree(dev.dataDir, (rel) => BLOCK_RE.test(rel));
     const uid = dev.uid();
     const filesBefore = await fsp.readdir(work);
-    const r = await runCli(['restore', path.join(work, 'cli.tar.gz'), 'observability/prometheus-0', '--context', 'dev', '--kubeconfig', kubeconfig, '--dry-run']);
+    const r = await runCli([
+      'restore',
+      path.join(work, 'cli.tar.gz'),
+      'observability/prometheus-0',
+      '--context',
+      'dev',
+      '--kubeconfig',
+      kubeconfig,
+      '--dry-run',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^restore into dev\/observability\/prometheus-0:\S+ .*mode replace$/m);
     assert.match(r.stdout, /^replaces everything now in /m);

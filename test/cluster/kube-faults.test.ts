@@ -16,7 +16,16 @@ import { restoreToPod } from '../../server/src/kube/restore';
 import { dataDir, dumpPath } from '../helpers/fixtures';
 import type { KubeTarget } from '../../server/src/protocol';
 import type { TestCluster } from './testCluster';
-import { BLOCK_RE, eventually, hashTree, midSizeFixture, seriesAt as seriesAtTime, startKubeTestCluster, tarGzEntries, waitTsdbSettled } from './kube-helpers';
+import {
+  BLOCK_RE,
+  eventually,
+  hashTree,
+  midSizeFixture,
+  seriesAt as seriesAtTime,
+  startKubeTestCluster,
+  tarGzEntries,
+  waitTsdbSettled,
+} from './kube-helpers';
 
 const run = promisify(execFile);
 const AT = Date.parse('2025-01-03T06:00:00Z');
@@ -34,7 +43,8 @@ const seriesAt = (t: KubeTarget, promql: string) => seriesAtTime(t, promql, AT);
 
 /** Nothing under the final name, no .partial, no manifest. */
 async function assertNoOutput(out: string): Promise<void> {
-  for (const f of [out, `${out}.partial`, `${out}.manifest.json`, `${out}.manifest.json.partial`]) assert.ok(!existsSync(f), `${path.basename(f)} must not exist`);
+  for (const f of [out, `${out}.partial`, `${out}.manifest.json`, `${out}.manifest.json.partial`])
+    assert.ok(!existsSync(f), `${path.basename(f)} must not exist`);
 }
 
 /** The fixture's data still answers in the pod (after it is Ready again). */
@@ -67,11 +77,14 @@ after(async () => {
 describe('permissions', () => {
   test('a user without exec rights gets kube-forbidden from the access review, before anything streams', async () => {
     const out = path.join(work, 'forbidden.tar.gz');
-    await assert.rejects(dumpFromPod({ target: target('prod-restricted', 'monitoring', 'prometheus-0'), output: out }), (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'kube-forbidden');
-      assert.match(e.message, /no permission to exec into monitoring\/prometheus-0 \(create pods\/exec\) in context prod-restricted/);
-      return true;
-    });
+    await assert.rejects(
+      dumpFromPod({ target: target('prod-restricted', 'monitoring', 'prometheus-0'), output: out }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'kube-forbidden');
+        assert.match(e.message, /no permission to exec into monitoring\/prometheus-0 \(create pods\/exec\) in context prod-restricted/);
+        return true;
+      },
+    );
     await assertNoOutput(out);
     assert.equal(cluster.pod('prod/monitoring/prometheus-0').activeExecs?.() ?? 0, 0);
   });
@@ -86,7 +99,10 @@ describe('a pod without tar', () => {
     const entries = await tarGzEntries(out);
     const files = entries.filter((e) => e.type === 'file');
     assert.ok(files.some((f) => f.name.startsWith('wal/')) && files.some((f) => BLOCK_RE.test(f.name)));
-    assert.ok(files.findIndex((f) => BLOCK_RE.test(f.name)) > files.findIndex((f) => f.name.startsWith('wal/')), 'head first, like the tar layout');
+    assert.ok(
+      files.findIndex((f) => BLOCK_RE.test(f.name)) > files.findIndex((f) => f.name.startsWith('wal/')),
+      'head first, like the tar layout',
+    );
     const manifest = r.manifestData;
     for (const f of files.filter((x) => BLOCK_RE.test(x.name) && !r.changedDuringDump.includes(x.name))) {
       assert.equal(manifest.files.find((m) => m.path === f.name)?.podSha256, f.sha256, f.name);
@@ -194,7 +210,10 @@ describe('failure after the swap', () => {
     const walBefore = await hashTree(path.join(devData, 'wal'));
     await assert.rejects(
       // A readiness deadline nothing can meet: the restore fails after the swap, at the restart.
-      restoreToPod({ source: src, target: dev(), mode: 'replace', backup: path.join(work, 'dev-backup-swap.tar.gz') }, { readyTimeoutMs: 1 }),
+      restoreToPod(
+        { source: src, target: dev(), mode: 'replace', backup: path.join(work, 'dev-backup-swap.tar.gz') },
+        { readyTimeoutMs: 1 },
+      ),
       (e: Error & { code?: string }) => {
         assert.equal(e.code, 'restore-failed');
         assert.match(e.message, /previous data of observability\/prometheus-0 was put back and Prometheus restarted/);
@@ -237,7 +256,10 @@ describe('local faults and bad input', () => {
       // No tmpfs (unprivileged container): a read-only target behaves the same way.
       const ro = path.join(work, 'ro-file');
       await fsp.writeFile(ro, '');
-      await assert.rejects(dumpFromPod({ target: prod(), output: path.join(ro, 'x.tar.gz') }), (e: Error & { code?: string }) => e.code === 'io-error');
+      await assert.rejects(
+        dumpFromPod({ target: prod(), output: path.join(ro, 'x.tar.gz') }),
+        (e: Error & { code?: string }) => e.code === 'io-error',
+      );
     }
     await assertPodDataIntact(prod(), 'prod/monitoring/prometheus-0');
   });
@@ -246,7 +268,10 @@ describe('local faults and bad input', () => {
     const out = path.join(work, 'cancelled.tar.gz');
     const ac = new AbortController();
     await assert.rejects(
-      dumpFromPod({ target: prod(), output: out }, { signal: ac.signal, maxBytesPerSecond: 1_000_000, onProgress: (p) => p.bytes > 100_000 && ac.abort() }),
+      dumpFromPod(
+        { target: prod(), output: out },
+        { signal: ac.signal, maxBytesPerSecond: 1_000_000, onProgress: (p) => p.bytes > 100_000 && ac.abort() },
+      ),
       (e: Error & { code?: string }) => e.code === 'cancelled',
     );
     await assertNoOutput(out);
@@ -256,11 +281,14 @@ describe('local faults and bad input', () => {
     const backup = path.join(work, 'refused-backup.tar.gz');
     const devData = cluster.pod('dev/observability/prometheus-0').dataDir;
     const before = await hashTree(devData, (rel) => BLOCK_RE.test(rel));
-    await assert.rejects(restoreToPod({ source: dumpPath('chunk-crc'), target: dev(), mode: 'replace', backup }), (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'dump-has-errors');
-      assert.match(e.message, /error diagnostic/);
-      return true;
-    });
+    await assert.rejects(
+      restoreToPod({ source: dumpPath('chunk-crc'), target: dev(), mode: 'replace', backup }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'dump-has-errors');
+        assert.match(e.message, /error diagnostic/);
+        return true;
+      },
+    );
     assert.ok(!existsSync(backup));
     assert.deepEqual(await hashTree(devData, (rel) => BLOCK_RE.test(rel)), before);
   });

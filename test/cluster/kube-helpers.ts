@@ -23,7 +23,9 @@ export function midSizeFixture(): string {
   try {
     statSync(data);
   } catch {
-    execFileSync('bash', [path.join(repoRoot, 'test/fixtures/make-tsdb.sh'), 'big', out, '--size-mb', '16'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('bash', [path.join(repoRoot, 'test/fixtures/make-tsdb.sh'), 'big', out, '--size-mb', '16'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
   }
   return data;
 }
@@ -67,7 +69,12 @@ export async function tarGzEntries(file: string): Promise<{ name: string; type: 
     const h = createHash('sha256');
     for await (const c of entry) h.update(c as Buffer);
     const type = entry.header.type ?? 'file';
-    out.push({ name: entry.header.name.replace(/\/$/, ''), type, size: entry.header.size ?? 0, sha256: type === 'file' ? h.digest('hex') : undefined });
+    out.push({
+      name: entry.header.name.replace(/\/$/, ''),
+      type,
+      size: entry.header.size ?? 0,
+      sha256: type === 'file' ? h.digest('hex') : undefined,
+    });
   }
   return out;
 }
@@ -129,7 +136,11 @@ export async function waitTsdbSettled(cluster: TestCluster, key: string, timeout
 /** The value of an instant PromQL query through the pod proxy at `at` (0 when it has no result). */
 export async function seriesAt(t: KubeTarget, promql: string, at: number): Promise<number> {
   const p = await resolvePod(t);
-  const data = await promApi<{ result: { value: [number, string] }[] }>(p, 'GET', `/api/v1/query?query=${encodeURIComponent(promql)}&time=${at / 1000}`);
+  const data = await promApi<{ result: { value: [number, string] }[] }>(
+    p,
+    'GET',
+    `/api/v1/query?query=${encodeURIComponent(promql)}&time=${at / 1000}`,
+  );
   return data.result.length ? Number(data.result[0].value[1]) : 0;
 }
 

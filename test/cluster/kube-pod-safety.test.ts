@@ -39,7 +39,12 @@ before(async () => {
   work = await fsp.mkdtemp(path.join(os.tmpdir(), 'tsdbdump-kube-volumes-'));
   const topology = defaultTopology().filter((c) => c.name === 'dev');
   const template = topology[0].pods[0];
-  const variant = (name: string, over: object) => ({ ...template, ...over, name, labels: { ...template.labels, 'app.kubernetes.io/instance': name } });
+  const variant = (name: string, over: object) => ({
+    ...template,
+    ...over,
+    name,
+    labels: { ...template.labels, 'app.kubernetes.io/instance': name },
+  });
   topology[0].pods.push(
     variant('prometheus-empty-0', { dataVolume: 'emptyDir' }),
     variant('prometheus-empty-nolifecycle-0', { dataVolume: 'emptyDir', lifecycleApi: false }),
@@ -81,7 +86,11 @@ describe('leftovers in the pod', () => {
 
   test('the next dump removes stale tsdbdump snapshots and staging dirs, and only those', async () => {
     const data = hostDataDir('prometheus-0');
-    const [stale, live, foreign] = [await prometheusSnapshot('prometheus-0'), await prometheusSnapshot('prometheus-0'), await prometheusSnapshot('prometheus-0')];
+    const [stale, live, foreign] = [
+      await prometheusSnapshot('prometheus-0'),
+      await prometheusSnapshot('prometheus-0'),
+      await prometheusSnapshot('prometheus-0'),
+    ];
     await marker(path.join(data, 'snapshots', `${stale}.tsdbdump`), STALE_AFTER_S + 60);
     await marker(path.join(data, 'snapshots', `${live}.tsdbdump`), 5);
     await fsp.mkdir(path.join(data, '.tsdbdump-staging-old', '01JAAAAAAAAAAAAAAAAAAAAAAA'), { recursive: true });
@@ -109,16 +118,22 @@ describe('restore and the target\'s Prometheus version', () => {
     assert.ok(dry.preview.needsForce);
     const features = dry.preview.tooNewForTarget.map((r) => r.feature);
     assert.ok(features.length > 0, 'the preview lists what 2.42 cannot read');
-    assert.ok(dry.preview.tooNewForTarget.every((r) => compareVersions(r.needs, dry.preview.prometheusVersion!) > 0), JSON.stringify(dry.preview.tooNewForTarget));
+    assert.ok(
+      dry.preview.tooNewForTarget.every((r) => compareVersions(r.needs, dry.preview.prometheusVersion!) > 0),
+      JSON.stringify(dry.preview.tooNewForTarget),
+    );
     const backup = path.join(work, 'too-new-backup.tar.gz');
     const before = await resolvePod(target('prometheus-0'));
-    await assert.rejects(restoreToPod({ source, target: target('prometheus-0'), mode: 'replace', backup }), (e: Error & { code?: string; details?: { tooNewForTarget?: unknown[] } }) => {
-      assert.equal(e.code, 'target-too-old');
-      assert.match(e.message, /runs Prometheus 2\.42\.\S+, too old for this dump: /);
-      for (const f of features) assert.ok(e.message.includes(f), f);
-      assert.equal(e.details?.tooNewForTarget?.length, features.length);
-      return true;
-    });
+    await assert.rejects(
+      restoreToPod({ source, target: target('prometheus-0'), mode: 'replace', backup }),
+      (e: Error & { code?: string; details?: { tooNewForTarget?: unknown[] } }) => {
+        assert.equal(e.code, 'target-too-old');
+        assert.match(e.message, /runs Prometheus 2\.42\.\S+, too old for this dump: /);
+        for (const f of features) assert.ok(e.message.includes(f), f);
+        assert.equal(e.details?.tooNewForTarget?.length, features.length);
+        return true;
+      },
+    );
     assert.equal(existsSync(backup), false, 'refused before the backup: nothing changed');
     assert.equal((await getPod(before.conn, 'prometheus-0')).metadata?.uid, before.pod.metadata?.uid);
   });
@@ -173,19 +188,28 @@ describe('restore by the data volume', () => {
   });
 
   for (const [pod, why] of [
-    ['prometheus-empty-nolifecycle-0', /is on an emptyDir \(volume data at \/prometheus\), which is emptied when the pod is deleted: .*without --web\.enable-lifecycle/],
-    ['prometheus-novolume-0', /is not on a volume \(the container's own filesystem \(no volume\)\): any restart of Prometheus would lose it/],
+    [
+      'prometheus-empty-nolifecycle-0',
+      /is on an emptyDir \(volume data at \/prometheus\), which is emptied when the pod is deleted: .*without --web\.enable-lifecycle/,
+    ],
+    [
+      'prometheus-novolume-0',
+      /is not on a volume \(the container's own filesystem \(no volume\)\): any restart of Prometheus would lose it/,
+    ],
   ] as const) {
     test(`${pod}: refused before anything changes`, async () => {
       const before = await resolvePod(target(pod));
       const backup = path.join(work, `${pod}-backup.tar.gz`);
       const listing = await fsp.readdir(cluster.pod(`dev/observability/${pod}`).dataDir);
-      await assert.rejects(restoreToPod({ source: dumpPath('healthy'), target: target(pod), mode: 'replace', backup }), (e: Error & { code?: string; details?: { dataVolume?: { kind: string } } }) => {
-        assert.equal(e.code, 'restore-refused');
-        assert.match(e.message, why);
-        assert.ok(e.details?.dataVolume, 'the refusal carries the volume as data');
-        return true;
-      });
+      await assert.rejects(
+        restoreToPod({ source: dumpPath('healthy'), target: target(pod), mode: 'replace', backup }),
+        (e: Error & { code?: string; details?: { dataVolume?: { kind: string } } }) => {
+          assert.equal(e.code, 'restore-refused');
+          assert.match(e.message, why);
+          assert.ok(e.details?.dataVolume, 'the refusal carries the volume as data');
+          return true;
+        },
+      );
       assert.equal(existsSync(backup), false, 'nothing backed up: the restore stopped at the preflight');
       const after = await getPod(before.conn, pod);
       assert.equal(after.metadata?.uid, before.pod.metadata?.uid);

@@ -53,7 +53,12 @@ before(async () => {
   const topology = defaultTopology();
   const prodCluster = topology.find((c) => c.name === 'prod')!;
   const template = prodCluster.pods.find((p) => p.name === 'prometheus-notar-0')!;
-  prodCluster.pods.push({ ...template, name: 'prometheus-tiny-0', withTar: true, labels: { ...template.labels, 'app.kubernetes.io/instance': 'tiny' } });
+  prodCluster.pods.push({
+    ...template,
+    name: 'prometheus-tiny-0',
+    withTar: true,
+    labels: { ...template.labels, 'app.kubernetes.io/instance': 'tiny' },
+  });
   for (const c of topology) for (const p of c.pods) p.retention = '100y';
   // The tiny pod's /prometheus is a small tmpfs, mounted where the cluster builds that pod's root.
   const volume = path.join(stateDir, 'prod', 'monitoring', 'prometheus-tiny-0', 'root', 'prometheus');
@@ -183,7 +188,9 @@ describe('dry run', () => {
     assert.deepEqual(p.pod, { context: 'dev', namespace: 'observability', name: 'prometheus-0', container: 'prometheus' });
     assert.equal(p.dataDir, '/prometheus');
     assert.equal(p.mode, 'replace');
-    const dumpedBlocks = [...new Set((await tarGzEntries(source)).filter((e) => BLOCK_RE.test(e.name)).map((e) => e.name.split('/')[0]))].sort();
+    const dumpedBlocks = [
+      ...new Set((await tarGzEntries(source)).filter((e) => BLOCK_RE.test(e.name)).map((e) => e.name.split('/')[0])),
+    ].sort();
     assert.deepEqual([...p.adds].sort(), dumpedBlocks);
     assert.ok(p.replaces.includes('wal'), `replaces ${p.replaces.join(', ')}`);
     assert.ok(p.uploadBytes > 0 && p.freeBytes !== undefined && p.freeBytes > p.uploadBytes);
@@ -204,7 +211,10 @@ describe('dry run', () => {
     // Without dryRun the same request is refused, as before (with the dry run's analysis: the file is unchanged).
     const messages: string[] = [];
     await assert.rejects(
-      restoreToPod({ source: dumpPath('chunk-crc'), target: dev(), mode: 'replace', backup }, { onProgress: (p) => messages.push(p.message) }),
+      restoreToPod(
+        { source: dumpPath('chunk-crc'), target: dev(), mode: 'replace', backup },
+        { onProgress: (p) => messages.push(p.message) },
+      ),
       (e: Error & { code?: string }) => e.code === 'dump-has-errors',
     );
     assert.ok(messages.some((m) => /is unchanged since its last analysis: reusing it$/.test(m)), messages.join('\n'));
@@ -214,7 +224,10 @@ describe('dry run', () => {
     await restoreToPod({ source: copy, target: dev(), mode: 'replace', backup, dryRun: true });
     await fsp.utimes(copy, new Date(), new Date(Date.now() + 5000));
     messages.length = 0;
-    await restoreToPod({ source: copy, target: dev(), mode: 'replace', backup, dryRun: true }, { onProgress: (p) => messages.push(p.message) });
+    await restoreToPod(
+      { source: copy, target: dev(), mode: 'replace', backup, dryRun: true },
+      { onProgress: (p) => messages.push(p.message) },
+    );
     assert.ok(!messages.some((m) => /reusing/.test(m)), messages.join('\n'));
   });
 });
@@ -231,7 +244,11 @@ describe('free space', () => {
       return true;
     });
     assert.ok(!existsSync(backup), 'nothing was backed up');
-    assert.deepEqual((await fsp.readdir(data)).filter((n) => n.startsWith('.tsdbdump') || /^[0-9A-HJKMNP-TV-Z]{26}$/.test(n)), [], 'no staging dir, no block uploaded');
+    assert.deepEqual(
+      (await fsp.readdir(data)).filter((n) => n.startsWith('.tsdbdump') || /^[0-9A-HJKMNP-TV-Z]{26}$/.test(n)),
+      [],
+      'no staging dir, no block uploaded',
+    );
     assert.equal(cluster.pod(TINY).uid(), uid, 'Prometheus was not restarted');
   });
 });

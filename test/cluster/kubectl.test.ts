@@ -79,7 +79,11 @@ describe('real kubectl against the test cluster', () => {
 
   test('get pods -o json returns Pod objects with containers, labels and Ready conditions', async () => {
     const list = JSON.parse(text(ok(await kubectl(['get', 'pods', '-n', 'monitoring', '-o', 'json'])))) as {
-      items: { metadata: { name: string; uid: string; labels: Record<string, string>; annotations: Record<string, string> }; spec: { containers: { name: string }[] }; status: { conditions: { type: string; status: string }[] } }[];
+      items: {
+        metadata: { name: string; uid: string; labels: Record<string, string>; annotations: Record<string, string> };
+        spec: { containers: { name: string }[] };
+        status: { conditions: { type: string; status: string }[] };
+      }[];
     };
     const byName = new Map(list.items.map((p) => [p.metadata.name, p]));
     const prom = byName.get('prometheus-0');
@@ -127,7 +131,14 @@ describe('real kubectl against the test cluster', () => {
     assert.ok(names.includes('wal'), out);
     assert.ok(names.includes('chunks_head'), out);
     assert.ok(names.some((n) => /^[0-9A-HJKMNP-TV-Z]{26}$/.test(n)), `a block dir in ${out}`);
-    const tools = await kubectl(['exec', 'prometheus-0', '--', 'sh', '-c', 'for t in sh tar cat sha256sum ls find stat mkdir mv rm du wc gzip sleep kill; do command -v $t >/dev/null || echo missing $t; done']);
+    const tools = await kubectl([
+      'exec',
+      'prometheus-0',
+      '--',
+      'sh',
+      '-c',
+      'for t in sh tar cat sha256sum ls find stat mkdir mv rm du wc gzip sleep kill; do command -v $t >/dev/null || echo missing $t; done',
+    ]);
     assert.equal(text(ok(tools)), '');
   });
 
@@ -155,7 +166,10 @@ describe('real kubectl against the test cluster', () => {
     const dirOut = path.join(work, 'etc-prometheus');
     ok(await kubectl(['cp', 'monitoring/prometheus-0:/etc/prometheus', dirOut]));
     assert.deepEqual(await readdir(dirOut), ['prometheus.yml']);
-    assert.equal(await readFile(path.join(dirOut, 'prometheus.yml'), 'utf8'), await readFile(path.join(podRoot, 'etc/prometheus/prometheus.yml'), 'utf8'));
+    assert.equal(
+      await readFile(path.join(dirOut, 'prometheus.yml'), 'utf8'),
+      await readFile(path.join(podRoot, 'etc/prometheus/prometheus.yml'), 'utf8'),
+    );
   });
 
   test('cp copies a directory tree into a pod and back byte for byte', async () => {
@@ -197,12 +211,16 @@ describe('real kubectl against the test cluster', () => {
   });
 
   test('get --raw through the pod proxy reaches the real Prometheus', async () => {
-    const info = JSON.parse(text(ok(await kubectl(['get', '--raw', '/api/v1/namespaces/monitoring/pods/prometheus-0:9090/proxy/api/v1/status/buildinfo'])))) as { status: string; data: { version: string } };
+    const info = JSON.parse(
+      text(ok(await kubectl(['get', '--raw', '/api/v1/namespaces/monitoring/pods/prometheus-0:9090/proxy/api/v1/status/buildinfo']))),
+    ) as { status: string; data: { version: string } };
     assert.equal(info.status, 'success');
     assert.match(info.data.version, /^2\.42\./);
     const ready = text(ok(await kubectl(['get', '--raw', '/api/v1/namespaces/monitoring/pods/prometheus-0:web/proxy/-/ready'])));
     assert.match(ready, /Prometheus Server is Ready/);
-    const query = JSON.parse(text(ok(await kubectl(['get', '--raw', '/api/v1/namespaces/monitoring/pods/prometheus-0:9090/proxy/api/v1/query?query=up'])))) as { status: string };
+    const query = JSON.parse(
+      text(ok(await kubectl(['get', '--raw', '/api/v1/namespaces/monitoring/pods/prometheus-0:9090/proxy/api/v1/query?query=up']))),
+    ) as { status: string };
     assert.equal(query.status, 'success');
     const none = await kubectl(['get', '--raw', '/api/v1/namespaces/default/pods/web-0:9090/proxy/']);
     assert.notEqual(none.code, 0);
@@ -213,7 +231,10 @@ describe('real kubectl against the test cluster', () => {
     const denied = await kubectl(['--context', 'prod-restricted', 'exec', 'prometheus-0', '--', 'ls']);
     assert.equal(denied.code, 1);
     // kubectl ≤ 1.32 retries over SPDY and prints the Status; 1.37 prints the refused WebSocket upgrade's Status.
-    assert.match(denied.stderr, /(Error from server \(Forbidden\)|error: unable to upgrade connection): pods "prometheus-0" is forbidden: User "prod-viewer" cannot create resource "pods\/exec" in API group "" in the namespace "monitoring"/);
+    assert.match(
+      denied.stderr,
+      /(Error from server \(Forbidden\)|error: unable to upgrade connection): pods "prometheus-0" is forbidden: User "prod-viewer" cannot create resource "pods\/exec" in API group "" in the namespace "monitoring"/,
+    );
     ok(await kubectl(['--context', 'prod-restricted', 'get', 'pods']));
     const canI = await kubectl(['--context', 'prod-restricted', 'auth', 'can-i', 'create', 'pods', '--subresource=exec']);
     assert.equal(text(canI).trim(), 'no');

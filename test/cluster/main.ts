@@ -8,7 +8,9 @@ import path from 'node:path';
 import { startTestCluster, type StartOptions } from './testCluster';
 
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: npm run test-cluster -- --kubeconfig <path> [--state-dir <dir>] [--seed <cluster>/<namespace>/<pod>=<dir>]...\n`);
+  process.stderr.write(
+    `${message}\nusage: npm run test-cluster -- --kubeconfig <path> [--state-dir <dir>] [--seed <cluster>/<namespace>/<pod>=<dir>]...\n`,
+  );
   process.exit(2);
 }
 
@@ -43,8 +45,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   for (const [name, url] of Object.entries(cluster.servers)) process.stdout.write(`cluster ${name}: ${url}\n`);
-  for (const c of cluster.contexts) process.stdout.write(`context ${c.name}: user ${c.user}, namespace ${c.namespace}${c.restricted ? ' (no exec/proxy/delete)' : ''}\n`);
-  for (const p of cluster.pods) process.stdout.write(`pod ${p.key}: root ${p.root}${p.prometheusUrl ? `, prometheus ${p.prometheusUrl}` : ''}\n`);
+  for (const c of cluster.contexts)
+    process.stdout.write(`context ${c.name}: user ${c.user}, namespace ${c.namespace}${c.restricted ? ' (no exec/proxy/delete)' : ''}\n`);
+  for (const p of cluster.pods)
+    process.stdout.write(`pod ${p.key}: root ${p.root}${p.prometheusUrl ? `, prometheus ${p.prometheusUrl}` : ''}\n`);
   process.stdout.write(`test cluster ready: kubeconfig=${cluster.kubeconfigPath}\n`);
 }
 

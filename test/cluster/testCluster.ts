@@ -129,7 +129,11 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-const PROM_LABELS = { 'app.kubernetes.io/name': 'prometheus', 'app.kubernetes.io/instance': 'k8s', 'app.kubernetes.io/component': 'server' };
+const PROM_LABELS = {
+  'app.kubernetes.io/name': 'prometheus',
+  'app.kubernetes.io/instance': 'k8s',
+  'app.kubernetes.io/component': 'server',
+};
 const PROM_IMAGE = 'quay.io/prometheus/prometheus:v2.42.0';
 
 export function defaultTopology(): ClusterDef[] {
@@ -139,7 +143,10 @@ export function defaultTopology(): ClusterDef[] {
       namespaces: ['default', 'kube-system', 'monitoring'],
       pods: [
         {
-          namespace: 'monitoring', name: 'prometheus-0', labels: PROM_LABELS, adminApi: true,
+          namespace: 'monitoring',
+          name: 'prometheus-0',
+          labels: PROM_LABELS,
+          adminApi: true,
           annotations: { 'kubectl.kubernetes.io/default-container': 'prometheus' },
           containers: [
             { name: 'prometheus', image: PROM_IMAGE, kind: 'prometheus' },
@@ -147,11 +154,16 @@ export function defaultTopology(): ClusterDef[] {
           ],
         },
         {
-          namespace: 'monitoring', name: 'prometheus-notar-0', labels: { ...PROM_LABELS, 'app.kubernetes.io/instance': 'notar' }, withTar: false,
+          namespace: 'monitoring',
+          name: 'prometheus-notar-0',
+          labels: { ...PROM_LABELS, 'app.kubernetes.io/instance': 'notar' },
+          withTar: false,
           containers: [{ name: 'prometheus', image: 'registry.example.com/prometheus-distroless:v2.42.0', kind: 'prometheus' }],
         },
         {
-          namespace: 'default', name: 'web-0', labels: { app: 'nginx-like' },
+          namespace: 'default',
+          name: 'web-0',
+          labels: { app: 'nginx-like' },
           containers: [{ name: 'web', image: 'docker.io/library/nginx:1.25', kind: 'sleep' }],
         },
       ],
@@ -161,7 +173,10 @@ export function defaultTopology(): ClusterDef[] {
       namespaces: ['default', 'observability'],
       pods: [
         {
-          namespace: 'observability', name: 'prometheus-0', labels: { ...PROM_LABELS, 'app.kubernetes.io/instance': 'dev' }, adminApi: true,
+          namespace: 'observability',
+          name: 'prometheus-0',
+          labels: { ...PROM_LABELS, 'app.kubernetes.io/instance': 'dev' },
+          adminApi: true,
           containers: [{ name: 'prometheus', image: PROM_IMAGE, kind: 'prometheus' }],
         },
       ],
@@ -205,13 +220,30 @@ export async function startTestCluster(opts: StartOptions = {}): Promise<TestClu
       const state = new ClusterState(def.name);
       states.set(def.name, state);
       for (const ns of def.namespaces) state.addNamespace(ns);
-      const admin: TestUser = { name: `${def.name}-admin`, token: token(), groups: ['system:masters', 'system:authenticated'], role: 'admin' };
+      const admin: TestUser = {
+        name: `${def.name}-admin`,
+        token: token(),
+        groups: ['system:masters', 'system:authenticated'],
+        role: 'admin',
+      };
       const users = [admin];
-      contexts.push({ name: def.name, cluster: def.name, user: admin.name, namespace: def.pods.find((p) => p.labels?.['app.kubernetes.io/name'] === 'prometheus')?.namespace ?? 'default', restricted: false });
+      contexts.push({
+        name: def.name,
+        cluster: def.name,
+        user: admin.name,
+        namespace: def.pods.find((p) => p.labels?.['app.kubernetes.io/name'] === 'prometheus')?.namespace ?? 'default',
+        restricted: false,
+      });
       if (ci === 0) {
         const viewer: TestUser = { name: `${def.name}-viewer`, token: token(), groups: ['system:authenticated'], role: 'viewer' };
         users.push(viewer);
-        contexts.push({ name: `${def.name}-restricted`, cluster: def.name, user: viewer.name, namespace: contexts[contexts.length - 1].namespace, restricted: true });
+        contexts.push({
+          name: `${def.name}-restricted`,
+          cluster: def.name,
+          user: viewer.name,
+          namespace: contexts[contexts.length - 1].namespace,
+          restricted: true,
+        });
       }
       for (const u of users) tokens[u.name] = u.token;
       await Promise.all(def.pods.map(async (p, pi) => {
@@ -255,7 +287,13 @@ export async function startTestCluster(opts: StartOptions = {}): Promise<TestClu
     }
     lines.push('contexts:');
     for (const c of contexts) {
-      lines.push(`- name: ${yamlString(c.name)}`, '  context:', `    cluster: ${yamlString(c.cluster)}`, `    user: ${yamlString(c.user)}`, `    namespace: ${yamlString(c.namespace)}`);
+      lines.push(
+        `- name: ${yamlString(c.name)}`,
+        '  context:',
+        `    cluster: ${yamlString(c.cluster)}`,
+        `    user: ${yamlString(c.user)}`,
+        `    namespace: ${yamlString(c.namespace)}`,
+      );
     }
     lines.push('users:');
     for (const [name, t] of Object.entries(tokens)) lines.push(`- name: ${yamlString(name)}`, '  user:', `    token: ${yamlString(t)}`);

@@ -34,7 +34,17 @@ export function dataDir(s: Scenario): string {
 }
 
 export interface Facts {
-  blocks: { dir: string; ulid?: string; minTime?: number; maxTime?: number; level?: number; numSamples?: number; numSeries?: number; numChunks?: number; metaReadable?: boolean }[];
+  blocks: {
+    dir: string;
+    ulid?: string;
+    minTime?: number;
+    maxTime?: number;
+    level?: number;
+    numSamples?: number;
+    numSeries?: number;
+    numChunks?: number;
+    metaReadable?: boolean;
+  }[];
   damage?: Record<string, unknown>;
   [k: string]: unknown;
 }

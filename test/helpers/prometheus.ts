@@ -21,7 +21,10 @@ let builds3: PrometheusBuild[] | undefined;
 /** Debian's 2.42 and every 3.x ensure-prometheus.sh provides (builds them once if needed). */
 export function prometheusBuilds(): PrometheusBuild[] {
   if (!builds3) {
-    const out = execFileSync('bash', [path.join(repoRoot, 'scripts/ensure-prometheus.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const out = execFileSync('bash', [path.join(repoRoot, 'scripts/ensure-prometheus.sh')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     builds3 = out
       .trim()
       .split('\n')
@@ -30,7 +33,11 @@ export function prometheusBuilds(): PrometheusBuild[] {
         const [v, dir] = l.split(' ');
         // Module v0.3MM.P is Prometheus 3.MM.P.
         const m = /^v0\.3(\d\d)\.(\d+)$/.exec(v);
-        return { name: m ? `3.${Number(m[1])}.${m[2]}` : v, prometheus: path.join(dir, 'prometheus'), promtool: path.join(dir, 'promtool') };
+        return {
+          name: m ? `3.${Number(m[1])}.${m[2]}` : v,
+          prometheus: path.join(dir, 'prometheus'),
+          promtool: path.join(dir, 'promtool'),
+        };
       });
   }
   return [{ name: '2.42', prometheus: 'prometheus', promtool: 'promtool' }, ...builds3];
@@ -64,7 +71,12 @@ async function startPrometheusOnce(data: string, binary: string): Promise<Runnin
   writeFileSync(config, 'scrape_configs: []\n');
   const child: ChildProcess = spawn(
     binary,
-    [`--storage.tsdb.path=${data}`, `--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`, '--storage.tsdb.retention.time=100y'],
+    [
+      `--storage.tsdb.path=${data}`,
+      `--config.file=${config}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--storage.tsdb.retention.time=100y',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';

@@ -34,7 +34,11 @@ function toc(indexFile: string): { symbols: number; series: number; postingsTabl
   return { symbols: at(0), series: at(1), postingsTable: at(5) };
 }
 
-async function analyzeCorrupted(name: string, mutate: (dir: string) => void, verify: 'quick' | 'full' = 'full'): Promise<{ code: number; result: AnalysisResult }> {
+async function analyzeCorrupted(
+  name: string,
+  mutate: (dir: string) => void,
+  verify: 'quick' | 'full' = 'full',
+): Promise<{ code: number; result: AnalysisResult }> {
   const dir = copyHealthy(name);
   mutate(dir);
   const { run, result } = await analyzeJson(dir, ['--verify', verify]);
@@ -107,10 +111,16 @@ test('head chunks: a flipped record byte is head-chunk-corrupt (warning: the WAL
 });
 
 test('head chunks: a numbering gap made by renaming is fatal', async () => {
-  const { code, result } = await analyzeCorrupted('headren', (d) => renameSync(path.join(d, 'chunks_head/000006'), path.join(d, 'chunks_head/000008')));
+  const { code, result } = await analyzeCorrupted('headren', (d) =>
+    renameSync(path.join(d, 'chunks_head/000006'), path.join(d, 'chunks_head/000008')),
+  );
   assert.equal(code, 1);
   const e = find(result, 'head-chunks-out-of-sequence', 'chunks_head/000008');
-  assert.equal(e.prometheusMessage, 'opening storage failed: found unsequential head chunk files <data>/chunks_head/000005 (index: 5) and <data>/chunks_head/000008 (index: 8)');
+  assert.equal(
+    e.prometheusMessage,
+    'opening storage failed: found unsequential head chunk files ' +
+      '<data>/chunks_head/000005 (index: 5) and <data>/chunks_head/000008 (index: 8)',
+  );
 });
 
 test('WAL: a flipped fragment byte in a middle segment is wal-record-corrupt naming what the repair deletes', async () => {
@@ -132,7 +142,11 @@ test('WAL: the segment after the checkpoint missing is fatal with the exact Prom
   const { code, result } = await analyzeCorrupted('walcp', (d) => rmSync(path.join(d, 'wal/00000002')));
   assert.equal(code, 1);
   const e = find(result, 'wal-checkpoint-stale', 'wal/checkpoint.00000001');
-  assert.equal(e.prometheusMessage, 'opening storage failed: repair corrupted WAL: cannot handle error: open WAL segment: 2: open <data>/wal/00000002: no such file or directory');
+  assert.equal(
+    e.prometheusMessage,
+    'opening storage failed: repair corrupted WAL: cannot handle error: open ' +
+      'WAL segment: 2: open <data>/wal/00000002: no such file or directory',
+  );
 });
 
 test('WAL: the last segment cut inside a record is a torn tail, not an error', async () => {

@@ -73,5 +73,8 @@ test(`fuzz: ${ITERATIONS} mutated or truncated dumps never crash the analyzer`, 
     rmSync(tmp, { recursive: true, force: true });
   }
   // Both kinds of endings occur: analyses (with and without errors) and clear failures.
-  assert.ok((outcomes['exit 1'] ?? 0) > 0 && (outcomes['exit 0'] ?? 0) + (outcomes['exit 1'] ?? 0) > ITERATIONS / 4, JSON.stringify(outcomes));
+  assert.ok(
+    (outcomes['exit 1'] ?? 0) > 0 && (outcomes['exit 0'] ?? 0) + (outcomes['exit 1'] ?? 0) > ITERATIONS / 4,
+    JSON.stringify(outcomes),
+  );
 });

@@ -55,7 +55,10 @@ test('a .tar.gz cut at several points: dump-truncated with what was read (exit 1
     assert.equal(t.length, 1, `cut at ${frac}`);
     assert.match(t[0].message, /entries were read/);
     // No meta-missing noise for the block the cut went through.
-    assert.ok(result.diagnostics.filter((d) => d.code === 'meta-missing').length <= 0, JSON.stringify(result.diagnostics.map((d) => d.code)));
+    assert.ok(
+      result.diagnostics.filter((d) => d.code === 'meta-missing').length <= 0,
+      JSON.stringify(result.diagnostics.map((d) => d.code)),
+    );
   }
 });
 

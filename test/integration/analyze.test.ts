@@ -45,8 +45,25 @@ const verdicts: Record<Scenario, (r: AnalysisResult, exit: number, s: Scenario) 
     assert.equal(r.head.maxTime, 1735973985010);
     assert.equal(r.wal.samples, 36000);
     assert.equal(r.wal.checkpoint?.name, 'checkpoint.00000001');
-    assert.deepEqual(r.wal.segments.map((s) => [s.name, s.samples]), [['00000002', 12000], ['00000003', 12000], ['00000004', 0], ['00000005', 6000], ['00000006', 6000]]);
-    assert.deepEqual(r.head.chunksHeadFiles.map((f) => [f.name, f.records]), [['000003', 100], ['000004', 100], ['000005', 50], ['000006', 50]]);
+    assert.deepEqual(
+      r.wal.segments.map((s) => [s.name, s.samples]),
+      [
+        ['00000002', 12000],
+        ['00000003', 12000],
+        ['00000004', 0],
+        ['00000005', 6000],
+        ['00000006', 6000],
+      ],
+    );
+    assert.deepEqual(
+      r.head.chunksHeadFiles.map((f) => [f.name, f.records]),
+      [
+        ['000003', 100],
+        ['000004', 100],
+        ['000005', 50],
+        ['000006', 50],
+      ],
+    );
   },
   overlap(r, exit, s) {
     assert.equal(exit, 0);
@@ -61,7 +78,9 @@ const verdicts: Record<Scenario, (r: AnalysisResult, exit: number, s: Scenario) 
     assert.match(w[0].message, /invalid block sequence/);
     assert.equal(
       w[0].prometheusMessage,
-      `level=warn component=tsdb msg="Overlapping blocks found during reloadBlocks" detail="[mint: 1735934400001, maxt: 1735941585011, range: 1h59m45s, blocks: 2]: <ulid: ${dmg.overlapsBlock}, mint: 1735927200001, maxt: 1735948785011, range: 5h59m45s>, <ulid: ${dmg.addedBlock}, mint: 1735934400001, maxt: 1735941585011, range: 1h59m45s>"`,
+      `level=warn component=tsdb msg="Overlapping blocks found during reloadBlocks" detail="[mint: 1735934400001, ` +
+        `maxt: 1735941585011, range: 1h59m45s, blocks: 2]: <ulid: ${dmg.overlapsBlock}, mint: 1735927200001, maxt: ` +
+        `1735948785011, range: 5h59m45s>, <ulid: ${dmg.addedBlock}, mint: 1735934400001, maxt: 1735941585011, range: 1h59m45s>"`,
     );
     assert.equal(r.blocks.length, 5);
   },
@@ -70,7 +89,11 @@ const verdicts: Record<Scenario, (r: AnalysisResult, exit: number, s: Scenario) 
     const e = errorsOf(r);
     assert.deepEqual(e.map((d) => d.code), ['head-chunks-out-of-sequence']);
     assert.equal(e[0].path, 'chunks_head/000005');
-    assert.equal(e[0].prometheusMessage, 'opening storage failed: found unsequential head chunk files <data>/chunks_head/000003 (index: 3) and <data>/chunks_head/000005 (index: 5)');
+    assert.equal(
+      e[0].prometheusMessage,
+      'opening storage failed: found unsequential head chunk files ' +
+        '<data>/chunks_head/000003 (index: 3) and <data>/chunks_head/000005 (index: 5)',
+    );
     assert.match(e[0].message, /tsdbdump repair/);
   },
   'wal-gap'(r, exit) {
@@ -93,7 +116,10 @@ const verdicts: Record<Scenario, (r: AnalysisResult, exit: number, s: Scenario) 
     assert.deepEqual(codes(r, 'error'), ['meta-invalid', 'meta-missing']);
     const inv = r.diagnostics.find((d) => d.code === 'meta-invalid')!;
     assert.equal(inv.path, dmg.invalid.file);
-    assert.match(inv.prometheusMessage!, /Failed to read meta\.json for a block during reloadBlocks\. Skipping.*unexpected end of JSON input/);
+    assert.match(
+      inv.prometheusMessage!,
+      /Failed to read meta\.json for a block during reloadBlocks\. Skipping.*unexpected end of JSON input/,
+    );
     const miss = r.diagnostics.find((d) => d.code === 'meta-missing')!;
     assert.equal(miss.path, `${dmg.missing.block}/`);
     assert.match(miss.prometheusMessage!, /Failed to read meta\.json for a block during reloadBlocks\. Skipping/);
@@ -145,7 +171,10 @@ test('analyze chunk-crc --verify full: chunk-crc-mismatch at offset 242153 namin
     assert.equal(e[0].offset, 242153);
     assert.deepEqual(e[0].range, { from: dmg.chunk.chunkMinTime, to: dmg.chunk.chunkMaxTime + 1 });
     assert.match(e[0].message, /node_cpu_seconds_total\{cpu="0",instance="node-4:9100",job="node",mode="idle"\}/);
-    assert.match(e[0].prometheusMessage!, /^cannot populate chunk 242153 from block 00000000000000000000000000: checksum mismatch expected:[0-9a-f]+, actual:[0-9a-f]+$/);
+    assert.match(
+      e[0].prometheusMessage!,
+      /^cannot populate chunk 242153 from block 00000000000000000000000000: checksum mismatch expected:[0-9a-f]+, actual:[0-9a-f]+$/,
+    );
     assert.equal(result.verify, 'full');
   }
 });
@@ -157,13 +186,23 @@ test('analyze --verify full on healthy data finds nothing either', async () => {
 });
 
 /** `promtool tsdb list` table → block facts. */
-function promtoolList(dir: string): { ulid: string; minTime: number; maxTime: number; numSamples: number; numChunks: number; numSeries: number; size: number }[] {
+function promtoolList(
+  dir: string,
+): { ulid: string; minTime: number; maxTime: number; numSamples: number; numChunks: number; numSeries: number; size: number }[] {
   const out = execFileSync('promtool', ['tsdb', 'list', dir], { encoding: 'utf8' });
   const [header, ...rows] = out.trim().split('\n');
   assert.match(header, /^BLOCK ULID\s+MIN TIME\s+MAX TIME\s+DURATION\s+NUM SAMPLES\s+NUM CHUNKS\s+NUM SERIES\s+SIZE$/);
   return rows.map((row) => {
     const [ulid, min, max, , samples, chunks, series, size] = row.trim().split(/\s+/);
-    return { ulid, minTime: Number(min), maxTime: Number(max), numSamples: Number(samples), numChunks: Number(chunks), numSeries: Number(series), size: Number(size) };
+    return {
+      ulid,
+      minTime: Number(min),
+      maxTime: Number(max),
+      numSamples: Number(samples),
+      numChunks: Number(chunks),
+      numSeries: Number(series),
+      size: Number(size),
+    };
   });
 }
 
@@ -174,7 +213,15 @@ for (const s of SCENARIOS) {
     // promtool silently lists only blocks whose meta.json it can read.
     const ours = result.blocks
       .filter((b) => b.metaReadable)
-      .map((b) => ({ ulid: b.ulid, minTime: b.minTime, maxTime: b.maxTime, numSamples: b.numSamples, numChunks: b.numChunks, numSeries: b.numSeries, size: b.sizeBytes }));
+      .map((b) => ({
+        ulid: b.ulid,
+        minTime: b.minTime,
+        maxTime: b.maxTime,
+        numSamples: b.numSamples,
+        numChunks: b.numChunks,
+        numSeries: b.numSeries,
+        size: b.sizeBytes,
+      }));
     const byUlid = (x: { ulid: string }, y: { ulid: string }) => (x.ulid < y.ulid ? -1 : 1);
     assert.deepEqual([...ours].sort(byUlid), [...listed].sort(byUlid));
   });
@@ -192,7 +239,12 @@ test('the human report names the source, the verdict and every block; exit code 
 });
 
 test('usage errors exit 2 with a one-line message', async () => {
-  for (const args of [['analyze'], ['analyze', dumpPath('healthy'), '--verify', 'deep'], ['analyze', dumpPath('healthy'), '--bogus'], ['frobnicate']]) {
+  for (const args of [
+    ['analyze'],
+    ['analyze', dumpPath('healthy'), '--verify', 'deep'],
+    ['analyze', dumpPath('healthy'), '--bogus'],
+    ['frobnicate'],
+  ]) {
     const run = await runCli(args);
     assert.equal(run.code, 2, args.join(' '));
     assert.match(run.stderr, /^tsdbdump: /m);

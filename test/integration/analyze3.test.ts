@@ -47,12 +47,28 @@ for (const v of PROMETHEUS3_VERSIONS) {
       assert.match(header, /^BLOCK ULID\s+MIN TIME\s+MAX TIME\s+DURATION\s+NUM SAMPLES\s+NUM CHUNKS\s+NUM SERIES\s+SIZE$/);
       const listed = rows.map((row) => {
         const [ulid, min, max, , samples, chunks, series, size] = row.trim().split(/\s+/);
-        return { ulid, minTime: Number(min), maxTime: Number(max), numSamples: Number(samples), numChunks: Number(chunks), numSeries: Number(series), size: Number(size) };
+        return {
+          ulid,
+          minTime: Number(min),
+          maxTime: Number(max),
+          numSamples: Number(samples),
+          numChunks: Number(chunks),
+          numSeries: Number(series),
+          size: Number(size),
+        };
       });
       const { result } = await analyzeJson(dumpPath3(v, s));
       const ours = result.blocks
         .filter((b) => b.metaReadable)
-        .map((b) => ({ ulid: b.ulid, minTime: b.minTime, maxTime: b.maxTime, numSamples: b.numSamples, numChunks: b.numChunks, numSeries: b.numSeries, size: b.sizeBytes }));
+        .map((b) => ({
+          ulid: b.ulid,
+          minTime: b.minTime,
+          maxTime: b.maxTime,
+          numSamples: b.numSamples,
+          numChunks: b.numChunks,
+          numSeries: b.numSeries,
+          size: b.sizeBytes,
+        }));
       const byUlid = (x: { ulid: string }, y: { ulid: string }) => (x.ulid < y.ulid ? -1 : 1);
       assert.deepEqual([...ours].sort(byUlid), [...listed].sort(byUlid), `${v} ${s}`);
     }
@@ -119,7 +135,8 @@ test('a chunk encoding above 6 is reported as unknown with its number, never as 
   assert.deepEqual(result.diagnostics.filter((x) => x.code === 'chunk-corrupt' || x.code === 'chunk-crc-mismatch'), []);
 });
 
-test('compatibility gate: 2.42 data needs nothing new, 3.5 native data needs 3.2.0, 3.16 native data 3.14.0; the report names why', async () => {
+test('compatibility gate: 2.42 data needs nothing new, 3.5 native data needs ' +
+  '3.2.0, 3.16 native data 3.14.0; the report names why', async () => {
   const old = (await analyzeJson(dumpPath('healthy'))).result.compatibility!;
   assert.deepEqual(old, { minVersion: '2.0.0', requirements: [] });
   const lts = (await analyzeJson(dumpPath3('3.5.3', 'native'))).result.compatibility!;
@@ -129,33 +146,53 @@ test('compatibility gate: 2.42 data needs nothing new, 3.5 native data needs 3.2
   const newest = (await analyzeJson(dumpPath3('3.16.0', 'native'))).result.compatibility!;
   assert.equal(newest.minVersion, '3.14.0');
   for (const f of ['XOR2 chunks', 'SamplesV2 WAL records (start timestamps)', 'out-of-order data (wbl/, OOO head chunks)']) {
-    assert.ok(newest.requirements.some((r) => r.feature === f), f);
+    assert.ok(
+      newest.requirements.some((r) => r.feature === f),
+      f,
+    );
   }
   const run = await runCli(['analyze', dumpPath3('3.16.0', 'native')]);
-  assert.match(run.stdout, /^compatibility: Prometheus >= 3\.14\.0 reads the whole dump without loss \(.*XOR2 chunks in \S+\/chunks\/000001/m);
+  assert.match(
+    run.stdout,
+    /^compatibility: Prometheus >= 3\.14\.0 reads the whole dump without loss \(.*XOR2 chunks in \S+\/chunks\/000001/m,
+  );
 });
 
-test('real Prometheus 3.5.3 on 3.16 native data: starts without a word, but every query fails on the unknown chunk encodings (the gate says 3.14.0)', async () => {
+test('real Prometheus 3.5.3 on 3.16 native data: starts without a word, but ' +
+  'every query fails on the unknown chunk encodings (the gate says 3.14.0)', async () => {
   const { dir } = nativeCopy('3.16.0', 'on-3.5');
   const port = await freePort();
   const cfg = path.join(tmp, 'ooo.yml');
   writeFileSync(cfg, 'global:\n  scrape_interval: 15s\nstorage:\n  tsdb:\n    out_of_order_time_window: 6h\n');
-  const p = spawn(path.join(prometheus3Bin('3.5.3'), 'prometheus'), [
-    `--config.file=${cfg}`, `--storage.tsdb.path=${dir}`, `--web.listen-address=127.0.0.1:${port}`,
-    '--enable-feature=native-histograms', '--storage.tsdb.wal-compression-type=zstd',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(
+    path.join(prometheus3Bin('3.5.3'), 'prometheus'),
+    [
+      `--config.file=${cfg}`,
+      `--storage.tsdb.path=${dir}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--enable-feature=native-histograms',
+      '--storage.tsdb.wal-compression-type=zstd',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let log = '';
   p.stderr.on('data', (d: Buffer) => (log += d.toString()));
   try {
     const url = `http://127.0.0.1:${port}`;
     for (let i = 0; ; i++) {
-      const ok = await fetch(`${url}/-/ready`).then((r) => r.status === 200, () => false);
+      const ok = await fetch(`${url}/-/ready`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ok) break;
       assert.ok(i < 600 && p.exitCode === null, `Prometheus 3.5.3 did not get ready: ${log.slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const q = encodeURIComponent('sum(count_over_time(fixture_float[200h]))');
-    const body = (await (await fetch(`${url}/api/v1/query?query=${q}&time=${(1735862400000 + 40 * 3600000) / 1000}`)).json()) as { status: string; error?: string };
+    const body = (await (await fetch(`${url}/api/v1/query?query=${q}&time=${(1735862400000 + 40 * 3600000) / 1000}`)).json()) as {
+      status: string;
+      error?: string;
+    };
     assert.equal(body.status, 'error');
     assert.match(body.error!, /invalid chunk encoding "<unknown>"/);
     assert.doesNotMatch(log, /level=(WARN|ERROR)/, 'no warning about the records and chunks it cannot read');

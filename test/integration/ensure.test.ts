@@ -35,7 +35,10 @@ test('ensure-deps: a missing Debian package without root and without sudo rights
   try {
     const r = run('scripts/ensure-deps.sh', ['start'], { ...withoutNpmVars(), PATH: `${bin}:${process.env.PATH}`, TSDBDUMP_CACHE: cache });
     assert.equal(r.code, 1);
-    assert.match(r.lastLine, /^ensure-deps: installing Debian packages needs root: run as root or with password-less sudo \(missing: libkrb5-dev\)$/);
+    assert.match(
+      r.lastLine,
+      /^ensure-deps: installing Debian packages needs root: run as root or with password-less sudo \(missing: libkrb5-dev\)$/,
+    );
   } finally {
     rmSync(bin, { recursive: true, force: true });
     rmSync(cache, { recursive: true, force: true });
@@ -47,7 +50,10 @@ test('install.sh: not enough free disk for Node 24 is one clear line naming the 
   try {
     const r = run('test/ui/install.sh', [], { ...withoutNpmVars(), TSDBDUMP_CACHE: cache, TSDBDUMP_MIN_FREE_MB: String(10 ** 12) });
     assert.equal(r.code, 1);
-    assert.match(r.lastLine, new RegExp(`^install\\.sh: only \\d+ MB free in ${cache}, and Node [0-9.]+ needs about \\d+ MB: free some disk space`));
+    assert.match(
+      r.lastLine,
+      new RegExp(`^install\\.sh: only \\d+ MB free in ${cache}, and Node [0-9.]+ needs about \\d+ MB: free some disk space`),
+    );
   } finally {
     rmSync(cache, { recursive: true, force: true });
   }
@@ -62,7 +68,10 @@ test('install.sh: an unreachable npm registry is one clear line, with the log to
       NPM_CONFIG_REGISTRY: 'http://127.0.0.1:9/', NPM_CONFIG_FETCH_RETRIES: '0', NPM_CONFIG_CACHE: path.join(cache, 'npm-cache'),
     });
     assert.equal(r.code, 1);
-    assert.match(r.lastLine, /^install\.sh: cannot reach the npm registry \(no network\?\) to install Node [0-9.]+; see .*node24-install\.log$/);
+    assert.match(
+      r.lastLine,
+      /^install\.sh: cannot reach the npm registry \(no network\?\) to install Node [0-9.]+; see .*node24-install\.log$/,
+    );
     assert.doesNotMatch(r.stderr, /^\s+at .+:\d+:\d+\)?$/m);
   } finally {
     rmSync(cache, { recursive: true, force: true });
@@ -77,9 +86,13 @@ test('install.sh: the nested npm install runs without the outer npm\'s npm_* var
   try {
     mkdirSync(cache, { recursive: true });
     const r = run('test/ui/install.sh', [], {
-      ...process.env, PATH: `${bin}:${process.env.PATH}`, TSDBDUMP_CACHE: cache,
+      ...process.env,
+      PATH: `${bin}:${process.env.PATH}`,
+      TSDBDUMP_CACHE: cache,
       // What `npm test` under Node 20 sets: code-server's postinstall read its Node version from it.
-      npm_config_user_agent: 'npm/11.19.1 node/v20.20.2 linux x64 workspaces/false', npm_lifecycle_event: 'test', npm_execpath: '/usr/lib/npm-cli.js',
+      npm_config_user_agent: 'npm/11.19.1 node/v20.20.2 linux x64 workspaces/false',
+      npm_lifecycle_event: 'test',
+      npm_execpath: '/usr/lib/npm-cli.js',
       NPM_CONFIG_FUND: 'false',
     });
     assert.equal(r.code, 1);

@@ -33,7 +33,11 @@ after(() => {
 });
 
 function exact(source: string, out: string): ExactDumpResult {
-  const r = spawnSync(process.execPath, [cliPath, 'dump', source, '--exact', '--from', String(FROM), '--to', String(TO), '-o', out, '--json'], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(
+    process.execPath,
+    [cliPath, 'dump', source, '--exact', '--from', String(FROM), '--to', String(TO), '-o', out, '--json'],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as ExactDumpResult;
 }
@@ -52,7 +56,17 @@ describe('dump --exact of a local source', () => {
     const out = path.join(work, 'exact.tar.gz');
     const r = exact(dumpPath('healthy'), out);
     assert.ok(existsSync(out) && !existsSync(`${out}.partial`));
-    assert.deepEqual(r.blocks.map((b) => [b.action, !!b.fromHead]), [['cut', false], ['kept', false], ['kept', false], ['kept', false], ['cut', true], ['left-out', true]]);
+    assert.deepEqual(
+      r.blocks.map((b) => [b.action, !!b.fromHead]),
+      [
+        ['cut', false],
+        ['kept', false],
+        ['kept', false],
+        ['kept', false],
+        ['cut', true],
+        ['left-out', true],
+      ],
+    );
     assert.equal(r.head?.samplesWritten, 36000);
     assert.deepEqual(r.droppedEdgeChunks, []);
     const extracted = path.join(work, 'extracted');
@@ -91,12 +105,23 @@ describe('dump --exact of a local source', () => {
   test('a data dir gives the same blocks; refusals are usage errors', () => {
     const out = path.join(work, 'exact-dir.tar.gz');
     const r = exact(dataDir('healthy'), out);
-    assert.deepEqual(r.blocks.map((b) => [b.action, b.samples]), exact(dumpPath('healthy'), path.join(work, 'again.tar.gz')).blocks.map((b) => [b.action, b.samples]));
-    const bad = spawnSync(process.execPath, [cliPath, 'dump', dumpPath('healthy'), '--exact', '--from', String(TO), '--to', String(FROM), '-o', path.join(work, 'x.tar.gz')], { encoding: 'utf8' });
+    assert.deepEqual(
+      r.blocks.map((b) => [b.action, b.samples]),
+      exact(dumpPath('healthy'), path.join(work, 'again.tar.gz')).blocks.map((b) => [b.action, b.samples]),
+    );
+    const bad = spawnSync(
+      process.execPath,
+      [cliPath, 'dump', dumpPath('healthy'), '--exact', '--from', String(TO), '--to', String(FROM), '-o', path.join(work, 'x.tar.gz')],
+      { encoding: 'utf8' },
+    );
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /from must be below/);
     assert.ok(!existsSync(path.join(work, 'x.tar.gz')) && !existsSync(path.join(work, 'x.tar.gz.partial')));
-    const noOut = spawnSync(process.execPath, [cliPath, 'dump', dumpPath('healthy'), '--exact', '--from', String(FROM), '--to', String(TO)], { encoding: 'utf8' });
+    const noOut = spawnSync(
+      process.execPath,
+      [cliPath, 'dump', dumpPath('healthy'), '--exact', '--from', String(FROM), '--to', String(TO)],
+      { encoding: 'utf8' },
+    );
     assert.equal(noOut.status, 2);
   });
 });

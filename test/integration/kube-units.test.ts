@@ -32,7 +32,14 @@ test('times: RFC 3339 with a zone, epoch ms, relative; never local time', () => 
 });
 
 test('pod arguments: pod, namespace/pod, context/namespace/pod, conflicts refused', () => {
-  assert.deepEqual(targetFrom('prometheus-0', { namespace: 'monitoring' }), { kubeconfig: undefined, context: undefined, namespace: 'monitoring', container: undefined, dataDir: undefined, pod: 'prometheus-0' });
+  assert.deepEqual(targetFrom('prometheus-0', { namespace: 'monitoring' }), {
+    kubeconfig: undefined,
+    context: undefined,
+    namespace: 'monitoring',
+    container: undefined,
+    dataDir: undefined,
+    pod: 'prometheus-0',
+  });
   const t = targetFrom('pod:prod/monitoring/prometheus-0', { container: 'prometheus', 'data-dir': '/data' });
   assert.equal(t.context, 'prod');
   assert.equal(t.namespace, 'monitoring');
@@ -44,7 +51,8 @@ test('pod arguments: pod, namespace/pod, context/namespace/pod, conflicts refuse
 });
 
 test('data-dir listing: tools, file sizes, every meta.json from one exec, unreadable blocks', () => {
-  const meta = (ulid: string, min: number, max: number) => JSON.stringify({ ulid, minTime: min, maxTime: max, version: 1, compaction: { level: 2 } }, null, 2);
+  const meta = (ulid: string, min: number, max: number) =>
+    JSON.stringify({ ulid, minTime: min, maxTime: max, version: 1, compaction: { level: 2 } }, null, 2);
   const text = [
     '@tools',
     'tar',
@@ -107,17 +115,30 @@ test('parallel gzip: members in order, one valid gzip for zlib and gzip(1); adap
   assert.equal(zlib.gunzipSync(empty.out).length, 0);
 });
 
-test('contexts: without any kubeconfig, a kubeconfig-missing failure (the Pods view shows its welcome), not an invented localhost context', async () => {
+test('contexts: without any kubeconfig, a kubeconfig-missing failure (the ' +
+  'Pods view shows its welcome), not an invented localhost context', async () => {
   const home = mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-nokube-'));
   const saved = { HOME: process.env.HOME, KUBECONFIG: process.env.KUBECONFIG };
   process.env.HOME = home;
   process.env.KUBECONFIG = path.join(home, 'missing-config');
   try {
-    await assert.rejects(listContexts(), (e: Error & { code?: string }) => e.code === 'kubeconfig-missing' && /no kubeconfig found/.test(e.message));
-    writeFileSync(process.env.KUBECONFIG, 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: ctx, context: {cluster: c, user: u}}]\ncurrent-context: ctx\n');
-    assert.deepEqual((await listContexts()).map((c) => c.name), ['ctx']);
+    await assert.rejects(
+      listContexts(),
+      (e: Error & { code?: string }) => e.code === 'kubeconfig-missing' && /no kubeconfig found/.test(e.message),
+    );
+    writeFileSync(
+      process.env.KUBECONFIG,
+      'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]\nusers: ' +
+        '[{name: u, user: {token: t}}]\ncontexts: [{name: ctx, context: {cluster: c, user: u}}]\ncurrent-context: ctx\n',
+    );
+    assert.deepEqual(
+      (await listContexts()).map((c) => c.name),
+      ['ctx'],
+    );
   } finally {
-    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    for (const [k, v] of Object.entries(saved))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
     rmSync(home, { recursive: true, force: true });
   }
 });

@@ -7,7 +7,23 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, closeSync, writeSync, readSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  closeSync,
+  writeSync,
+  readSync,
+} from 'node:fs';
 import os from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
@@ -33,7 +49,11 @@ function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 
-function runRepair(source: string, out: string, extra: string[] = []): { code: number; result?: RepairResult; stdout: string; stderr: string } {
+function runRepair(
+  source: string,
+  out: string,
+  extra: string[] = [],
+): { code: number; result?: RepairResult; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [cli, 'repair', source, '-o', out, '--json', ...extra], { encoding: 'utf8', timeout: 240_000 });
   let result: RepairResult | undefined;
   try {
@@ -96,7 +116,10 @@ async function repairAndServe(name: string, source: string): Promise<{ result: R
 
 /** promdump's order: chunks_head/, wal/ (segments, then checkpoints), block dirs by minTime with chunks, index, meta.json, tombstones. */
 function assertPromdumpLayout(tarGz: string, data: string): void {
-  const names = execFileSync('tar', ['tzf', tarGz], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n').filter(Boolean).map((n) => n.replace(/\/$/, ''));
+  const names = execFileSync('tar', ['tzf', tarGz], { encoding: 'utf8', maxBuffer: 64 << 20 })
+    .split('\n')
+    .filter(Boolean)
+    .map((n) => n.replace(/\/$/, ''));
   const section = (n: string) => (n.startsWith('chunks_head') ? 0 : n.startsWith('wal') ? 1 : /^[0-9A-Z]{26}(\/|$)/.test(n) ? 2 : 3);
   const sections = names.map(section);
   assert.deepEqual(sections, [...sections].sort((a, b) => a - b), `sections out of order: ${names.join(' ')}`);
@@ -390,7 +413,10 @@ describe('repair of damaged blocks and checkpoints (own corruptions)', () => {
       [deletable, { deletable: true }],
     ] as const) {
       cpSync(path.join(src, l1b), path.join(src, dir), { recursive: true });
-      const meta = JSON.parse(readFileSync(path.join(src, dir, 'meta.json'), 'utf8')) as { ulid: string; compaction: Record<string, unknown> };
+      const meta = JSON.parse(readFileSync(path.join(src, dir, 'meta.json'), 'utf8')) as {
+        ulid: string;
+        compaction: Record<string, unknown>;
+      };
       meta.ulid = dir;
       meta.compaction = { ...meta.compaction, sources: [dir], ...patch };
       writeFileSync(path.join(src, dir, 'meta.json'), JSON.stringify(meta, null, '\t'));
@@ -410,7 +436,10 @@ describe('repair of damaged blocks and checkpoints (own corruptions)', () => {
     const src = healthyCopy('checkpoint-damage');
     flipByte(path.join(src, 'wal/checkpoint.00000001/00000000'), 100);
     const { result, served } = await repairAndServe('checkpoint-damage', src);
-    assert.ok(result.actions.some((a) => a.path === 'wal/checkpoint.00000001/00000000' && a.kind === 'truncate-file'), JSON.stringify(result.actions, null, 1));
+    assert.ok(
+      result.actions.some((a) => a.path === 'wal/checkpoint.00000001/00000000' && a.kind === 'truncate-file'),
+      JSON.stringify(result.actions, null, 1),
+    );
     // The one series record is gone: the 36000 head samples cannot be tied to a series any more.
     assert.equal(result.totals!.samplesLost, 36000);
     assert.equal(served, TOTAL - 36000);

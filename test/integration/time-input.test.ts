@@ -12,7 +12,19 @@ import { startWorker, type TestWorker } from '../helpers/worker';
 import { runCli } from './cliHelpers';
 
 const now = Date.parse('2025-01-04T00:00:00Z');
-const GOOD = ['', '1735884000000', '2025-01-03T06:00:00Z', '2025-01-03T08:00:00+02:00', '2025-01-03 06:00:00.250Z', 'now', 'now-6h', 'now-1h30m', 'now - 90m', 'now+15m', 'NOW-2d'];
+const GOOD = [
+  '',
+  '1735884000000',
+  '2025-01-03T06:00:00Z',
+  '2025-01-03T08:00:00+02:00',
+  '2025-01-03 06:00:00.250Z',
+  'now',
+  'now-6h',
+  'now-1h30m',
+  'now - 90m',
+  'now+15m',
+  'NOW-2d',
+];
 // 1735884000 read as milliseconds used to mean 1970 in VS Code; the CLI refused it as seconds.
 const BAD = ['1735884000', '2025-01-03T06:00:00', '2025-01-03', 'yesterday', 'now-6x', 'now-'];
 

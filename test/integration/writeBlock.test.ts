@@ -47,7 +47,13 @@ before(() => {
     const src = openBlock(fb.dir);
     try {
       // A new block of the same content: new ULID, level 1, stats computed by the writer.
-      const w = writeBlock({ parentDir: dirs.copies, minTime: src.meta.minTime, maxTime: src.meta.maxTime, symbols: src.symbols, series: seriesOf(src) });
+      const w = writeBlock({
+        parentDir: dirs.copies,
+        minTime: src.meta.minTime,
+        maxTime: src.meta.maxTime,
+        symbols: src.symbols,
+        series: seriesOf(src),
+      });
       copyOf.set(fb.ulid, w.ulid);
       if (fb.meta.compaction.level === 1 && !tombstonedSeries) {
         // The same block with a tombstone over half an hour of one series.
@@ -64,7 +70,14 @@ before(() => {
       }
       if (fb.meta.compaction.level === 3) {
         // 64 KiB segments: the 1800 chunks spread over several files, split as Prometheus splits them.
-        const seg = writeBlock({ parentDir: dirs.segmented, minTime: src.meta.minTime, maxTime: src.meta.maxTime, symbols: src.symbols, series: seriesOf(src), segmentSize: 64 << 10 });
+        const seg = writeBlock({
+          parentDir: dirs.segmented,
+          minTime: src.meta.minTime,
+          maxTime: src.meta.maxTime,
+          symbols: src.symbols,
+          series: seriesOf(src),
+          segmentSize: 64 << 10,
+        });
         assert.ok(seg.segments >= 5, `${seg.segments} segments`);
         cpSync(fb.dir, path.join(dirs.originalL3, fb.ulid), { recursive: true });
         cut = cutBlock(src, { from: FROM, to: TO }, { parentDir: dirs.cut });
@@ -124,15 +137,28 @@ const count = (m: Map<string, unknown[]>) => [...m.values()].reduce((n, v) => n 
  * the header exactly, and per section the counts in order plus the set of entries ranked above the
  * section's lowest count.
  */
-function analyzeFacts(b: PrometheusBuild, dir: string, ulid: string): { header: string; sections: Record<string, { counts: number[]; above: string[] }> } {
+function analyzeFacts(
+  b: PrometheusBuild,
+  dir: string,
+  ulid: string,
+): { header: string; sections: Record<string, { counts: number[]; above: string[] }> } {
   const [header, ...rest] = promtool(b, ['tsdb', 'analyze', dir, ulid]).replace(ulid, 'ULID').split('\n\n');
   const sections: Record<string, { counts: number[]; above: string[] }> = {};
   for (const block of rest) {
     const [title, ...lines] = block.trim().split('\n');
     if (!title) continue;
-    const entries = lines.map((l) => /^(\d+) (.*)$/.exec(l)).filter((m): m is RegExpExecArray => m !== null).map((m) => ({ n: Number(m[1]), what: m[2] }));
+    const entries = lines
+      .map((l) => /^(\d+) (.*)$/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => ({ n: Number(m[1]), what: m[2] }));
     const low = Math.min(...entries.map((e) => e.n));
-    sections[title] = { counts: entries.map((e) => e.n), above: entries.filter((e) => e.n > low).map((e) => e.what).sort() };
+    sections[title] = {
+      counts: entries.map((e) => e.n),
+      above: entries
+        .filter((e) => e.n > low)
+        .map((e) => e.what)
+        .sort(),
+    };
   }
   return { header, sections };
 }
@@ -146,7 +172,11 @@ describe('promtool accepts written blocks', () => {
       for (const [ulid, row] of orig) assert.equal(copies.get(copyOf.get(ulid)!), row, `${b.name} ${ulid}`);
       const cutRow = listRows(b, dirs.cut).get(cut.block!.ulid);
       assert.ok(cutRow, `${b.name} lists the cut block`);
-      assert.match(cutRow, new RegExp(`\\b${cut.samplesWritten}\\b.*\\b${cut.chunksKept + cut.chunksReencoded}\\b.*\\b50\\b`), `${b.name}: ${cutRow}`);
+      assert.match(
+        cutRow,
+        new RegExp(`\\b${cut.samplesWritten}\\b.*\\b${cut.chunksKept + cut.chunksReencoded}\\b.*\\b50\\b`),
+        `${b.name}: ${cutRow}`,
+      );
     }
   });
 

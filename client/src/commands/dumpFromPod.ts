@@ -43,7 +43,9 @@ export async function dumpFromPod(s: Services, arg?: unknown, opts?: unknown): P
         });
     if (!out) return undefined;
     const request = { target, from: range.from, to: range.to, output: out.fsPath, snapshot: how.snapshot };
-    const result = await withProgress(`Dumping ${pod.name}`, (progress, token) => s.worker.request(Requests.dump, request, { progress, token }));
+    const result = await withProgress(`Dumping ${pod.name}`, (progress, token) =>
+      s.worker.request(Requests.dump, request, { progress, token }),
+    );
     void vscode.window.showInformationMessage(dumpDoneMessage(result));
     await s.dumps.open(result.output);
     void s.dumps.enqueue(result.output);

@@ -91,8 +91,10 @@ export function dumpChildren(r: AnalysisResult): ModelNode[] {
       id: p,
       kind: 'headFile',
       label: f.name,
-      description: `${f.minTime !== undefined ? formatRange(f.minTime, f.maxTime) + ' · ' : ''}${f.records} records · ${formatBytes(f.sizeBytes)}`,
-      tooltip: `**Head chunk file** \`${p}\`\n\n${f.records} records, ${formatBytes(f.sizeBytes)}${f.minTime !== undefined ? `\n\n${formatRange(f.minTime, f.maxTime)}` : ''}`,
+      description: `${f.minTime !== undefined ? formatRange(f.minTime, f.maxTime) + ' · ' : ''}${f.records} ` +
+        `records · ${formatBytes(f.sizeBytes)}`,
+      tooltip: `**Head chunk file** \`${p}\`\n\n${f.records} ` +
+        `records, ${formatBytes(f.sizeBytes)}${f.minTime !== undefined ? `\n\n${formatRange(f.minTime, f.maxTime)}` : ''}`,
       icon: 'file-binary',
       problems: problemsOf(ds, p),
       path: p,
@@ -103,7 +105,9 @@ export function dumpChildren(r: AnalysisResult): ModelNode[] {
       id: 'chunks_head',
       kind: 'head',
       label: 'Head',
-      description: `${headFiles.length} chunk file${headFiles.length === 1 ? '' : 's'}${r.head.minTime !== undefined ? ` · ${formatRange(r.head.minTime, r.head.maxTime)}` : ''}`,
+      description:
+        `${headFiles.length} chunk file${headFiles.length === 1 ? '' : 's'}` +
+        `${r.head.minTime !== undefined ? ` · ${formatRange(r.head.minTime, r.head.maxTime)}` : ''}`,
       tooltip: `**Head** (chunks_head/): memory-mapped chunks of the head block`,
       icon: 'pulse',
       problems: problemsOf(ds, 'chunks_head'),
@@ -122,7 +126,8 @@ export function dumpChildren(r: AnalysisResult): ModelNode[] {
         kind: 'checkpoint',
         label: cp.name,
         description: `checkpoint of segments ≤ ${cp.number} · ${cp.series} series · ${cp.samples} samples`,
-        tooltip: `**WAL checkpoint** \`${p}\`\n\nCovers segments up to ${cp.number}; ${cp.segments.length} segment file(s), ${cp.series} series, ${cp.samples} samples`,
+        tooltip: `**WAL checkpoint** \`${p}\`\n\nCovers segments up ` +
+          `to ${cp.number}; ${cp.segments.length} segment file(s), ${cp.series} series, ${cp.samples} samples`,
         icon: 'archive',
         problems: problemsOf(ds, p),
         path: p,
@@ -136,8 +141,10 @@ export function dumpChildren(r: AnalysisResult): ModelNode[] {
         id: p,
         kind: 'walSegment',
         label: s.name,
-        description: `${s.minTime !== undefined ? formatRange(s.minTime, s.maxTime) + ' · ' : ''}${s.samples} samples · ${formatBytes(s.sizeBytes)}`,
-        tooltip: `**WAL segment** \`${p}\`\n\n${s.records} records, ${s.samples} samples, ${formatBytes(s.sizeBytes)}${s.minTime !== undefined ? `\n\n${formatRange(s.minTime, s.maxTime)}` : ''}`,
+        description: `${s.minTime !== undefined ? formatRange(s.minTime, s.maxTime) + ' · ' : ''}${s.samples} ` +
+          `samples · ${formatBytes(s.sizeBytes)}`,
+        tooltip: `**WAL segment** \`${p}\`\n\n${s.records} records, ${s.samples} ` +
+          `samples, ${formatBytes(s.sizeBytes)}${s.minTime !== undefined ? `\n\n${formatRange(s.minTime, s.maxTime)}` : ''}`,
         icon: 'file',
         problems: problemsOf(ds, p),
         path: p,
@@ -149,7 +156,9 @@ export function dumpChildren(r: AnalysisResult): ModelNode[] {
       id: 'wal',
       kind: 'wal',
       label: 'WAL',
-      description: `${r.wal.segments.length} segment${r.wal.segments.length === 1 ? '' : 's'}${cp ? ' + checkpoint' : ''}${r.wal.minTime !== undefined ? ` · ${formatRange(r.wal.minTime, r.wal.maxTime)}` : ''}`,
+      description:
+        `${r.wal.segments.length} segment${r.wal.segments.length === 1 ? '' : 's'}${cp ? ' + checkpoint' : ''}` +
+        `${r.wal.minTime !== undefined ? ` · ${formatRange(r.wal.minTime, r.wal.maxTime)}` : ''}`,
       tooltip: `**Write-ahead log** (wal/): ${r.wal.samples} samples`,
       icon: 'history',
       problems: problemsOf(ds, 'wal'),
@@ -160,7 +169,15 @@ export function dumpChildren(r: AnalysisResult): ModelNode[] {
 
   if (r.otherEntries.length) {
     const others = r.otherEntries.map((e) =>
-      withProblems({ id: `other:${e}`, kind: 'otherEntry', label: e, tooltip: `\`${e}\`: not TSDB data`, icon: 'question', problems: problemsOf(ds, e), path: e }),
+      withProblems({
+        id: `other:${e}`,
+        kind: 'otherEntry',
+        label: e,
+        tooltip: `\`${e}\`: not TSDB data`,
+        icon: 'question',
+        problems: problemsOf(ds, e),
+        path: e,
+      }),
     );
     nodes.push(
       withProblems({

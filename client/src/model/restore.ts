@@ -24,9 +24,13 @@ const UPLOAD_METHOD_TEXT: Record<UploadMethod, string> = {
 export function restoreConfirmation(p: RestorePreview, source: string): RestoreConfirmation {
   const name = source.split(/[\\/]/).filter(Boolean).pop() ?? source;
   const hasErrors = p.errors.length > 0;
-  const message = `Restore ${name} into ${p.pod.namespace}/${p.pod.name} (${p.pod.context}) with mode "${p.mode}"?${hasErrors ? ` The dump has ${plural(p.errors.length, 'error')}.` : ''}`;
+  const message = `Restore ${name} into ${p.pod.namespace}/${p.pod.name} ` +
+    `(${p.pod.context}) with mode "${p.mode}"?${hasErrors ? ` The dump has ${plural(p.errors.length, 'error')}.` : ''}`;
   const lines = [`Data dir: ${p.dataDir} in container ${p.pod.container} (Prometheus ${p.prometheusVersion ?? 'version unknown'})`];
-  if (p.mode === 'replace') lines.push(p.replaces.length ? `Replaces everything now in ${p.dataDir}: ${listOf(p.replaces)}` : `Replaces nothing: ${p.dataDir} is empty`);
+  if (p.mode === 'replace')
+    lines.push(
+      p.replaces.length ? `Replaces everything now in ${p.dataDir}: ${listOf(p.replaces)}` : `Replaces nothing: ${p.dataDir} is empty`,
+    );
   else lines.push(`Keeps the pod's blocks and head`);
   lines.push(`Adds ${plural(p.adds.length, 'block')}: ${listOf(p.adds) || 'none'}`);
   for (const s of p.skipped) lines.push(`Skips ${s}`);
@@ -37,7 +41,11 @@ export function restoreConfirmation(p: RestorePreview, source: string): RestoreC
   lines.push(`${p.dataVolume.restartDescription[0].toUpperCase()}${p.dataVolume.restartDescription.slice(1)}.`);
   if (p.warnings.length) lines.push('', 'Warnings:', ...p.warnings.map((w) => `• ${w}`));
   if (hasErrors) {
-    lines.push('', `Errors in the dump (restoring it could make Prometheus fail or lose data):`, ...p.errors.slice(0, 10).map((e) => `• ${e}`));
+    lines.push(
+      '',
+      `Errors in the dump (restoring it could make Prometheus fail or lose data):`,
+      ...p.errors.slice(0, 10).map((e) => `• ${e}`),
+    );
     if (p.errors.length > 10) lines.push(`• … and ${p.errors.length - 10} more`);
   }
   if (p.tooNewForTarget.length) {

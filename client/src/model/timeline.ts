@@ -68,5 +68,16 @@ export function timelineData(source: string, title: string, r: AnalysisResult): 
   const times = [...tBlocks.flatMap((b) => [b.from, b.to]), ...(head ? [head.from, head.to] : []), ...(wal ? [wal.from, wal.to] : [])];
   const from = times.length ? Math.min(...times) : 0;
   const to = times.length ? Math.max(...times) : 1;
-  return { source, title, from, to: to > from ? to : from + 1, blocks: tBlocks, lanes: Math.max(1, laneEnds.length), head, wal, overlaps, gaps: r.coverage.gaps };
+  return {
+    source,
+    title,
+    from,
+    to: to > from ? to : from + 1,
+    blocks: tBlocks,
+    lanes: Math.max(1, laneEnds.length),
+    head,
+    wal,
+    overlaps,
+    gaps: r.coverage.gaps,
+  };
 }

@@ -5,7 +5,14 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { Requests, type AnalysisResult, type FailureInfo, type ProbeResult, type Severity, type VerifyDepth } from '../../../server/src/protocol';
+import {
+  Requests,
+  type AnalysisResult,
+  type FailureInfo,
+  type ProbeResult,
+  type Severity,
+  type VerifyDepth,
+} from '../../../server/src/protocol';
 import type { Config } from '../config';
 import { dataDirOfFile } from '../model/discovery';
 import { DUMPS_MIME, encodeDumpSources } from '../model/dragDrop';
@@ -196,7 +203,8 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
   /** Adds a dump the user picked (kept across sessions) and analyses it. */
   async open(source: string): Promise<DumpState> {
     const [probe] = await this.worker.request(Requests.probe, { sources: [source] });
-    if (!probe || probe.kind === 'none') throw new Error(`${path.basename(source)} is not a Prometheus TSDB dump: ${probe?.reason ?? 'unknown'}`);
+    if (!probe || probe.kind === 'none')
+      throw new Error(`${path.basename(source)} is not a Prometheus TSDB dump: ${probe?.reason ?? 'unknown'}`);
     const opened = this.state.get<string[]>(OPENED_KEY, []);
     if (!opened.includes(source)) await this.state.update(OPENED_KEY, [...opened, source]);
     let d = this.dumps.get(source);
@@ -215,13 +223,16 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
     d.status = 'analysing';
     this.changed.fire(d.node);
     this.queue = this.queue.then(() =>
-      vscode.window.withProgress({ location: { viewId: 'tsdbdump.dumps' }, title: `Analysing ${path.basename(source)}` }, async (progress) => {
-        try {
-          await this.analyze(source, this.config.settings.verify, { progress });
-        } catch (e) {
-          this.log.warn(`analysis of ${source} failed: ${toWorkerError(e).message}`);
-        }
-      }),
+      vscode.window.withProgress(
+        { location: { viewId: 'tsdbdump.dumps' }, title: `Analysing ${path.basename(source)}` },
+        async (progress) => {
+          try {
+            await this.analyze(source, this.config.settings.verify, { progress });
+          } catch (e) {
+            this.log.warn(`analysis of ${source} failed: ${toWorkerError(e).message}`);
+          }
+        },
+      ),
     );
     return this.queue;
   }
@@ -292,7 +303,11 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
       item.iconPath = severityIcon('error');
     } else if (d.result) {
       item.description = `${dumpSummary(d.result)}${where && where !== '.' ? ` · ${where}` : ''}`;
-      item.iconPath = errors ? severityIcon('error') : warnings ? severityIcon('warning') : new vscode.ThemeIcon(d.kind === 'dir' ? 'folder' : 'package');
+      item.iconPath = errors
+        ? severityIcon('error')
+        : warnings
+          ? severityIcon('warning')
+          : new vscode.ThemeIcon(d.kind === 'dir' ? 'folder' : 'package');
     } else {
       item.description = where && where !== '.' ? where : undefined;
       item.iconPath = new vscode.ThemeIcon(d.kind === 'dir' ? 'folder' : 'package');

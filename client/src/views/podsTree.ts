@@ -88,7 +88,9 @@ export class PodsProvider implements vscode.TreeDataProvider<PodNode>, vscode.Tr
     const sources = await droppedDumps(dataTransfer);
     if (sources.length !== 1) {
       void vscode.window.showWarningMessage(
-        sources.length ? 'Drop one dump at a time onto a pod.' : 'Only a dump (.tar.gz, .tgz, .tar) or a TSDB data directory can be restored to a pod.',
+        sources.length
+          ? 'Drop one dump at a time onto a pod.'
+          : 'Only a dump (.tar.gz, .tgz, .tar) or a TSDB data directory can be restored to a pod.',
       );
       return;
     }
@@ -151,7 +153,8 @@ export class PodsProvider implements vscode.TreeDataProvider<PodNode>, vscode.Tr
       }
       if (n.type === 'context') {
         const pods = await this.pods(n.context.name);
-        if (!pods.length) return [{ type: 'info', label: 'No Prometheus pods found', description: this.config.settings.labelSelector, icon: 'info' }];
+        if (!pods.length)
+          return [{ type: 'info', label: 'No Prometheus pods found', description: this.config.settings.labelSelector, icon: 'info' }];
         const byNs = new Map<string, PodInfo[]>();
         for (const p of pods) byNs.set(p.namespace, [...(byNs.get(p.namespace) ?? []), p]);
         return [...byNs].map(([namespace, ps]) => ({ type: 'namespace', context: n.context.name, namespace, pods: ps }));
@@ -160,7 +163,12 @@ export class PodsProvider implements vscode.TreeDataProvider<PodNode>, vscode.Tr
       if (n.type === 'pod') {
         const containers: PodNode[] = n.pod.containers.map((container) => ({ type: 'container', pod: n.pod, container }));
         const key = podKey(n.pod);
-        return [...containers, ...(await this.summary(n.pod)), ...restoreNodes(this.restores.get(key)), ...analysisNodes(this.analyses.get(key))];
+        return [
+          ...containers,
+          ...(await this.summary(n.pod)),
+          ...restoreNodes(this.restores.get(key)),
+          ...analysisNodes(this.analyses.get(key)),
+        ];
       }
       return [];
     } catch (e) {
@@ -207,7 +215,8 @@ export class PodsProvider implements vscode.TreeDataProvider<PodNode>, vscode.Tr
         { type: 'info', label: 'Blocks', description: `${s.blocks.length}`, icon: 'layers' },
         { type: 'info', label: 'Head / WAL', description: `${s.headFiles} chunk files · ${s.walSegments} segments`, icon: 'history' },
       ];
-      if (s.minTime !== undefined) out.push({ type: 'info', label: 'Range', description: formatRange(s.minTime, s.maxTime), icon: 'calendar' });
+      if (s.minTime !== undefined)
+        out.push({ type: 'info', label: 'Range', description: formatRange(s.minTime, s.maxTime), icon: 'calendar' });
       if (s.prometheusVersion) out.push({ type: 'info', label: 'Prometheus', description: s.prometheusVersion, icon: 'info' });
       return out;
     } catch (e) {
@@ -245,7 +254,14 @@ const SEVERITY_ICON = { error: 'error', warning: 'warning', information: 'info',
 export function restoreNodes(result: RestoreResult | undefined): PodNode[] {
   if (!result) return [];
   const served = result.verifiedRange ? ` · serves ${formatRange(result.verifiedRange.from, result.verifiedRange.to)}` : '';
-  return [{ type: 'info', label: 'Last restore', description: `${result.restoredBlocks.length} blocks${served} · backup ${result.backup}`, icon: 'cloud-upload' }];
+  return [
+    {
+      type: 'info',
+      label: 'Last restore',
+      description: `${result.restoredBlocks.length} blocks${served} · backup ${result.backup}`,
+      icon: 'cloud-upload',
+    },
+  ];
 }
 
 /** An in-place analysis under its pod: a verdict line, then one item per diagnostic. */
@@ -261,6 +277,12 @@ export function analysisNodes(result: AnalysisResult | undefined): PodNode[] {
   };
   return [
     verdict,
-    ...result.diagnostics.map((d): PodNode => ({ type: 'info', label: d.code, description: `${d.path}: ${d.message}`, icon: SEVERITY_ICON[d.severity], error: d.severity === 'error' })),
+    ...result.diagnostics.map((d): PodNode => ({
+      type: 'info',
+      label: d.code,
+      description: `${d.path}: ${d.message}`,
+      icon: SEVERITY_ICON[d.severity],
+      error: d.severity === 'error',
+    })),
   ];
 }

@@ -45,7 +45,10 @@ export async function analyzeSource(source: string, opts: AnalyzeOptions = {}): 
  * Analyses a source already opened (openSource, or openTarStream for a tar coming from a pod:
  * `analyzeOpened(openTarStream(stdout, { label: 'pod:ns/name' }), { source: 'pod:ns/name' })`).
  */
-export function analyzeOpened(opened: OpenedSource, opts: { verify?: VerifyDepth; signal?: AbortSignal; source?: string }): Promise<AnalysisResult> {
+export function analyzeOpened(
+  opened: OpenedSource,
+  opts: { verify?: VerifyDepth; signal?: AbortSignal; source?: string },
+): Promise<AnalysisResult> {
   return analyzeEntries(opened.entries, {
     verify: opts.verify,
     signal: opts.signal,
@@ -77,8 +80,10 @@ export async function analyzeEntries(entries: AsyncIterable<DumpEntry>, opts: An
         severity: 'error',
         message:
           p.code === 'dump-truncated'
-            ? `${p.message}. The analysis covers only what was read; get a complete dump (re-run the dump, check free disk space and the transfer).`
-            : `${p.message}. Extracting this archive with a tool that follows such entries could write outside the target directory, so do not extract or restore it as it is; tsdbdump repair writes a copy without it.`,
+            ? `${p.message}. The analysis covers only what was read; get a ` +
+              `complete dump (re-run the dump, check free disk space and the transfer).`
+            : `${p.message}. Extracting this archive with a tool that follows such entries could ` +
+              `write outside the target directory, so do not extract or restore it as it is; tsdbdump repair writes a copy without it.`,
         path: p.path,
       });
     }
@@ -102,7 +107,9 @@ function finish(a: Analysis, source: string, verify: VerifyDepth, started: numbe
       code: 'lock-file-present',
       severity: 'information',
       path: 'lock',
-      message: 'The dump contains a `lock` file. It is harmless for Prometheus (the lock is an flock, not the file), but a restore should not carry it over; tsdbdump restore and repair leave it out.',
+      message:
+        'The dump contains a `lock` file. It is harmless for Prometheus (the ' +
+          'lock is an flock, not the file), but a restore should not carry it over; tsdbdump restore and repair leave it out.',
     });
   }
   for (const [root, kind] of a.tmpRoots) {
@@ -110,7 +117,8 @@ function finish(a: Analysis, source: string, verify: VerifyDepth, started: numbe
       code: 'leftover-tmp',
       severity: 'information',
       path: root,
-      message: `Leftover of interrupted work (${kind}). Prometheus removes it at startup; it holds no data that is served. tsdbdump repair leaves it out.`,
+      message: `Leftover of interrupted work (${kind}). Prometheus removes ` +
+        `it at startup; it holds no data that is served. tsdbdump repair leaves it out.`,
     });
   }
   const sevRank: Record<Severity, number> = { error: 0, warning: 1, information: 2, hint: 3 };
@@ -133,7 +141,12 @@ function finish(a: Analysis, source: string, verify: VerifyDepth, started: numbe
 
 // ---- Coverage ------------------------------------------------------------------------------------
 
-function coverageOf(a: Analysis, blocks: BlockInfo[], head: AnalysisResult['head'], wal: AnalysisResult['wal']): AnalysisResult['coverage'] {
+function coverageOf(
+  a: Analysis,
+  blocks: BlockInfo[],
+  head: AnalysisResult['head'],
+  wal: AnalysisResult['wal'],
+): AnalysisResult['coverage'] {
   void wal;
   const served = blocks.filter((b) => b.metaReadable && !b.deletable && b.maxTime > b.minTime);
   const ranges: TimeRange[] = served.map((b) => ({ from: b.minTime, to: b.maxTime }));
@@ -156,7 +169,11 @@ function coverageOf(a: Analysis, blocks: BlockInfo[], head: AnalysisResult['head
       severity: 'information',
       path: '',
       range: g,
-      message: `No data for ${utc(g.from)} – ${utc(g.to)} (${Math.round((g.to - g.from) / 60000)} min)${unread.length ? `: block(s) ${unread.join(', ')} would cover it but are not served` : ': no block, head chunk or WAL segment covers it (dumps filtered by time leave such gaps)'}.`,
+      message: `No data for ${utc(g.from)} – ${utc(g.to)} (${Math.round((g.to - g.from) / 60000)} min)${
+        unread.length
+          ? `: block(s) ${unread.join(', ')} would cover it but are not served`
+          : ': no block, head chunk or WAL segment covers it (dumps filtered by time leave such gaps)'
+      }.`,
     });
   }
   return { minTime: merged[0].from, maxTime: merged[merged.length - 1].to, gaps };

@@ -73,8 +73,11 @@ function metaDiagnostics(a: Analysis, info: BlockInfo, b: BlockState, superseded
       path: `${dir}/`,
       blocks: [dir],
       range: info.maxTime > info.minTime ? { from: info.minTime, to: info.maxTime } : undefined,
-      prometheusMessage: `level=error component=tsdb msg="Failed to read meta.json for a block during reloadBlocks. Skipping" dir=<data>/${dir} err="open <data>/${dir}/meta.json: no such file or directory"`,
-      message: `Block ${dir} has no meta.json. Prometheus skips the block (its data is not served${rangeText(info)}) and compaction fails every minute with "plan compaction: open …/meta.json: no such file or directory". Run \`tsdbdump repair\` to rebuild meta.json from the index, or remove the directory.`,
+      prometheusMessage: `level=error component=tsdb msg="Failed to read meta.json ` +
+        `for a block during reloadBlocks. Skipping" dir=<data>/${dir} err="open <data>/${dir}/meta.json: no such file or directory"`,
+      message: `Block ${dir} has no meta.json. Prometheus skips the block (its data is not ` +
+        `served${rangeText(info)}) and compaction fails every minute with "plan compaction: open ` +
+        `…/meta.json: no such file or directory". Run \`tsdbdump repair\` to rebuild meta.json from the index, or remove the directory.`,
     });
   } else if (b.metaError !== undefined || !b.meta) {
     a.diag({
@@ -83,8 +86,10 @@ function metaDiagnostics(a: Analysis, info: BlockInfo, b: BlockState, superseded
       path: `${dir}/meta.json`,
       blocks: [dir],
       range: info.maxTime > info.minTime ? { from: info.minTime, to: info.maxTime } : undefined,
-      prometheusMessage: `level=error component=tsdb msg="Failed to read meta.json for a block during reloadBlocks. Skipping" dir=<data>/${dir} err="${b.metaError ?? 'invalid meta.json'}"`,
-      message: `meta.json of block ${dir} cannot be read (${b.metaError ?? 'invalid'}). Prometheus skips the block: its data is not served${rangeText(info)}. Run \`tsdbdump repair\` to rebuild meta.json from the index.`,
+      prometheusMessage: `level=error component=tsdb msg="Failed to read ` +
+        `meta.json for a block during reloadBlocks. Skipping" dir=<data>/${dir} err="${b.metaError ?? 'invalid meta.json'}"`,
+      message: `meta.json of block ${dir} cannot be read (${b.metaError ?? 'invalid'}). Prometheus ` +
+        `skips the block: its data is not served${rangeText(info)}. Run \`tsdbdump repair\` to rebuild meta.json from the index.`,
     });
   } else if (b.meta.version !== 1) {
     if (b.meta.version === 2) {
@@ -94,7 +99,8 @@ function metaDiagnostics(a: Analysis, info: BlockInfo, b: BlockState, superseded
         path: `${dir}/meta.json`,
         blocks: [dir],
         prometheusMessage: `msg="Fixing broken block" ulid=${b.meta.ulid}`,
-        message: `meta.json of block ${dir} has version 2 (written by Prometheus 2.1). Prometheus repairs it at startup (sets the index version byte and rewrites meta.json); nothing to do.`,
+        message: `meta.json of block ${dir} has version 2 (written by ` +
+          `Prometheus 2.1). Prometheus repairs it at startup (sets the index version byte and rewrites meta.json); nothing to do.`,
       });
     } else {
       a.diag({
@@ -102,8 +108,10 @@ function metaDiagnostics(a: Analysis, info: BlockInfo, b: BlockState, superseded
         severity: 'error',
         path: `${dir}/meta.json`,
         blocks: [dir],
-        prometheusMessage: `level=error component=tsdb msg="Failed to read meta.json for a block during reloadBlocks. Skipping" dir=<data>/${dir} err="unexpected meta file version ${b.meta.version}"`,
-        message: `meta.json of block ${dir} has version ${b.meta.version}; only 1 is valid. Prometheus skips the block: its data is not served${rangeText(info)}. Run \`tsdbdump repair\` to rebuild meta.json.`,
+        prometheusMessage: `level=error component=tsdb msg="Failed to read ` +
+          `meta.json for a block during reloadBlocks. Skipping" dir=<data>/${dir} err="unexpected meta file version ${b.meta.version}"`,
+        message: `meta.json of block ${dir} has version ${b.meta.version}; only ` +
+          `1 is valid. Prometheus skips the block: its data is not served${rangeText(info)}. Run \`tsdbdump repair\` to rebuild meta.json.`,
       });
     }
   }
@@ -114,7 +122,9 @@ function metaDiagnostics(a: Analysis, info: BlockInfo, b: BlockState, superseded
       severity: 'warning',
       path: `${dir}/meta.json`,
       blocks: [dir, m.ulid],
-      message: `Directory ${dir} holds a meta.json whose ulid is ${m.ulid}. Prometheus loads it under the meta.json ULID, so compaction and retention later look for directory ${m.ulid} and fail or delete the wrong one. Rename the directory to ${m.ulid} (or run \`tsdbdump repair\`).`,
+      message: `Directory ${dir} holds a meta.json whose ulid is ${m.ulid}. Prometheus ` +
+        `loads it under the meta.json ULID, so compaction and retention later look for ` +
+        `directory ${m.ulid} and fail or delete the wrong one. Rename the directory to ${m.ulid} (or run \`tsdbdump repair\`).`,
     });
   }
   if (m && m.minTime >= m.maxTime) {
@@ -123,7 +133,8 @@ function metaDiagnostics(a: Analysis, info: BlockInfo, b: BlockState, superseded
       severity: 'warning',
       path: `${dir}/meta.json`,
       blocks: [dir],
-      message: `meta.json of block ${dir} has minTime ${msUtc(m.minTime)} ≥ maxTime ${msUtc(m.maxTime)}: the block covers no time and queries never read it. Run \`tsdbdump repair\` to rebuild meta.json from the index.`,
+      message: `meta.json of block ${dir} has minTime ${msUtc(m.minTime)} ≥ maxTime ${msUtc(m.maxTime)}: ` +
+        `the block covers no time and queries never read it. Run \`tsdbdump repair\` to rebuild meta.json from the index.`,
     });
   }
   if (m?.compaction?.deletable) {
@@ -133,7 +144,8 @@ function metaDiagnostics(a: Analysis, info: BlockInfo, b: BlockState, superseded
       path: `${dir}/meta.json`,
       blocks: [dir],
       prometheusMessage: `msg="Deleting obsolete block" block=${m.ulid}`,
-      message: `Block ${dir} is marked deletable in meta.json (a compaction left it empty). Prometheus deletes it at startup; its data is not served. Nothing to do (tsdbdump repair leaves it out).`,
+      message: `Block ${dir} is marked deletable in meta.json (a compaction ` +
+        `left it empty). Prometheus deletes it at startup; its data is not served. Nothing to do (tsdbdump repair leaves it out).`,
     });
   }
   if (supersededBy) {
@@ -144,7 +156,8 @@ function metaDiagnostics(a: Analysis, info: BlockInfo, b: BlockState, superseded
       blocks: [dir, supersededBy],
       range: { from: info.minTime, to: info.maxTime },
       prometheusMessage: `msg="Deleting obsolete block" block=${info.ulid}`,
-      message: `Block ${dir} was already compacted into ${supersededBy} (it is one of its parents; left by a crash after compaction). Prometheus deletes it at startup; no data is lost. tsdbdump repair leaves it out.`,
+      message: `Block ${dir} was already compacted into ${supersededBy} (it is one of ` +
+        `its parents; left by a crash after compaction). Prometheus deletes it at startup; no data is lost. tsdbdump repair leaves it out.`,
     });
   }
   return m;
@@ -156,11 +169,19 @@ function chunkFileDiagnostics(a: Analysis, dir: string, b: BlockState): string[]
   for (const seg of b.chunkSegments) {
     const p = `${dir}/chunks/${seg.name}`;
     if (seg.error) {
-      a.diag({ code: 'chunk-corrupt', severity: 'error', path: p, blocks: [dir], message: `chunks/${seg.name} of block ${dir} could not be read (${seg.error}). Queries touching its chunks fail. Restore the block from another copy or drop it with \`tsdbdump repair\`.` });
+      a.diag({
+        code: 'chunk-corrupt',
+        severity: 'error',
+        path: p,
+        blocks: [dir],
+        message: `chunks/${seg.name} of block ${dir} could not be read ` +
+          `(${seg.error}). Queries touching its chunks fail. Restore the block from another copy or drop it with \`tsdbdump repair\`.`,
+      });
       continue;
     }
     const s = seg.summary!;
-    if (!s.headerOk) corruptedAtOpen.push(s.problems.find((x) => x.kind === 'header')?.message ?? `invalid chunk segment header in chunks/${seg.name}`);
+    if (!s.headerOk)
+      corruptedAtOpen.push(s.problems.find((x) => x.kind === 'header')?.message ?? `invalid chunk segment header in chunks/${seg.name}`);
     let crc = 0;
     let framing = 0;
     for (const prob of s.problems) {
@@ -172,7 +193,9 @@ function chunkFileDiagnostics(a: Analysis, dir: string, b: BlockState): string[]
         const ownerText = owners.length
           ? owners.map((o) => `series ${o.series} [${utc(o.minTime)}, ${utc(o.maxTime)}]`).join('; ')
           : 'a chunk no series of the index points at';
-        const range = owners.length ? { from: Math.min(...owners.map((o) => o.minTime)), to: Math.max(...owners.map((o) => o.maxTime)) + 1 } : undefined;
+        const range = owners.length
+          ? { from: Math.min(...owners.map((o) => o.minTime)), to: Math.max(...owners.map((o) => o.maxTime)) + 1 }
+          : undefined;
         a.diag({
           code: 'chunk-crc-mismatch',
           severity: 'error',
@@ -180,8 +203,11 @@ function chunkFileDiagnostics(a: Analysis, dir: string, b: BlockState): string[]
           offset: start,
           blocks: [dir],
           range,
-          prometheusMessage: start !== undefined ? `cannot populate chunk ${start} from block 00000000000000000000000000: ${prob.message}` : undefined,
-          message: `Chunk at offset ${start ?? '?'} of chunks/${seg.name} in block ${dir} is damaged (${prob.message}). Prometheus starts, but every query touching it fails (or silently drops the block from the answer): data of ${ownerText} is lost. Restore the block from another copy, or run \`tsdbdump repair\` to drop the damaged chunk.`,
+          prometheusMessage:
+            start !== undefined ? `cannot populate chunk ${start} from block 00000000000000000000000000: ${prob.message}` : undefined,
+          message: `Chunk at offset ${start ?? '?'} of chunks/${seg.name} in block ${dir} is damaged (${prob.message}). ` +
+            `Prometheus starts, but every query touching it fails (or silently drops the block from the answer): data ` +
+            `of ${ownerText} is lost. Restore the block from another copy, or run \`tsdbdump repair\` to drop the damaged chunk.`,
         });
       } else if (prob.kind === 'framing') {
         if (++framing > MAX_PER_FILE) continue;
@@ -191,12 +217,27 @@ function chunkFileDiagnostics(a: Analysis, dir: string, b: BlockState): string[]
           path: p,
           offset: prob.offset,
           blocks: [dir],
-          message: `chunks/${seg.name} of block ${dir} is damaged at byte ${prob.offset ?? '?'} (${prob.message}). Queries reading the chunks from there on fail. Restore the block from another copy or run \`tsdbdump repair\`.`,
+          message: `chunks/${seg.name} of block ${dir} is damaged at byte ${prob.offset ?? '?'} (${prob.message}). ` +
+            `Queries reading the chunks from there on fail. Restore the block from another copy or run \`tsdbdump repair\`.`,
         });
       }
     }
-    if (crc > MAX_PER_FILE) a.diag({ code: 'chunk-crc-mismatch', severity: 'error', path: p, blocks: [dir], message: `…and ${crc - MAX_PER_FILE} more damaged chunks in chunks/${seg.name} of block ${dir}.` });
-    if (framing > MAX_PER_FILE) a.diag({ code: 'chunk-corrupt', severity: 'error', path: p, blocks: [dir], message: `…and ${framing - MAX_PER_FILE} more framing problems in chunks/${seg.name} of block ${dir}.` });
+    if (crc > MAX_PER_FILE)
+      a.diag({
+        code: 'chunk-crc-mismatch',
+        severity: 'error',
+        path: p,
+        blocks: [dir],
+        message: `…and ${crc - MAX_PER_FILE} more damaged chunks in chunks/${seg.name} of block ${dir}.`,
+      });
+    if (framing > MAX_PER_FILE)
+      a.diag({
+        code: 'chunk-corrupt',
+        severity: 'error',
+        path: p,
+        blocks: [dir],
+        message: `…and ${framing - MAX_PER_FILE} more framing problems in chunks/${seg.name} of block ${dir}.`,
+      });
   }
   return corruptedAtOpen;
 }
@@ -222,11 +263,20 @@ function indexDiagnostics(a: Analysis, dir: string, b: BlockState, m: BlockMeta 
           path: `${dir}/index`,
           offset: prob.offset,
           blocks: [dir],
-          message: `The index of block ${dir} is damaged in its ${prob.section} section at byte ${prob.offset ?? '?'} (${prob.message}). Prometheus starts, but queries reading the affected series or postings fail. Restore the block from another copy or drop it with \`tsdbdump repair\`.`,
+          message: `The index of block ${dir} is damaged in its ${prob.section} section at ` +
+            `byte ${prob.offset ?? '?'} (${prob.message}). Prometheus starts, but queries ` +
+            `reading the affected series or postings fail. Restore the block from another copy or drop it with \`tsdbdump repair\`.`,
         });
       }
     }
-    if (nonFatal > MAX_PER_FILE) a.diag({ code: 'index-corrupt', severity: 'error', path: `${dir}/index`, blocks: [dir], message: `…and ${nonFatal - MAX_PER_FILE} more index problems in block ${dir}.` });
+    if (nonFatal > MAX_PER_FILE)
+      a.diag({
+        code: 'index-corrupt',
+        severity: 'error',
+        path: `${dir}/index`,
+        blocks: [dir],
+        message: `…and ${nonFatal - MAX_PER_FILE} more index problems in block ${dir}.`,
+      });
     if (b.refsOutOfRangeCount > 0) {
       for (const r of b.refsOutOfRange) {
         a.diag({
@@ -235,11 +285,19 @@ function indexDiagnostics(a: Analysis, dir: string, b: BlockState, m: BlockMeta 
           path: `${dir}/index`,
           blocks: [dir],
           range: { from: r.minTime, to: r.maxTime + 1 },
-          message: `The index of block ${dir} points series ${r.series} [${utc(r.minTime)}, ${utc(r.maxTime)}] at chunk ref ${r.ref} (segment ${Number(r.ref >> 32n)}, offset ${Number(r.ref & 0xffffffffn)}): ${r.reason}. Queries of that series over that range fail. Restore the block from another copy or run \`tsdbdump repair\`.`,
+          message: `The index of block ${dir} points series ${r.series} [${utc(r.minTime)}, ${utc(r.maxTime)}] at ` +
+            `chunk ref ${r.ref} (segment ${Number(r.ref >> 32n)}, offset ${Number(r.ref & 0xffffffffn)}): ${r.reason}. ` +
+            `Queries of that series over that range fail. Restore the block from another copy or run \`tsdbdump repair\`.`,
         });
       }
       if (b.refsOutOfRangeCount > b.refsOutOfRange.length) {
-        a.diag({ code: 'chunk-ref-out-of-range', severity: 'error', path: `${dir}/index`, blocks: [dir], message: `…and ${b.refsOutOfRangeCount - b.refsOutOfRange.length} more chunk refs out of range in block ${dir}.` });
+        a.diag({
+          code: 'chunk-ref-out-of-range',
+          severity: 'error',
+          path: `${dir}/index`,
+          blocks: [dir],
+          message: `…and ${b.refsOutOfRangeCount - b.refsOutOfRange.length} more chunk refs out of range in block ${dir}.`,
+        });
       }
     }
     if (m && idx.problems.length === 0) metaVsIndex(a, dir, m, idx);
@@ -261,7 +319,8 @@ function tombstoneDiagnostics(a: Analysis, info: BlockInfo, b: BlockState, repla
       offset: prob.offset,
       blocks: [dir],
       prometheusMessage: replacedBy ? undefined : PROM_CORRUPTED(info.ulid, prob.message),
-      message: `The tombstones file of block ${dir} is damaged (${prob.message}). Prometheus treats the block as corrupted and refuses to start${replaced}. Run \`tsdbdump repair\` (drops the tombstones file: deleted data reappears) or restore the block.`,
+      message: `The tombstones file of block ${dir} is damaged (${prob.message}). Prometheus treats the block as corrupted and ` +
+        `refuses to start${replaced}. Run \`tsdbdump repair\` (drops the tombstones file: deleted data reappears) or restore the block.`,
     });
   }
   return [];
@@ -277,10 +336,14 @@ function openDiagnostic(a: Analysis, info: BlockInfo, b: BlockState, replacedBy:
       severity: replacedBy ? 'information' : 'error',
       path: b.indexSeen ? `${dir}/index` : `${dir}/`,
       blocks: [dir],
-      prometheusMessage: replacedBy ? `msg="Found corrupted block, but replaced by compacted one so it's safe to delete. This should not happen with atomic deletes." block=${info.ulid}` : PROM_CORRUPTED(info.ulid, err),
+      prometheusMessage: replacedBy
+        ? `msg="Found corrupted block, but replaced by compacted one so it's ` +
+          `safe to delete. This should not happen with atomic deletes." block=${info.ulid}`
+        : PROM_CORRUPTED(info.ulid, err),
       message: replacedBy
         ? `Block ${dir} is corrupted (${err}) but it is a parent of ${replacedBy}: Prometheus deletes it at startup; no data is lost.`
-        : `Block ${dir} is corrupted (${err}): Prometheus refuses to start (\`opening storage failed: reloadBlocks: corrupted block …\`). Run \`tsdbdump repair\` to drop the block (its data${rangeText(info)} is lost) or restore it from another copy.`,
+        : `Block ${dir} is corrupted (${err}): Prometheus refuses to start (\`opening storage failed: reloadBlocks: corrupted ` +
+          `block …\`). Run \`tsdbdump repair\` to drop the block (its data${rangeText(info)} is lost) or restore it from another copy.`,
     });
   }
 }
@@ -307,7 +370,9 @@ export function chunkCountsVsMeta(a: Analysis, dir: string, m: BlockMeta | undef
       severity: 'warning',
       path: `${dir}/chunks/`,
       blocks: [dir],
-      message: `Block ${dir} holds ${n} chunks of encoding ${e}, which this analyser does not know (Prometheus 3.16 knows 1–6: a newer Prometheus wrote them). Their samples are not counted or checked, and a Prometheus that does not know the encoding fails every query touching them.`,
+      message: `Block ${dir} holds ${n} chunks of encoding ${e}, which this analyser ` +
+        `does not know (Prometheus 3.16 knows 1–6: a newer Prometheus wrote them). ` +
+        `Their samples are not counted or checked, and a Prometheus that does not know the encoding fails every query touching them.`,
     });
   }
   const st = m?.stats;
@@ -317,11 +382,20 @@ export function chunkCountsVsMeta(a: Analysis, dir: string, m: BlockMeta | undef
   const floats = b.chunkSegments.reduce((n, x) => n + x.summary!.floatSamples, 0);
   const histograms = b.chunkSegments.reduce((n, x) => n + x.summary!.histogramSamples, 0);
   const issues: string[] = [];
-  if (st.numSamples !== undefined && st.numSamples !== floats + histograms) issues.push(`meta.json says ${st.numSamples} samples, the chunks hold ${floats + histograms}`);
-  if (st.numFloatSamples !== undefined && st.numFloatSamples !== floats) issues.push(`meta.json says ${st.numFloatSamples} float samples, the chunks hold ${floats}`);
-  if (st.numHistogramSamples !== undefined && st.numHistogramSamples !== histograms) issues.push(`meta.json says ${st.numHistogramSamples} histogram samples, the chunks hold ${histograms}`);
-  metaInconsistent(a, dir, 'chunks', issues,
-    'Prometheus trusts meta.json for its statistics (and compaction planning); the samples themselves are served from the chunks. Run `tsdbdump repair` to rebuild meta.json.');
+  if (st.numSamples !== undefined && st.numSamples !== floats + histograms)
+    issues.push(`meta.json says ${st.numSamples} samples, the chunks hold ${floats + histograms}`);
+  if (st.numFloatSamples !== undefined && st.numFloatSamples !== floats)
+    issues.push(`meta.json says ${st.numFloatSamples} float samples, the chunks hold ${floats}`);
+  if (st.numHistogramSamples !== undefined && st.numHistogramSamples !== histograms)
+    issues.push(`meta.json says ${st.numHistogramSamples} histogram samples, the chunks hold ${histograms}`);
+  metaInconsistent(
+    a,
+    dir,
+    'chunks',
+    issues,
+    'Prometheus trusts meta.json for its statistics (and compaction ' +
+      'planning); the samples themselves are served from the chunks. Run `tsdbdump repair` to rebuild meta.json.',
+  );
 }
 
 /** One meta-inconsistent warning for the disagreements of meta.json with its chunks or index. */
@@ -338,17 +412,29 @@ function metaInconsistent(a: Analysis, dir: string, with_: 'chunks' | 'index', i
 
 export function metaVsIndex(a: Analysis, dir: string, m: BlockMeta, idx: IndexSummary): void {
   const issues: string[] = [];
-  if (idx.minTime !== undefined && idx.minTime < m.minTime) issues.push(`the index has samples from ${msUtc(idx.minTime)}, before meta.json minTime ${msUtc(m.minTime)}`);
-  if (idx.maxTime !== undefined && idx.maxTime >= m.maxTime) issues.push(`the index has samples up to ${msUtc(idx.maxTime)}, not before meta.json maxTime ${msUtc(m.maxTime)} (exclusive)`);
-  if (m.stats?.numSeries !== undefined && m.stats.numSeries !== idx.seriesCount) issues.push(`meta.json says ${m.stats.numSeries} series, the index holds ${idx.seriesCount}`);
-  if (m.stats?.numChunks !== undefined && m.stats.numChunks !== idx.chunkCount) issues.push(`meta.json says ${m.stats.numChunks} chunks, the index references ${idx.chunkCount}`);
-  metaInconsistent(a, dir, 'index', issues,
-    'Prometheus trusts meta.json: samples outside its range are not returned by queries and statistics are wrong. Run `tsdbdump repair` to rebuild meta.json from the index.');
+  if (idx.minTime !== undefined && idx.minTime < m.minTime)
+    issues.push(`the index has samples from ${msUtc(idx.minTime)}, before meta.json minTime ${msUtc(m.minTime)}`);
+  if (idx.maxTime !== undefined && idx.maxTime >= m.maxTime)
+    issues.push(`the index has samples up to ${msUtc(idx.maxTime)}, not before meta.json maxTime ${msUtc(m.maxTime)} (exclusive)`);
+  if (m.stats?.numSeries !== undefined && m.stats.numSeries !== idx.seriesCount)
+    issues.push(`meta.json says ${m.stats.numSeries} series, the index holds ${idx.seriesCount}`);
+  if (m.stats?.numChunks !== undefined && m.stats.numChunks !== idx.chunkCount)
+    issues.push(`meta.json says ${m.stats.numChunks} chunks, the index references ${idx.chunkCount}`);
+  metaInconsistent(
+    a,
+    dir,
+    'index',
+    issues,
+    'Prometheus trusts meta.json: samples outside its range are not returned ' +
+      'by queries and statistics are wrong. Run `tsdbdump repair` to rebuild meta.json from the index.',
+  );
 }
 
 /** Overlaps between blocks Prometheus keeps (readable, not deletable, not replaced). */
 export function overlapDiagnostics(a: Analysis, blocks: BlockInfo[], parentOf: Map<string, string>): void {
-  const served = blocks.filter((b) => b.metaReadable && !b.deletable && !parentOf.has(b.ulid) && b.maxTime > b.minTime).sort((x, y) => x.minTime - y.minTime);
+  const served = blocks
+    .filter((b) => b.metaReadable && !b.deletable && !parentOf.has(b.ulid) && b.maxTime > b.minTime)
+    .sort((x, y) => x.minTime - y.minTime);
   for (let i = 0; i < served.length; i++) {
     for (let j = i + 1; j < served.length && served[j].minTime < served[i].maxTime; j++) {
       const x = served[i];
@@ -356,7 +442,9 @@ export function overlapDiagnostics(a: Analysis, blocks: BlockInfo[], parentOf: M
       if (!(x.minTime < y.maxTime && y.minTime < x.maxTime)) continue;
       const from = Math.max(x.minTime, y.minTime);
       const to = Math.min(x.maxTime, y.maxTime);
-      const detail = `[mint: ${from}, maxt: ${to}, range: ${rangeOf(from, to)}, blocks: 2]: <ulid: ${x.ulid}, mint: ${x.minTime}, maxt: ${x.maxTime}, range: ${rangeOf(x.minTime, x.maxTime)}>, <ulid: ${y.ulid}, mint: ${y.minTime}, maxt: ${y.maxTime}, range: ${rangeOf(y.minTime, y.maxTime)}>`;
+      const detail = `[mint: ${from}, maxt: ${to}, range: ${rangeOf(from, to)}, blocks: 2]: ` +
+        `<ulid: ${x.ulid}, mint: ${x.minTime}, maxt: ${x.maxTime}, range: ${rangeOf(x.minTime, x.maxTime)}>, ` +
+        `<ulid: ${y.ulid}, mint: ${y.minTime}, maxt: ${y.maxTime}, range: ${rangeOf(y.minTime, y.maxTime)}>`;
       a.diag({
         code: 'block-overlap',
         severity: 'warning',
@@ -364,7 +452,10 @@ export function overlapDiagnostics(a: Analysis, blocks: BlockInfo[], parentOf: M
         blocks: [x.ulid, y.ulid],
         range: { from, to },
         prometheusMessage: `level=warn component=tsdb msg="Overlapping blocks found during reloadBlocks" detail="${detail}"`,
-        message: `Blocks ${x.ulid} and ${y.ulid} overlap on ${msRangeUtc(from, to)}. Prometheus 2.39+ starts, merges the duplicates in queries and compacts the two blocks together; Prometheus 2.8–2.38 refuses to start: \`opening storage failed: reloadBlocks: invalid block sequence: block time ranges overlap: ${detail}\` (unless --storage.tsdb.allow-overlapping-blocks). To restore into an older Prometheus, run \`tsdbdump repair\` or drop one block.`,
+        message: `Blocks ${x.ulid} and ${y.ulid} overlap on ${msRangeUtc(from, to)}. Prometheus 2.39+ starts, merges the ` +
+          `duplicates in queries and compacts the two blocks together; Prometheus 2.8–2.38 refuses to start: \`opening ` +
+          `storage failed: reloadBlocks: invalid block sequence: block time ranges overlap: ${detail}\` (unless ` +
+          `--storage.tsdb.allow-overlapping-blocks). To restore into an older Prometheus, run \`tsdbdump repair\` or drop one block.`,
       });
     }
   }
@@ -389,8 +480,10 @@ export function duplicateSourceDiagnostics(a: Analysis, blocks: BlockInfo[], par
         blocks: [small.ulid, big.ulid],
         range: { from: Math.max(x.minTime, y.minTime), to: Math.min(x.maxTime, y.maxTime) },
         message: all
-          ? `Block ${small.ulid} holds data already in ${big.ulid} (all its compaction sources are among that block's). Prometheus serves both and merges duplicates; remove ${small.ulid} (or run \`tsdbdump repair\`).`
-          : `Blocks ${x.ulid} and ${y.ulid} share ${shared.length} compaction source(s): the same data twice. Prometheus serves both and merges duplicates; run \`tsdbdump repair\` to keep one copy.`,
+          ? `Block ${small.ulid} holds data already in ${big.ulid} (all its compaction sources ` +
+            `are among that block's). Prometheus serves both and merges duplicates; remove ${small.ulid} (or run \`tsdbdump repair\`).`
+          : `Blocks ${x.ulid} and ${y.ulid} share ${shared.length} compaction ` +
+            `source(s): the same data twice. Prometheus serves both and merges duplicates; run \`tsdbdump repair\` to keep one copy.`,
       });
     }
   }

@@ -19,8 +19,16 @@ const ENCODINGS: Record<number, Feature> = {
   2: { feature: 'native histogram chunks', needs: '2.40.0', olderDoes: 'fails every query touching them (invalid chunk encoding)' },
   3: { feature: 'float histogram chunks', needs: '2.40.0', olderDoes: 'fails every query touching them (invalid chunk encoding)' },
   4: { feature: 'XOR2 chunks', needs: '3.11.0', olderDoes: 'fails every query touching them (invalid chunk encoding)' },
-  5: { feature: 'histogram chunks with start timestamps', needs: '3.14.0', olderDoes: 'fails every query touching them (invalid chunk encoding)' },
-  6: { feature: 'float histogram chunks with start timestamps', needs: '3.14.0', olderDoes: 'fails every query touching them (invalid chunk encoding)' },
+  5: {
+    feature: 'histogram chunks with start timestamps',
+    needs: '3.14.0',
+    olderDoes: 'fails every query touching them (invalid chunk encoding)',
+  },
+  6: {
+    feature: 'float histogram chunks with start timestamps',
+    needs: '3.14.0',
+    olderDoes: 'fails every query touching them (invalid chunk encoding)',
+  },
 };
 const SKIPPED = 'skips the records without a word on WAL replay: their samples are lost';
 const RECORDS: Record<number, Feature> = {
@@ -37,7 +45,11 @@ const ZSTD: Feature = {
   needs: '2.46.0',
   olderDoes: 'reads them as corruption and repairs the WAL by deleting from there on',
 };
-const OOO: Feature = { feature: 'out-of-order data (wbl/, OOO head chunks)', needs: '2.39.0', olderDoes: 'does not replay the WBL: the out-of-order samples are lost' };
+const OOO: Feature = {
+  feature: 'out-of-order data (wbl/, OOO head chunks)',
+  needs: '2.39.0',
+  olderDoes: 'does not replay the WBL: the out-of-order samples are lost',
+};
 const INDEX_V3: Feature = { feature: 'index format version 3', needs: '2.55.0', olderDoes: 'refuses to open the block' };
 
 function versionKey(v: string): number {
@@ -90,6 +102,8 @@ export function compatibilityOf(a: Analysis): CompatibilityInfo {
 /** `3.14.0 (histogram chunks with start timestamps in <dir>/chunks/000001 need 3.14.0; …)` */
 export function compatibilityLine(c: CompatibilityInfo): string {
   if (c.requirements.length === 0) return "compatibility: no feature newer than Prometheus 2.39 (XOR chunks, WAL record types 1–6)";
-  const why = c.requirements.map((r) => `${r.feature} in ${r.where[0]}${r.where.length > 1 ? ` (+${r.where.length - 1})` : ''} need ${r.needs}`);
+  const why = c.requirements.map(
+    (r) => `${r.feature} in ${r.where[0]}${r.where.length > 1 ? ` (+${r.where.length - 1})` : ''} need ${r.needs}`,
+  );
   return `compatibility: Prometheus >= ${c.minVersion} reads the whole dump without loss (${why.join('; ')})`;
 }

@@ -21,8 +21,11 @@ export function headInfo(a: Analysis, blocks: BlockInfo[]): AnalysisResult['head
       code: 'head-chunks-out-of-sequence',
       severity: 'error',
       path: cur.path,
-      prometheusMessage: `opening storage failed: found unsequential head chunk files <data>/chunks_head/${pad(prev.number, 6)} (index: ${prev.number}) and <data>/chunks_head/${pad(cur.number, 6)} (index: ${cur.number})`,
-      message: `Head chunk files jump from ${prev.name} to ${cur.name} (${cur.number - prev.number - 1} missing). Prometheus refuses to start. Run \`tsdbdump repair\` (drops chunks_head/${cur.name} and later files; the WAL still holds their samples), or delete those files by hand.`,
+      prometheusMessage: `opening storage failed: found unsequential head chunk files <data>/chunks_head/${pad(prev.number, 6)} ` +
+        `(index: ${prev.number}) and <data>/chunks_head/${pad(cur.number, 6)} (index: ${cur.number})`,
+      message: `Head chunk files jump from ${prev.name} to ${cur.name} ` +
+        `(${cur.number - prev.number - 1} missing). Prometheus refuses to start. Run \`tsdbdump ` +
+        `repair\` (drops chunks_head/${cur.name} and later files; the WAL still holds their samples), or delete those files by hand.`,
     });
   }
   // Header or record damage. What the WAL replays (segments a scrape interval apart count as one
@@ -40,7 +43,8 @@ export function headInfo(a: Analysis, blocks: BlockInfo[]): AnalysisResult['head
         severity: 'error',
         path: f.path,
         prometheusMessage: `opening storage failed: ${err}`,
-        message: `Head chunk file ${f.path} has a bad header (${err}). Prometheus refuses to start. Run \`tsdbdump repair\` (drops the head chunk files; the WAL still holds their samples).`,
+        message: `Head chunk file ${f.path} has a bad header (${err}). ` +
+          `Prometheus refuses to start. Run \`tsdbdump repair\` (drops the head chunk files; the WAL still holds their samples).`,
       });
       continue;
     }
@@ -58,16 +62,21 @@ export function headInfo(a: Analysis, blocks: BlockInfo[]): AnalysisResult['head
         path: f.path,
         offset: prob.offset,
         range: lost.length > 0 ? { from: Math.min(...lost.map((r) => r.from)), to: Math.max(...lost.map((r) => r.to)) } : undefined,
-        prometheusMessage: `level=error msg="Loading on-disk chunks failed" err="iterate on on-disk chunks: corruption in head chunk file <data>/${f.path}: ${prob.message}"`,
-        message: `Head chunk file ${f.path} is damaged at byte ${prob.offset ?? '?'} (${prob.message}). Prometheus starts, deletes chunks_head/${later.join(', ')} and rebuilds the head from the WAL: ${lost.length > 0 ? 'samples not in the WAL are lost' : 'the WAL holds their samples, so nothing is lost'}. \`tsdbdump repair\` does the same cleanup.`,
+        prometheusMessage: `level=error msg="Loading on-disk chunks failed" ` +
+          `err="iterate on on-disk chunks: corruption in head chunk file <data>/${f.path}: ${prob.message}"`,
+        message: `Head chunk file ${f.path} is damaged at byte ${prob.offset ?? '?'} (${prob.message}). Prometheus starts, ` +
+          `deletes chunks_head/${later.join(', ')} and rebuilds the head from the ` +
+          `WAL: ${lost.length > 0 ? 'samples not in the WAL are lost' : 'the WAL holds their samples, so nothing is lost'}. ` +
+          `\`tsdbdump repair\` does the same cleanup.`,
       });
     }
   }
   // What Prometheus reports as the head range: data newer than the newest in-order block.
   const newest = Math.max(-Infinity, ...blocks.filter((b) => b.metaReadable && !b.deletable).map((b) => b.maxTime));
-  const ranges = [...files.filter((f) => f.summary?.minTime !== undefined).map((f) => ({ from: f.summary!.minTime!, to: f.summary!.maxTime! })), ...walCover.map((r) => ({ from: r.from, to: r.to - 1 }))].filter(
-    (r) => r.to >= newest,
-  );
+  const ranges = [
+    ...files.filter((f) => f.summary?.minTime !== undefined).map((f) => ({ from: f.summary!.minTime!, to: f.summary!.maxTime! })),
+    ...walCover.map((r) => ({ from: r.from, to: r.to - 1 })),
+  ].filter((r) => r.to >= newest);
   const head: AnalysisResult['head'] = { chunksHeadFiles: infos };
   if (ranges.length > 0) {
     head.minTime = Math.max(Math.min(...ranges.map((r) => r.from)), Number.isFinite(newest) ? newest : -Infinity);

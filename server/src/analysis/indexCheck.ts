@@ -83,7 +83,8 @@ export function checkIndex(src: ByteSource, verify: Verify, segments: IndexCheck
       }
       if (reason) {
         result.refsOutOfRangeCount++;
-        if (result.refsOutOfRange.length < MAX_EXAMPLES) result.refsOutOfRange.push({ series: labelsText(s.labels), ref: c.ref, minTime: c.minTime, maxTime: c.maxTime, reason });
+        if (result.refsOutOfRange.length < MAX_EXAMPLES)
+          result.refsOutOfRange.push({ series: labelsText(s.labels), ref: c.ref, minTime: c.minTime, maxTime: c.maxTime, reason });
         continue;
       }
       const owners = badByPos.size > 0 ? badByPos.get(pos)?.get(off) : undefined;

@@ -13,7 +13,8 @@
  *   (empty line)
  *   == <Section> ==                                     section headings: Timeline, Blocks, Head, WAL, Diagnostics, Other entries
  *   axis  <from> .. <to>  (<width> columns)            timeline scale (Timeline section)
- *   block  <ULID dir>  |<bar>|  L<level>  <from> .. <to>  <samples> samples  <series> series  <chunks> chunks  <size>[  meta.json unreadable|deletable]
+ *   block  <ULID dir>  |<bar>|  L<level>  <from> .. <to>  <samples> samples  <series> series  <chunks> chunks  <size>
+ *          [  meta.json unreadable|deletable]        (optional suffix on the same line)
  *   head  chunks_head/<NNNNNN>  |<bar>|  <from> .. <to>  <records> records  <size>
  *   ckpt  wal/checkpoint.<NNNNNNNN>  <series> series  <samples> samples
  *   wal  wal/<NNNNNNNN>  |<bar>|  <from> .. <to>  <samples> samples  <records> records  <size>
@@ -48,10 +49,15 @@ export function renderReport(result: AnalysisResult): ReportResult {
 
   push(`tsdbdump report: ${result.source}`);
   push(`verify: ${result.verify}  read: ${humanBytes(result.totalBytes)}  time: ${result.durationMs} ms`);
-  push(`verdict: ${plural(count('error'), 'error')}, ${plural(count('warning'), 'warning')}, ${count('information')} information, ${plural(count('hint'), 'hint')}`);
+  push(
+    `verdict: ${plural(count('error'), 'error')}, ${plural(count('warning'), 'warning')}, ${count('information')} ` +
+      `information, ${plural(count('hint'), 'hint')}`,
+  );
   const cov = result.coverage;
   if (cov.minTime !== undefined && cov.maxTime !== undefined) {
-    push(`coverage: ${utc(cov.minTime)} .. ${utc(cov.maxTime)} (${humanSpan(cov.maxTime - cov.minTime)}), ${plural(cov.gaps.length, 'gap')}`);
+    push(
+      `coverage: ${utc(cov.minTime)} .. ${utc(cov.maxTime)} (${humanSpan(cov.maxTime - cov.minTime)}), ${plural(cov.gaps.length, 'gap')}`,
+    );
   } else push('coverage: - .. - (no data), 0 gaps');
   for (const g of cov.gaps) push(`gap  ${utc(g.from)} .. ${utc(g.to)} (${humanSpan(g.to - g.from)})`);
   if (result.compatibility) push(compatibilityLine(result.compatibility));
@@ -83,7 +89,8 @@ export function renderReport(result: AnalysisResult): ReportResult {
   for (const b of result.blocks) {
     const flags = [!b.metaReadable ? 'meta.json unreadable' : '', b.deletable ? 'deletable' : ''].filter(Boolean);
     push(
-      `block  ${b.dir}  ${bar(b.minTime, b.maxTime)}  L${b.level}  ${utc(b.minTime)} .. ${utc(b.maxTime)}  ${b.numSamples} samples  ${b.numSeries} series  ${b.numChunks} chunks  ${humanBytes(b.sizeBytes)}${flags.length ? `  ${flags.join('  ')}` : ''}`,
+      `block  ${b.dir}  ${bar(b.minTime, b.maxTime)}  L${b.level}  ${utc(b.minTime)} .. ${utc(b.maxTime)}  ${b.numSamples} ` +
+        `samples  ${b.numSeries} series  ${b.numChunks} chunks  ${humanBytes(b.sizeBytes)}${flags.length ? `  ${flags.join('  ')}` : ''}`,
       b.dir,
     );
   }
@@ -94,22 +101,35 @@ export function renderReport(result: AnalysisResult): ReportResult {
   if (result.head.chunksHeadFiles.length === 0) push('none');
   for (const f of result.head.chunksHeadFiles) {
     const to = f.maxTime !== undefined ? f.maxTime + 1 : undefined;
-    push(`head  chunks_head/${f.name}  ${bar(f.minTime, to)}  ${utc(f.minTime)} .. ${utc(f.maxTime)}  ${f.records} records  ${humanBytes(f.sizeBytes)}`, `chunks_head/${f.name}`);
+    push(
+      `head  chunks_head/${f.name}  ${bar(f.minTime, to)}  ${utc(f.minTime)} ` +
+        `.. ${utc(f.maxTime)}  ${f.records} records  ${humanBytes(f.sizeBytes)}`,
+      `chunks_head/${f.name}`,
+    );
   }
   push('');
 
   push('== WAL ==');
-  if (result.wal.minTime !== undefined) push(`range: ${utc(result.wal.minTime)} .. ${utc(result.wal.maxTime)}  ${result.wal.samples} samples replayed`);
+  if (result.wal.minTime !== undefined)
+    push(`range: ${utc(result.wal.minTime)} .. ${utc(result.wal.maxTime)}  ${result.wal.samples} samples replayed`);
   const cp = result.wal.checkpoint;
   if (cp) push(`ckpt  wal/${cp.name}  ${cp.series} series  ${cp.samples} samples`, `wal/${cp.name}`);
   if (result.wal.segments.length === 0 && !cp) push('none');
   for (const s of result.wal.segments) {
     const to = s.maxTime !== undefined ? s.maxTime + 1 : undefined;
-    push(`wal  wal/${s.name}  ${bar(s.minTime, to)}  ${utc(s.minTime)} .. ${utc(s.maxTime)}  ${s.samples} samples  ${s.records} records  ${humanBytes(s.sizeBytes)}`, `wal/${s.name}`);
+    push(
+      `wal  wal/${s.name}  ${bar(s.minTime, to)}  ${utc(s.minTime)} ` +
+        `.. ${utc(s.maxTime)}  ${s.samples} samples  ${s.records} records  ${humanBytes(s.sizeBytes)}`,
+      `wal/${s.name}`,
+    );
   }
   for (const s of result.wbl?.segments ?? []) {
     const to = s.maxTime !== undefined ? s.maxTime + 1 : undefined;
-    push(`wbl  wbl/${s.name}  ${bar(s.minTime, to)}  ${utc(s.minTime)} .. ${utc(s.maxTime)}  ${s.samples} samples  ${s.records} records  ${humanBytes(s.sizeBytes)}`, `wbl/${s.name}`);
+    push(
+      `wbl  wbl/${s.name}  ${bar(s.minTime, to)}  ${utc(s.minTime)} ` +
+        `.. ${utc(s.maxTime)}  ${s.samples} samples  ${s.records} records  ${humanBytes(s.sizeBytes)}`,
+      `wbl/${s.name}`,
+    );
   }
   push('');
 
@@ -128,7 +148,9 @@ export function renderReport(result: AnalysisResult): ReportResult {
 function pushDiagnostic(d: TsdbDiagnostic, push: (s: string) => void): void {
   push(`${d.severity} ${d.code} ${d.path || '.'}: ${oneLine(d.message)}`);
   if (d.prometheusMessage) push(`    prometheus: ${oneLine(d.prometheusMessage)}`);
-  const at = [d.offset !== undefined ? `at: ${d.offset}` : '', d.range ? `range: ${utc(d.range.from)} .. ${utc(d.range.to)}` : ''].filter(Boolean);
+  const at = [d.offset !== undefined ? `at: ${d.offset}` : '', d.range ? `range: ${utc(d.range.from)} .. ${utc(d.range.to)}` : ''].filter(
+    Boolean,
+  );
   if (at.length) push(`    ${at.join('  ')}`);
 }
 

@@ -46,7 +46,10 @@ export interface BlockState {
   refsOutOfRange: { series: string; ref: bigint; minTime: number; maxTime: number; reason: string }[];
   refsOutOfRangeCount: number;
   /** CRC-damaged chunks, by `<segment position>:<offset>` → who owns them (filled when the index is read). */
-  badChunks: Map<string, { segment: string; offset: number; message: string; owners: { series: string; minTime: number; maxTime: number }[] }>;
+  badChunks: Map<
+    string,
+    { segment: string; offset: number; message: string; owners: { series: string; minTime: number; maxTime: number }[] }
+  >;
   tombstones?: TombstonesParse;
   tombstonesError?: string;
   tombstonesSeen: boolean;

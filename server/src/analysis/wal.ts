@@ -15,7 +15,8 @@ export function walCoverage(a: Analysis): TimeRange[] {
   const cp = activeCheckpoint(a);
   const out: TimeRange[] = [];
   const add = (s: SegmentState) => {
-    if (s.summary?.minTime !== undefined && s.summary.maxTime !== undefined) out.push({ from: s.summary.minTime, to: s.summary.maxTime + 1 });
+    if (s.summary?.minTime !== undefined && s.summary.maxTime !== undefined)
+      out.push({ from: s.summary.minTime, to: s.summary.maxTime + 1 });
   };
   if (cp !== undefined) for (const s of a.checkpoints.get(cp) ?? []) add(s);
   for (const s of replayedSegments(a.walSegments, cp)) add(s);
@@ -61,8 +62,11 @@ export function walInfo(a: Analysis): AnalysisResult['wal'] {
         code: 'wal-checkpoint-stale',
         severity: 'error',
         path: `wal/${cpName}`,
-        prometheusMessage: `opening storage failed: repair corrupted WAL: cannot handle error: open WAL segment: ${cp + 1}: open <data>/wal/${missing}: no such file or directory`,
-        message: `WAL checkpoint ${cp} is followed by segment ${after[0].name}, but segment ${missing} (the first one replayed after the checkpoint) is missing. Prometheus refuses to start. Run \`tsdbdump repair\` (renumbers or drops segments; samples of the missing segment are lost unless head chunks hold them).`,
+        prometheusMessage: `opening storage failed: repair corrupted WAL: ` +
+          `cannot handle error: open WAL segment: ${cp + 1}: open <data>/wal/${missing}: no such file or directory`,
+        message: `WAL checkpoint ${cp} is followed by segment ${after[0].name}, but segment ${missing} ` +
+          `(the first one replayed after the checkpoint) is missing. Prometheus refuses to start. Run ` +
+          `\`tsdbdump repair\` (renumbers or drops segments; samples of the missing segment are lost unless head chunks hold them).`,
       });
     }
     for (const older of [...a.checkpoints.keys()].filter((n) => n < cp)) {
@@ -70,7 +74,8 @@ export function walInfo(a: Analysis): AnalysisResult['wal'] {
         code: 'wal-checkpoint-stale',
         severity: 'information',
         path: `wal/checkpoint.${pad(older, 8)}`,
-        message: `Older WAL checkpoint ${older} is ignored (checkpoint ${cp} replaces it); Prometheus deletes it at the next checkpoint. Nothing to do.`,
+        message: `Older WAL checkpoint ${older} is ignored (checkpoint ${cp} ` +
+          `replaces it); Prometheus deletes it at the next checkpoint. Nothing to do.`,
       });
     }
     if (cpSegs.length === 0) {
@@ -78,7 +83,8 @@ export function walInfo(a: Analysis): AnalysisResult['wal'] {
         code: 'wal-checkpoint-stale',
         severity: 'error',
         path: `wal/${cpName}`,
-        message: `WAL checkpoint ${cp} holds no segment. Prometheus fails to replay it (\`backfill checkpoint\`) and refuses to start. Run \`tsdbdump repair\` or remove the empty checkpoint directory.`,
+        message: `WAL checkpoint ${cp} holds no segment. Prometheus fails to ` +
+          `replay it (\`backfill checkpoint\`) and refuses to start. Run \`tsdbdump repair\` or remove the empty checkpoint directory.`,
       });
     }
     for (const s of cpSegs) walRecordDiagnostics(a, [s], 'checkpoint');
@@ -108,7 +114,9 @@ export function segmentSequence(a: Analysis, segs: SegmentState[], dir: 'wal' | 
       severity: 'error',
       path: cur.path,
       prometheusMessage: 'opening storage failed: get segment range: segments are not sequential',
-      message: `${dir.toUpperCase()} segments jump from ${prev.name} to ${cur.name} (${cur.number - prev.number - 1} missing). Prometheus refuses to start. Run \`tsdbdump repair\` (renames the later segments to close the gap; samples of the missing segments are lost unless head chunks hold them).`,
+      message: `${dir.toUpperCase()} segments jump from ${prev.name} to ${cur.name} ` +
+        `(${cur.number - prev.number - 1} missing). Prometheus refuses to start. Run \`tsdbdump ` +
+        `repair\` (renames the later segments to close the gap; samples of the missing segments are lost unless head chunks hold them).`,
     });
   }
 }
@@ -119,7 +127,12 @@ export function walRecordDiagnostics(a: Analysis, segs: SegmentState[], kind: 'w
     const s = segs[i];
     const sum = s.summary;
     if (s.error !== undefined) {
-      a.diag({ code: 'wal-record-corrupt', severity: 'error', path: s.path, message: `${s.path} could not be read (${s.error}). Run \`tsdbdump repair\`.` });
+      a.diag({
+        code: 'wal-record-corrupt',
+        severity: 'error',
+        path: s.path,
+        message: `${s.path} could not be read (${s.error}). Run \`tsdbdump repair\`.`,
+      });
       continue;
     }
     if (!sum || sum.problems.length === 0) continue;
@@ -131,7 +144,9 @@ export function walRecordDiagnostics(a: Analysis, segs: SegmentState[], kind: 'w
         severity: 'warning',
         path: s.path,
         offset: u.offset,
-        message: `${s.path} holds WAL records of unknown type ${u.recordType ?? '?'} from byte ${u.offset ?? 0} on (written by a Prometheus newer than 3.16). A Prometheus that does not know the type skips them without a word; this analyser cannot count or check their data.`,
+        message: `${s.path} holds WAL records of unknown type ${u.recordType ?? '?'} ` +
+          `from byte ${u.offset ?? 0} on (written by a Prometheus newer than 3.16). ` +
+          `A Prometheus that does not know the type skips them without a word; this analyser cannot count or check their data.`,
       });
     }
     const prob = sum.problems.find((p) => !p.unsupported);
@@ -146,8 +161,10 @@ export function walRecordDiagnostics(a: Analysis, segs: SegmentState[], kind: 'w
         severity: 'error',
         path: s.path,
         offset: prob.offset,
-        prometheusMessage: `opening storage failed: backfill checkpoint: read records: corruption in segment <data>/${s.path} at ${readerAt}: ${prob.message}`,
-        message: `The WAL checkpoint segment ${s.path} is damaged at byte ${prob.offset ?? sum.goodUntil} (${prob.message}). Prometheus refuses to start. Run \`tsdbdump repair\`.`,
+        prometheusMessage: `opening storage failed: backfill checkpoint: ` +
+          `read records: corruption in segment <data>/${s.path} at ${readerAt}: ${prob.message}`,
+        message: `The WAL checkpoint segment ${s.path} is damaged at ` +
+          `byte ${prob.offset ?? sum.goodUntil} (${prob.message}). Prometheus refuses to start. Run \`tsdbdump repair\`.`,
       });
       continue;
     }
@@ -161,24 +178,35 @@ export function walRecordDiagnostics(a: Analysis, segs: SegmentState[], kind: 'w
         severity: 'warning',
         path: s.path,
         offset: sum.goodUntil,
-        prometheusMessage: `level=warn msg="Encountered WAL read error, attempting repair" err="read records: corruption in segment <data>/${s.path} at ${readerAt}: last record is torn"`,
-        message: `The last ${kind.toUpperCase()} segment ${s.name} ends inside a record (a write cut by a crash). Prometheus starts, cuts the segment at byte ${sum.goodUntil} and loses only that incomplete record. Nothing to do.`,
+        prometheusMessage: `level=warn msg="Encountered WAL read error, ` +
+          `attempting repair" err="read records: corruption in segment <data>/${s.path} at ${readerAt}: last record is torn"`,
+        message: `The last ${kind.toUpperCase()} segment ${s.name} ends inside a record (a write cut ` +
+          `by a crash). Prometheus starts, cuts the segment at byte ${sum.goodUntil} and loses only that incomplete record. Nothing to do.`,
       });
       continue;
     }
     const later = segs.slice(i + 1);
     const lostSamples = later.reduce((n, x) => n + (x.summary?.samples ?? 0), 0);
     const lostRanges = later.filter((x) => x.summary?.minTime !== undefined);
-    const lostRange = lostRanges.length ? { from: Math.min(...lostRanges.map((x) => x.summary!.minTime!)), to: Math.max(...lostRanges.map((x) => x.summary!.maxTime!)) + 1 } : undefined;
-    const laterText = later.length ? `deletes ${later.map((x) => x.name).join(', ')} (${lostSamples} samples${lostRange ? `, ${utc(lostRange.from)} – ${utc(lostRange.to)}` : ''})` : 'deletes nothing after it';
+    const lostRange = lostRanges.length
+      ? { from: Math.min(...lostRanges.map((x) => x.summary!.minTime!)), to: Math.max(...lostRanges.map((x) => x.summary!.maxTime!)) + 1 }
+      : undefined;
+    const laterText = later.length
+      ? `deletes ${later.map((x) => x.name).join(', ')} (${lostSamples} ` +
+        `samples${lostRange ? `, ${utc(lostRange.from)} – ${utc(lostRange.to)}` : ''})`
+      : 'deletes nothing after it';
     a.diag({
       code: 'wal-record-corrupt',
       severity: 'error',
       path: s.path,
       offset: prob.offset,
       range: lostRange,
-      prometheusMessage: `level=warn msg="Encountered WAL read error, attempting repair" err="read records: corruption in segment <data>/${s.path} at ${readerAt}: ${prob.message}"`,
-      message: `${kind.toUpperCase()} segment ${s.path} is damaged at byte ${prob.offset ?? sum.goodUntil} (${prob.message}). Prometheus "repairs" it at startup: it cuts ${s.name} at byte ${sum.goodUntil} (losing the records after it) and ${laterText} in ${dirPath}/; samples not also in head chunks or blocks are lost. Run \`tsdbdump repair\` first to see and keep what can be kept.`,
+      prometheusMessage: `level=warn msg="Encountered WAL read error, ` +
+        `attempting repair" err="read records: corruption in segment <data>/${s.path} at ${readerAt}: ${prob.message}"`,
+      message: `${kind.toUpperCase()} segment ${s.path} is damaged at byte ${prob.offset ?? sum.goodUntil} ` +
+        `(${prob.message}). Prometheus "repairs" it at startup: it cuts ${s.name} at byte ${sum.goodUntil} ` +
+        `(losing the records after it) and ${laterText} in ${dirPath}/; samples not also in head chunks or ` +
+        `blocks are lost. Run \`tsdbdump repair\` first to see and keep what can be kept.`,
     });
   }
 }

@@ -111,7 +111,13 @@ export function cutBlock(src: OpenedBlock, window: TimeWindow, opts: CutOptions)
         continue;
       }
       if (encoding !== XOR) {
-        result.droppedEdgeChunks.push({ labels: s.labels, encoding, minTime: c.minTime, maxTime: c.maxTime, samples: safeCount(encoding, data) });
+        result.droppedEdgeChunks.push({
+          labels: s.labels,
+          encoding,
+          minTime: c.minTime,
+          maxTime: c.maxTime,
+          samples: safeCount(encoding, data),
+        });
         continue;
       }
       let samples;
@@ -119,7 +125,10 @@ export function cutBlock(src: OpenedBlock, window: TimeWindow, opts: CutOptions)
         samples = decodeXor(data);
       } catch (e) {
         if (!(e instanceof FormatError)) throw e;
-        throw new ToolError('block-unreadable', `block ${src.meta.ulid}: XOR chunk ${c.segment + 1}:${c.offset} of ${formatLabels(s.labels)} does not decode: ${e.message}`);
+        throw new ToolError(
+          'block-unreadable',
+          `block ${src.meta.ulid}: XOR chunk ${c.segment + 1}:${c.offset} of ${formatLabels(s.labels)} does not decode: ${e.message}`,
+        );
       }
       const inWindow = samples.filter((x) => x.t >= from && x.t < to && !isDeleted(x.t));
       for (let i = 0; i < inWindow.length; i += MAX_XOR_SAMPLES) {

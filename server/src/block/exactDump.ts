@@ -48,9 +48,15 @@ export interface ExactDumpResult {
   bytes: number;
 }
 
-export async function exactDump(source: string, output: string, window: TimeWindow, opts: { signal?: AbortSignal } = {}): Promise<ExactDumpResult> {
+export async function exactDump(
+  source: string,
+  output: string,
+  window: TimeWindow,
+  opts: { signal?: AbortSignal } = {},
+): Promise<ExactDumpResult> {
   const { from, to } = window;
-  if (!(Number.isSafeInteger(from) && Number.isSafeInteger(to) && from < to)) throw new ToolError('usage', `invalid window: --from must be below --to`);
+  if (!(Number.isSafeInteger(from) && Number.isSafeInteger(to) && from < to))
+    throw new ToolError('usage', `invalid window: --from must be below --to`);
   const outAbs = path.resolve(output);
   if (existsSync(outAbs)) throw new ToolError('usage', `${output} already exists`);
   const work = await fsp.mkdtemp(path.join(path.dirname(outAbs), '.tsdbdump-exact-'));
@@ -83,8 +89,19 @@ export async function exactDump(source: string, output: string, window: TimeWind
 
     const cutRoot = path.join(work, 'out');
     mkdirSync(cutRoot);
-    const result: ExactDumpResult = { output: outAbs, window: { from, to }, blocks: [], samples: 0, unreadableBlocks: [], droppedEdgeChunks: [], bytes: 0 };
-    const candidates = readdirSync(blockRoot).filter(isUlid).sort().map((name) => ({ name, dir: path.join(blockRoot, name), fromHead: false }));
+    const result: ExactDumpResult = {
+      output: outAbs,
+      window: { from, to },
+      blocks: [],
+      samples: 0,
+      unreadableBlocks: [],
+      droppedEdgeChunks: [],
+      bytes: 0,
+    };
+    const candidates = readdirSync(blockRoot)
+      .filter(isUlid)
+      .sort()
+      .map((name) => ({ name, dir: path.join(blockRoot, name), fromHead: false }));
     if (existsSync(path.join(blockRoot, 'wal'))) {
       const headDir = path.join(work, 'head');
       mkdirSync(headDir);
@@ -115,7 +132,15 @@ export async function exactDump(source: string, output: string, window: TimeWind
         const block = openBlock(dir);
         try {
           const c = cutBlock(block, { from, to }, { parentDir: cutRoot });
-          result.blocks.push({ ulid: m.ulid, minTime: m.minTime, maxTime: m.maxTime, action: 'cut', cutUlid: c.block?.ulid, samples: c.samplesWritten, ...tag });
+          result.blocks.push({
+            ulid: m.ulid,
+            minTime: m.minTime,
+            maxTime: m.maxTime,
+            action: 'cut',
+            cutUlid: c.block?.ulid,
+            samples: c.samplesWritten,
+            ...tag,
+          });
           result.samples += c.samplesWritten;
           result.droppedEdgeChunks.push(...c.droppedEdgeChunks);
           if (c.block) chosen.push({ dir: c.block.dir, ulid: c.block.ulid, minTime: c.block.meta.minTime });

@@ -62,13 +62,22 @@ export function headToBlocks(dataDir: string, opts: { parentDir: string; sync?: 
 
   // Replay order (tsdb/head.go Init): the newest checkpoint, then the segments numbered above it.
   const names = readdirSync(walDir);
-  const checkpoints = names.map((n) => [n, parseCheckpointName(n)] as const).filter((x): x is [string, number] => x[1] !== undefined).sort((a, b) => a[1] - b[1]);
+  const checkpoints = names
+    .map((n) => [n, parseCheckpointName(n)] as const)
+    .filter((x): x is [string, number] => x[1] !== undefined)
+    .sort((a, b) => a[1] - b[1]);
   const cp = checkpoints[checkpoints.length - 1];
   const files: string[] = [];
   if (cp) {
-    for (const n of readdirSync(path.join(walDir, cp[0])).filter((x) => parseWalSegmentName(x) !== undefined).sort()) files.push(path.join(cp[0], n));
+    for (const n of readdirSync(path.join(walDir, cp[0]))
+      .filter((x) => parseWalSegmentName(x) !== undefined)
+      .sort())
+      files.push(path.join(cp[0], n));
   }
-  const segments = names.map((n) => [n, parseWalSegmentName(n)] as const).filter((x): x is [string, number] => x[1] !== undefined && (!cp || x[1] > cp[1])).sort((a, b) => a[1] - b[1]);
+  const segments = names
+    .map((n) => [n, parseWalSegmentName(n)] as const)
+    .filter((x): x is [string, number] => x[1] !== undefined && (!cp || x[1] > cp[1]))
+    .sort((a, b) => a[1] - b[1]);
   segments.forEach(([n, i], k) => {
     if (k > 0 && i !== segments[k - 1][1] + 1) result.problems.push(`segments are not sequential: ${segments[k - 1][0]} then ${n}`);
     files.push(n);
@@ -170,7 +179,14 @@ export function headToBlocks(dataDir: string, opts: { parentDir: string; sync?: 
     };
     // maxTime = last sample + 1, as promtool's backfill: a range end beyond the data would make a
     // restored Prometheus reject new samples up to it (the head starts at the newest block's maxTime).
-    const block = writeBlockIfAny({ parentDir: opts.parentDir, minTime: minT, maxTime: maxT + 1, symbols: symbolsOf(series.map((s) => s.labels)), series: toWrite(), sync: opts.sync });
+    const block = writeBlockIfAny({
+      parentDir: opts.parentDir,
+      minTime: minT,
+      maxTime: maxT + 1,
+      symbols: symbolsOf(series.map((s) => s.labels)),
+      series: toWrite(),
+      sync: opts.sync,
+    });
     if (block) {
       result.blocks.push(block);
       result.samplesWritten += block.meta.stats?.numSamples ?? 0;

@@ -121,7 +121,10 @@ export function openBlock(dir: string, opts: OpenBlockOptions = {}): OpenedBlock
     }
     const total = k + 1 + len + 4;
     if (at + total > src.size) {
-      throw unreadable(dir, `${where()}: segment doesn't include enough bytes to read the chunk - required:${at + total}, available:${src.size}`);
+      throw unreadable(
+        dir,
+        `${where()}: segment doesn't include enough bytes to read the chunk - required:${at + total}, available:${src.size}`,
+      );
     }
     if (v.available < total) v = src.view(at, total);
     const p = v.at;

@@ -28,14 +28,18 @@ export function targetFrom(podArg: string | undefined, values: Record<string, un
     container: values.container as string | undefined,
     dataDir: values['data-dir'] as string | undefined,
   };
-  if (t.dataDir !== undefined && !t.dataDir.startsWith('/')) throw new ToolError('usage', `--data-dir must be an absolute path in the pod (got "${t.dataDir}")`);
+  if (t.dataDir !== undefined && !t.dataDir.startsWith('/'))
+    throw new ToolError('usage', `--data-dir must be an absolute path in the pod (got "${t.dataDir}")`);
   if (podArg === undefined) return t;
   const parts = podArg.replace(/^pod:/, '').split('/');
-  if (parts.length > 3 || parts.some((p) => p === '')) throw new ToolError('usage', `"${podArg}" is not a pod: use <pod>, <namespace>/<pod> or <context>/<namespace>/<pod>`);
+  if (parts.length > 3 || parts.some((p) => p === ''))
+    throw new ToolError('usage', `"${podArg}" is not a pod: use <pod>, <namespace>/<pod> or <context>/<namespace>/<pod>`);
   const pod = parts.pop()!;
   const ns = parts.pop();
   const ctx = parts.pop();
-  if (ns && t.namespace && ns !== t.namespace) throw new ToolError('usage', `namespace given twice: "${ns}" in ${podArg} and -n ${t.namespace}`);
-  if (ctx && t.context && ctx !== t.context) throw new ToolError('usage', `context given twice: "${ctx}" in ${podArg} and --context ${t.context}`);
+  if (ns && t.namespace && ns !== t.namespace)
+    throw new ToolError('usage', `namespace given twice: "${ns}" in ${podArg} and -n ${t.namespace}`);
+  if (ctx && t.context && ctx !== t.context)
+    throw new ToolError('usage', `context given twice: "${ctx}" in ${podArg} and --context ${t.context}`);
   return { ...t, pod, namespace: ns ?? t.namespace, context: ctx ?? t.context };
 }

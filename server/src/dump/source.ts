@@ -79,12 +79,16 @@ export async function openSource(source: string, opts: SourceOptions = {}): Prom
     st = await fsp.stat(abs);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ToolError('io-error', code === 'ENOENT' ? `${source}: no such file or directory` : `${source}: cannot read (${code ?? String(e)})`);
+    throw new ToolError(
+      'io-error',
+      code === 'ENOENT' ? `${source}: no such file or directory` : `${source}: cannot read (${code ?? String(e)})`,
+    );
   }
   if (st.isDirectory()) return openDirectory(abs, opts);
   if (!st.isFile()) throw new ToolError('not-a-dump', `${source} is neither a file nor a directory`);
   const head = await readHead(abs, 512);
-  if (head.length === 0) throw new ToolError('not-a-dump', `${source} is empty: not a Prometheus dump (expected a .tar.gz, .tar or data directory)`);
+  if (head.length === 0)
+    throw new ToolError('not-a-dump', `${source} is empty: not a Prometheus dump (expected a .tar.gz, .tar or data directory)`);
   if (head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1]) return openTar(abs, 'tar.gz', st.size, opts);
   if (hasUstarMagic(head)) return openTar(abs, 'tar', st.size, opts);
   throw new ToolError('not-a-dump', notADumpMessage(source, head));
@@ -109,7 +113,8 @@ function hasUstarMagic(block: Uint8Array): boolean {
 function notADumpMessage(source: string, head: Uint8Array): string {
   const text = Buffer.from(head).toString('utf8');
   if (/No persistent blocks found/i.test(text)) {
-    return `${source} is not a dump: it holds promdump's message "No persistent blocks found" (the server had no blocks, so promdump wrote text instead of a tar). Dump the head and WAL another way, e.g. \`tsdbdump dump\`.`;
+    return `${source} is not a dump: it holds promdump's message "No persistent blocks found" ` +
+      `(the server had no blocks, so promdump wrote text instead of a tar). Dump the head and WAL another way, e.g. \`tsdbdump dump\`.`;
   }
   const printable = /^[\t\n\r\x20-\x7e]*$/.test(text.slice(0, 200));
   const what = printable ? `text ("${text.slice(0, 60).replace(/\s+/g, ' ').trim()}…")` : 'neither gzip nor tar data';
@@ -229,7 +234,10 @@ async function openTar(file: string, kind: 'tar' | 'tar.gz', totalBytes: number,
  * root detection, unsafe-entry and truncation handling as a file. `label` names it in messages.
  * The stream is consumed when the entries are iterated.
  */
-export function openTarStream(input: Readable, opts: SourceOptions & { gzip?: boolean; label?: string; totalBytes?: number } = {}): OpenedSource {
+export function openTarStream(
+  input: Readable,
+  opts: SourceOptions & { gzip?: boolean; label?: string; totalBytes?: number } = {},
+): OpenedSource {
   return tarSource(() => input, opts.label ?? 'stream', opts.gzip ? 'tar.gz' : 'tar', opts.totalBytes ?? 0, opts);
 }
 
@@ -338,7 +346,8 @@ function tarSource(makeInput: () => Readable, file: string, kind: 'tar' | 'tar.g
       problems.push({
         code: 'dump-truncated',
         path: currentName ?? '',
-        message: `the archive ends early or is damaged after ${bytesRead}${totalBytes ? ` of ${totalBytes}` : ''} bytes (${reason}); ${readEntries.length} entries were read (the last: ${currentName ?? 'none'}), everything after is missing`,
+        message: `the archive ends early or is damaged after ${bytesRead}${totalBytes ? ` of ${totalBytes}` : ''} ` +
+          `bytes (${reason}); ${readEntries.length} entries were read (the last: ${currentName ?? 'none'}), everything after is missing`,
       });
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
@@ -350,7 +359,10 @@ function tarSource(makeInput: () => Readable, file: string, kind: 'tar' | 'tar.g
     if (rootParts === undefined) {
       const truncated = problems.some((p) => p.code === 'dump-truncated');
       if (!truncated) {
-        throw new ToolError('not-a-dump', `${file} is a tar archive without Prometheus TSDB data (no block directory, wal/ or chunks_head/): not a Prometheus dump`);
+        throw new ToolError(
+          'not-a-dump',
+          `${file} is a tar archive without Prometheus TSDB data (no block directory, wal/ or chunks_head/): not a Prometheus dump`,
+        );
       }
       for (const p of pending) {
         const e = toEntry(p, p.bytes ? bodyOf(p.bytes) : EMPTY_BODY);
@@ -390,7 +402,8 @@ function firstChunks(stream: Readable, bytes: number): Buffer[] {
 /** Why an entry must be skipped whatever its path: `..`, a link, a device (undefined: it is safe). */
 export function unsafeEntryReason(name: string, type: EntryType, dotdot: boolean, linkname?: string | null): string | undefined {
   if (dotdot) return `entry "${name}" contains ".." and could write outside the data directory`;
-  if (type === 'symlink' || type === 'link') return `entry "${name}" is a ${type === 'symlink' ? 'symbolic' : 'hard'} link (to "${linkname ?? ''}")`;
+  if (type === 'symlink' || type === 'link')
+    return `entry "${name}" is a ${type === 'symlink' ? 'symbolic' : 'hard'} link (to "${linkname ?? ''}")`;
   if (type === 'device') return `entry "${name}" is a device or FIFO`;
   return undefined;
 }
@@ -401,7 +414,10 @@ export function unsafeEntryReason(name: string, type: EntryType, dotdot: boolean
  * Old promdump builds wrote `/prometheus/01H…/index`: an absolute name is fine inside the data dir,
  * but one that is not TSDB data (`/etc/passwd`) could overwrite a system file on extraction.
  */
-export function placeUnderRoot(e: { name: string; parts: string[]; absolute: boolean }, root: string[]): { path?: string; unsafe?: string } {
+export function placeUnderRoot(
+  e: { name: string; parts: string[]; absolute: boolean },
+  root: string[],
+): { path?: string; unsafe?: string } {
   const under = root.every((r, i) => e.parts[i] === r) && e.parts.length >= root.length;
   const rel = under ? e.parts.slice(root.length).join('/') : e.parts.join('/');
   if (rel === '') return {};
@@ -419,7 +435,8 @@ export function nothingReadError(file: string, kind: 'tar' | 'tar.gz', head: Uin
   if (kind === 'tar.gz' && head.length > 0 && !hasUstarMagic(head)) {
     return new ToolError('not-a-dump', `${file} is gzip-compressed but not a tar archive: not a Prometheus dump`);
   }
-  if (reason !== undefined) return new ToolError('dump-truncated', `${file} is damaged or cut short before its first entry (${reason}): nothing could be read`);
+  if (reason !== undefined)
+    return new ToolError('dump-truncated', `${file} is damaged or cut short before its first entry (${reason}): nothing could be read`);
   return new ToolError('not-a-dump', `${file} is an empty archive: not a Prometheus dump`);
 }
 
@@ -513,7 +530,8 @@ async function walk(root: string): Promise<DirFile[]> {
 }
 
 function orderTop(list: Dirent[]): Dirent[] {
-  const rank = (d: Dirent) => (d.name === 'chunks_head' ? 0 : d.name === 'wal' ? 1 : d.name === 'wbl' ? 2 : d.isDirectory() && isUlid(d.name) ? 3 : 4);
+  const rank = (d: Dirent) =>
+    d.name === 'chunks_head' ? 0 : d.name === 'wal' ? 1 : d.name === 'wbl' ? 2 : d.isDirectory() && isUlid(d.name) ? 3 : 4;
   return [...list].sort((a, b) => rank(a) - rank(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
@@ -547,7 +565,8 @@ async function openDirectory(abs: string, opts: SourceOptions): Promise<OpenedSo
         found = path.join(abs, c.name);
       }
     }
-    if (!found) throw new ToolError('not-a-dump', `${abs} is a directory without Prometheus TSDB data (no block directory, wal/ or chunks_head/)`);
+    if (!found)
+      throw new ToolError('not-a-dump', `${abs} is a directory without Prometheus TSDB data (no block directory, wal/ or chunks_head/)`);
     root = found;
   }
   let files: DirFile[];
@@ -567,7 +586,11 @@ async function openDirectory(abs: string, opts: SourceOptions): Promise<OpenedSo
     for (const f of files) {
       if (opts.signal?.aborted) throw new ToolError('cancelled', 'cancelled');
       if (f.type === 'symlink' || f.type === 'device') {
-        problems.push({ code: 'tar-unsafe-path', path: f.rel, message: `"${f.rel}" is a ${f.type === 'symlink' ? 'symbolic link' : 'device, socket or FIFO'}; skipped, never followed` });
+        problems.push({
+          code: 'tar-unsafe-path',
+          path: f.rel,
+          message: `"${f.rel}" is a ${f.type === 'symlink' ? 'symbolic link' : 'device, socket or FIFO'}; skipped, never followed`,
+        });
         continue;
       }
       readEntries.push(f.rel);

@@ -63,7 +63,12 @@ export async function writeDump(
         current = name;
         const isDir = e.type === 'directory' || name.endsWith('/');
         if (isDir) {
-          await entryDone(pack, { name: name.endsWith('/') ? name : `${name}/`, type: 'directory', mode: e.mode ?? 0o755, mtime: e.mtime ?? new Date() });
+          await entryDone(pack, {
+            name: name.endsWith('/') ? name : `${name}/`,
+            type: 'directory',
+            mode: e.mode ?? 0o755,
+            mtime: e.mtime ?? new Date(),
+          });
           continue;
         }
         const header = { name, type: 'file' as const, size: e.size, mode: e.mode ?? 0o644, mtime: e.mtime ?? new Date() };

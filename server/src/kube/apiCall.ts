@@ -49,7 +49,11 @@ export function httpError(code: number, body: unknown, what: string, server?: st
   const msg = statusMessage(body);
   switch (code) {
     case 401:
-      return new ToolError('kube-unauthorized', `${what}: the cluster${server ? ` at ${server}` : ''} rejected the credentials (401 Unauthorized); refresh the token in the kubeconfig`);
+      return new ToolError(
+        'kube-unauthorized',
+        `${what}: the cluster${server ? ` at ${server}` : ''} rejected the ` +
+          `credentials (401 Unauthorized); refresh the token in the kubeconfig`,
+      );
     case 403:
       return new ToolError('kube-forbidden', `${what}: forbidden (403)${msg ? `: ${msg}` : ''}`);
     case 404:
@@ -73,7 +77,9 @@ export function kubeError(e: unknown, what: string, conn?: KubeConnection, signa
   }
   if (err?.name === 'AbortError' || err?.type === 'aborted') return new ToolError('cancelled', `${what}: cancelled`);
   const text = err?.message ?? String(e);
-  if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ECONNRESET|socket hang up|certificate|self[- ]signed|EAI_AGAIN/i.test(text)) {
+  if (
+    /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ECONNRESET|socket hang up|certificate|self[- ]signed|EAI_AGAIN/i.test(text)
+  ) {
     return new ToolError('kube-unreachable', `${what}: cannot reach ${conn?.server ?? 'the cluster'}: ${text.split('\n')[0]}`);
   }
   return new ToolError('kube-exec-failed', `${what}: ${text.split('\n')[0]}`);

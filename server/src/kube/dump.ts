@@ -116,7 +116,9 @@ function overlaps(b: BlockMeta, from?: number, to?: number): boolean {
 }
 
 /** Resolves the pod and lists what a dump of [from, to) would contain, without moving data. */
-export async function planDump(req: Omit<DumpRequest, 'output'> & { signal?: AbortSignal; /** every top-level entry (in-place analysis) */ allEntries?: boolean }): Promise<DumpPlan> {
+export async function planDump(
+  req: Omit<DumpRequest, 'output'> & { signal?: AbortSignal; /** every top-level entry (in-place analysis) */ allEntries?: boolean },
+): Promise<DumpPlan> {
   const pod = await resolvePod(req.target, req.signal);
   await requireExec(pod, req.signal);
   const status = await prometheusStatus(pod, req.signal).catch(() => ({}) as PromStatus);
@@ -125,7 +127,11 @@ export async function planDump(req: Omit<DumpRequest, 'output'> & { signal?: Abo
   let root = dataDir;
   let snapshot: string | undefined;
   if (req.snapshot) {
-    if (!status.adminApi) throw new ToolError('usage', `snapshot mode needs Prometheus's admin API (--web.enable-admin-api), which is off in ${pod.namespace}/${pod.name}`);
+    if (!status.adminApi)
+      throw new ToolError(
+        'usage',
+        `snapshot mode needs Prometheus's admin API (--web.enable-admin-api), which is off in ${pod.namespace}/${pod.name}`,
+      );
     const snap = await promApi<{ name: string }>(pod, 'POST', '/api/v1/admin/tsdb/snapshot?skip_head=false', req.signal, 300_000);
     if (!/^[\w.-]+$/.test(snap.name)) throw new ToolError('kube-exec-failed', `unexpected snapshot name "${snap.name}"`);
     snapshot = snap.name;
@@ -178,8 +184,14 @@ type ChosenEntries = Pick<DumpPlan, 'blocks' | 'skippedBlocks' | 'paths' | 'file
  * (whole), the head always, blocks without a readable meta.json only when no range is asked
  * (their range is unknown), and with allEntries every other top-level entry too.
  */
-export function chooseEntries(listing: DataDirListing, from: number | undefined, to: number | undefined, allEntries = false): ChosenEntries {
-  if (from !== undefined && to !== undefined && from >= to) throw new ToolError('usage', `empty time range: from ${new Date(from).toISOString()} is not before to ${new Date(to).toISOString()}`);
+export function chooseEntries(
+  listing: DataDirListing,
+  from: number | undefined,
+  to: number | undefined,
+  allEntries = false,
+): ChosenEntries {
+  if (from !== undefined && to !== undefined && from >= to)
+    throw new ToolError('usage', `empty time range: from ${new Date(from).toISOString()} is not before to ${new Date(to).toISOString()}`);
   const notes: string[] = [];
   const blocks = listing.blocks.filter((b) => overlaps(b, from, to));
   const skippedBlocks = listing.blocks.filter((b) => !blocks.includes(b)).map((b) => b.dir);
@@ -204,7 +216,9 @@ export function chooseEntries(listing: DataDirListing, from: number | undefined,
         'the head (chunks_head, wal) is always included',
     );
   }
-  const effectiveRange = blocks.length ? { minTime: Math.min(...blocks.map((b) => b.minTime)), maxTime: Math.max(...blocks.map((b) => b.maxTime)) } : {};
+  const effectiveRange = blocks.length
+    ? { minTime: Math.min(...blocks.map((b) => b.minTime)), maxTime: Math.max(...blocks.map((b) => b.maxTime)) }
+    : {};
   return { blocks, skippedBlocks, paths, files, estimatedBytes, effectiveRange, notes };
 }
 
@@ -212,7 +226,10 @@ export function chooseEntries(listing: DataDirListing, from: number | undefined,
  * The preview of a plan, for the client's confirmation: the chosen blocks with their sizes, and
  * the effective range, which is the blocks' range extended by the head's (the head is always dumped).
  */
-export function dumpPreview(plan: Omit<DumpPlan, 'pod'> & { pod: Pick<ResolvedPod, 'namespace' | 'name' | 'container'> & { conn: { context: string } } }, head?: TimeRange): DumpPreview {
+export function dumpPreview(
+  plan: Omit<DumpPlan, 'pod'> & { pod: Pick<ResolvedPod, 'namespace' | 'name' | 'container'> & { conn: { context: string } } },
+  head?: TimeRange,
+): DumpPreview {
   const hasHead = plan.paths.some((p) => HEAD_DIRS.includes(p));
   const starts = plan.blocks.map((b) => b.minTime);
   const ends = plan.blocks.map((b) => b.maxTime);
@@ -224,7 +241,13 @@ export function dumpPreview(plan: Omit<DumpPlan, 'pod'> & { pod: Pick<ResolvedPo
     pod: { context: plan.pod.conn.context, namespace: plan.pod.namespace, name: plan.pod.name, container: plan.pod.container },
     dataDir: plan.dataDir,
     requested: { from: plan.from, to: plan.to },
-    blocks: plan.blocks.map((b) => ({ dir: b.dir, ulid: b.ulid, minTime: b.minTime, maxTime: b.maxTime, sizeBytes: sizeUnder(plan.listing, b.dir) })),
+    blocks: plan.blocks.map((b) => ({
+      dir: b.dir,
+      ulid: b.ulid,
+      minTime: b.minTime,
+      maxTime: b.maxTime,
+      sizeBytes: sizeUnder(plan.listing, b.dir),
+    })),
     totalBlocks: plan.listing.blocks.length,
     skippedBlocks: plan.skippedBlocks,
     effectiveRange: starts.length ? { from: Math.min(...starts), to: Math.max(...ends) } : undefined,
@@ -258,9 +281,17 @@ export function podTar(plan: DumpPlan, signal?: AbortSignal): PodTar {
       if (s.missingExecutable) throw new ToolError('pod-missing-tool', `tar is not available in ${pod.namespace}/${pod.name}`);
       // 1: some files changed or vanished while read (checked by the hashes); more: tar failed or was killed
       if (s.exitCode > 1) {
-        throw new ToolError('kube-exec-failed', `tar in ${pod.namespace}/${pod.name} failed with exit code ${s.exitCode}${s.exitCode >= 128 ? ' (killed: the container stopped or the pod was deleted)' : ''}${s.stderr ? `: ${s.stderr.trim().slice(0, 300)}` : ''}`);
+        throw new ToolError(
+          'kube-exec-failed',
+          `tar in ${pod.namespace}/${pod.name} failed with exit code ${s.exitCode}${s.exitCode >= 128 ? ' (killed: the container ' +
+            'stopped or the pod was deleted)' : ''}${s.stderr ? `: ${s.stderr.trim().slice(0, 300)}` : ''}`,
+        );
       }
-      return { exitCode: s.exitCode, stderr: s.stderr, warnings: s.exitCode ? [`tar in the pod exited with ${s.exitCode}: ${s.stderr.trim().slice(0, 500)}`] : [] };
+      return {
+        exitCode: s.exitCode,
+        stderr: s.stderr,
+        warnings: s.exitCode ? [`tar in the pod exited with ${s.exitCode}: ${s.stderr.trim().slice(0, 500)}`] : [],
+      };
     });
     done.catch(() => undefined);
     return { stream: h.stdout, done, kill: () => h.kill() };
@@ -277,7 +308,9 @@ function fallbackTar(plan: DumpPlan, signal?: AbortSignal): PodTar {
   const out = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
   const packing = pipeline(pack as unknown as Readable, out);
   const dirs = new Set<string>();
-  const entries = [...plan.files.entries()].sort((a, b) => plan.paths.indexOf(a[0].split('/')[0]) - plan.paths.indexOf(b[0].split('/')[0]) || a[0].localeCompare(b[0]));
+  const entries = [...plan.files.entries()].sort(
+    (a, b) => plan.paths.indexOf(a[0].split('/')[0]) - plan.paths.indexOf(b[0].split('/')[0]) || a[0].localeCompare(b[0]),
+  );
   const addEntry = (header: Partial<tarStream.Header> & { name: string }): Promise<void> =>
     new Promise((res, rej) => {
       pack.entry(header, (err) => (err ? rej(err) : res()));
@@ -323,7 +356,8 @@ function fallbackTar(plan: DumpPlan, signal?: AbortSignal): PodTar {
       let stopped = false;
       const put = async (chunk: Buffer) => {
         const take = Math.min(chunk.length, size - n);
-        if (take > 0 && !sink.write(take === chunk.length ? chunk : chunk.subarray(0, take))) await once(sink as unknown as Writable, 'drain');
+        if (take > 0 && !sink.write(take === chunk.length ? chunk : chunk.subarray(0, take)))
+          await once(sink as unknown as Writable, 'drain');
         n += take;
       };
       if (!first.done) await put(first.value);
@@ -502,14 +536,20 @@ export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions
     // Verify: pod hashes (taken while streaming) against the received bytes.
     let podHashes = podHashing ? await podHashing : await podSha256(plan.pod, plan.root, fileList, signal);
     const received = new Map(hasher.entries.filter((e) => e.sha256).map((e) => [e.path, e]));
-    const suspicious = [...received.values()].filter((e) => !MUTABLE_RE.test(e.path) && podHashes.has(e.path) && podHashes.get(e.path) !== e.sha256).map((e) => e.path);
+    const suspicious = [...received.values()]
+      .filter((e) => !MUTABLE_RE.test(e.path) && podHashes.has(e.path) && podHashes.get(e.path) !== e.sha256)
+      .map((e) => e.path);
     if (suspicious.length) {
       // An immutable file that differs: hash it again; a stable pod hash that still differs from
       // what arrived means the bytes were damaged on the way.
       const again = await podSha256(plan.pod, plan.root, suspicious, signal);
       const broken = suspicious.filter((f) => again.get(f) !== undefined && again.get(f) === podHashes.get(f));
       if (broken.length) {
-        throw new ToolError('checksum-mismatch', `checksums differ between the pod and the received bytes for ${broken.length} file(s): ${broken.slice(0, 5).join(', ')}${broken.length > 5 ? ', …' : ''}`);
+        throw new ToolError(
+          'checksum-mismatch',
+          `checksums differ between the pod and the received bytes ` +
+            `for ${broken.length} file(s): ${broken.slice(0, 5).join(', ')}${broken.length > 5 ? ', …' : ''}`,
+        );
       }
       podHashes = new Map([...podHashes, ...again]);
     }
@@ -525,14 +565,21 @@ export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions
     for (const f of fileList) {
       if (received.has(f)) continue;
       if (podHashes.has(f) && !MUTABLE_RE.test(f)) {
-        throw new ToolError('dump-truncated', `the pod's tar stream did not contain ${f}, which still exists in the pod${tarStatus.stderr ? ` (tar: ${tarStatus.stderr.trim().slice(0, 300)})` : ''}`);
+        throw new ToolError(
+          'dump-truncated',
+          `the pod's tar stream did not contain ${f}, which still exists in ` +
+            `the pod${tarStatus.stderr ? ` (tar: ${tarStatus.stderr.trim().slice(0, 300)})` : ''}`,
+        );
       }
       changed.add(f);
     }
     const changedDuringDump = [...changed].sort();
     const brokenBlocks = plan.blocks.map((b) => b.dir).filter((d) => changedDuringDump.some((c) => c.startsWith(`${d}/`)));
     if (brokenBlocks.length) {
-      warnings.push(`block(s) ${brokenBlocks.join(', ')} were compacted or deleted by Prometheus while the dump ran, so they are incomplete in the dump (their data moved to a newer block): dump again, or use snapshot mode for a consistent copy`);
+      warnings.push(
+        `block(s) ${brokenBlocks.join(', ')} were compacted or deleted by Prometheus while the dump ran, ` +
+          `so they are incomplete in the dump (their data moved to a newer block): dump again, or use snapshot mode for a consistent copy`,
+      );
     }
     const archiveSha = archiveHash.digest('hex');
     const manifest: DumpManifest = {
@@ -577,7 +624,11 @@ export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions
     await fsp.rm(manifestPartial, { force: true });
     if (o.signal?.aborted) throw new ToolError('cancelled', 'dump cancelled; no file was written');
     const err = toToolError(e, 'kube-exec-failed');
-    throw new ToolError(err.code, `dump of ${plan.pod.namespace}/${plan.pod.name} failed: ${err.message}; no file was written under ${path.basename(out)}`, err.details);
+    throw new ToolError(
+      err.code,
+      `dump of ${plan.pod.namespace}/${plan.pod.name} failed: ${err.message}; no file was written under ${path.basename(out)}`,
+      err.details,
+    );
   } finally {
     if (timer) clearInterval(timer);
     stopHeartbeat();

@@ -210,7 +210,13 @@ export function execStream(conn: KubeConnection, o: ExecOptions): ExecHandle {
       armIdle();
       if (o.stdin && ws!.protocol !== EXEC_V5 && !o.stdinEndsItself) {
         // v4 cannot close stdin without ending the command: fail before sending anything
-        fail(new ToolError('kube-exec-failed', `${what}: the API server does not speak ${EXEC_V5} (Kubernetes >= 1.30), so streaming into the pod cannot signal the end of input`));
+        fail(
+          new ToolError(
+            'kube-exec-failed',
+            `${what}: the API server does not speak ${EXEC_V5} (Kubernetes ` +
+              `>= 1.30), so streaming into the pod cannot signal the end of input`,
+          ),
+        );
         return;
       }
       if (o.stdin) void pumpStdin(ws!, o.stdin).catch((e) => fail(e));
@@ -245,7 +251,8 @@ export function execStream(conn: KubeConnection, o: ExecOptions): ExecHandle {
       fail(
         new ToolError(
           'kube-exec-failed',
-          `${what}: the connection closed before the command finished (WebSocket ${code}${reason.length ? ` ${reason.toString()}` : ''})${stderr ? `; stderr: ${stderr.trim().slice(0, 500)}` : ''}`,
+          `${what}: the connection closed before the command finished ` +
+            `(WebSocket ${code}${reason.length ? ` ${reason.toString()}` : ''})${stderr ? `; stderr: ${stderr.trim().slice(0, 500)}` : ''}`,
         ),
       );
     });
@@ -317,7 +324,10 @@ export async function execCollect(
     return { ...s, stdout: Buffer.concat(chunks) };
   } catch (e) {
     if (timeout.aborted && !(o.signal?.aborted ?? false)) {
-      throw new ToolError('kube-unreachable', `exec ${o.command[0]} in ${o.namespace}/${o.pod}: no result within ${Math.round((o.timeoutMs ?? 60_000) / 1000)} s`);
+      throw new ToolError(
+        'kube-unreachable',
+        `exec ${o.command[0]} in ${o.namespace}/${o.pod}: no result within ${Math.round((o.timeoutMs ?? 60_000) / 1000)} s`,
+      );
     }
     throw e;
   }
@@ -328,7 +338,11 @@ export async function execOk(conn: KubeConnection, o: ExecOptions & { maxBytes?:
   const r = await execCollect(conn, o);
   if (r.missingExecutable) throw new ToolError('pod-missing-tool', `${o.command[0]} is not available in ${o.namespace}/${o.pod}`);
   if (r.exitCode !== 0) {
-    throw new ToolError('kube-exec-failed', `${o.command.slice(0, 2).join(' ')} in ${o.namespace}/${o.pod} exited with ${r.exitCode}${r.stderr ? `: ${r.stderr.trim().slice(0, 500)}` : ''}`);
+    throw new ToolError(
+      'kube-exec-failed',
+      `${o.command.slice(0, 2).join(' ')} in ${o.namespace}/${o.pod} exited ` +
+        `with ${r.exitCode}${r.stderr ? `: ${r.stderr.trim().slice(0, 500)}` : ''}`,
+    );
   }
   return r.stdout;
 }

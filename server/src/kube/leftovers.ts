@@ -65,7 +65,14 @@ export async function keepAlive(pod: ResolvedPod, marker: string, signal?: Abort
 
 /** Creates the marker, or sets its time to now. */
 export async function touchMarker(pod: ResolvedPod, marker: string, signal?: AbortSignal): Promise<void> {
-  await execOk(pod.conn, { namespace: pod.namespace, pod: pod.name, container: pod.container, command: ['touch', marker], signal, timeoutMs: 30_000 });
+  await execOk(pod.conn, {
+    namespace: pod.namespace,
+    pod: pod.name,
+    container: pod.container,
+    command: ['touch', marker],
+    signal,
+    timeoutMs: 30_000,
+  });
 }
 
 export async function removeMarked(pod: ResolvedPod, path: string, marker: string): Promise<void> {

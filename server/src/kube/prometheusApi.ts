@@ -21,8 +21,19 @@ export function proxyPath(p: ResolvedPod, apiPath: string): string {
 }
 
 /** Calls Prometheus's HTTP API through the pod proxy and returns `data`. */
-export async function promApi<T>(p: ResolvedPod, method: 'GET' | 'POST', apiPath: string, signal?: AbortSignal, timeoutMs = 20_000): Promise<T> {
-  const r = await rawRequest(p.conn, method, proxyPath(p, apiPath), { signal, timeoutMs, headers: method === 'POST' ? { 'Content-Type': 'application/x-www-form-urlencoded' } : undefined, body: method === 'POST' ? '' : undefined });
+export async function promApi<T>(
+  p: ResolvedPod,
+  method: 'GET' | 'POST',
+  apiPath: string,
+  signal?: AbortSignal,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const r = await rawRequest(p.conn, method, proxyPath(p, apiPath), {
+    signal,
+    timeoutMs,
+    headers: method === 'POST' ? { 'Content-Type': 'application/x-www-form-urlencoded' } : undefined,
+    body: method === 'POST' ? '' : undefined,
+  });
   let body: { status?: string; data?: T; error?: string; message?: string } | undefined;
   try {
     body = JSON.parse(r.body.toString('utf8')) as typeof body;
@@ -30,11 +41,17 @@ export async function promApi<T>(p: ResolvedPod, method: 'GET' | 'POST', apiPath
     body = undefined;
   }
   if (r.status === 401 || r.status === 403) {
-    throw new ToolError(r.status === 401 ? 'kube-unauthorized' : 'kube-forbidden', `Prometheus API ${apiPath} through the pod proxy of ${p.namespace}/${p.name}: ${r.status}${body?.message ? ` ${body.message}` : ''}`);
+    throw new ToolError(
+      r.status === 401 ? 'kube-unauthorized' : 'kube-forbidden',
+      `Prometheus API ${apiPath} through the pod proxy of ${p.namespace}/${p.name}: ${r.status}${body?.message ? ` ${body.message}` : ''}`,
+    );
   }
   if (r.status !== 200 || body?.status !== 'success') {
     const msg = body?.error ?? body?.message ?? r.body.toString('utf8').slice(0, 200);
-    throw new ToolError('kube-exec-failed', `Prometheus API ${apiPath} in ${p.namespace}/${p.name} answered ${r.status}${msg ? `: ${msg.trim()}` : ''}`);
+    throw new ToolError(
+      'kube-exec-failed',
+      `Prometheus API ${apiPath} in ${p.namespace}/${p.name} answered ${r.status}${msg ? `: ${msg.trim()}` : ''}`,
+    );
   }
   return body.data as T;
 }

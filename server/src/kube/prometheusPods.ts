@@ -101,7 +101,12 @@ export async function listNamespaces(o: { kubeconfig?: string; context?: string;
 
 export async function getPod(conn: KubeConnection, name: string, signal?: AbortSignal): Promise<V1Pod> {
   const api = conn.kc.makeApiClient((await k8s()).CoreV1Api);
-  return kubeCall(conn, `get pod ${conn.namespace}/${name}`, (opts) => api.readNamespacedPod({ namespace: conn.namespace, name }, opts), signal);
+  return kubeCall(
+    conn,
+    `get pod ${conn.namespace}/${name}`,
+    (opts) => api.readNamespacedPod({ namespace: conn.namespace, name }, opts),
+    signal,
+  );
 }
 
 /** A resolved target: the connection, the pod, the container to exec in. */
@@ -121,7 +126,10 @@ export async function resolvePod(target: KubeTarget, signal?: AbortSignal): Prom
   const names = (pod.spec?.containers ?? []).map((c) => c.name);
   let container = target.container;
   if (container && !names.includes(container)) {
-    throw new ToolError('kube-not-found', `pod ${conn.namespace}/${target.pod} has no container "${container}" (containers: ${names.join(', ')})`);
+    throw new ToolError(
+      'kube-not-found',
+      `pod ${conn.namespace}/${target.pod} has no container "${container}" (containers: ${names.join(', ')})`,
+    );
   }
   container ??= prometheusContainerOf(pod) ?? names[0];
   if (!container) throw new ToolError('kube-not-found', `pod ${conn.namespace}/${target.pod} has no containers`);
@@ -144,7 +152,16 @@ export async function canI(
           body: {
             apiVersion: 'authorization.k8s.io/v1',
             kind: 'SelfSubjectAccessReview',
-            spec: { resourceAttributes: { namespace: attrs.namespace ?? conn.namespace, verb: attrs.verb, group: '', resource: attrs.resource, subresource: attrs.subresource, name: attrs.name } },
+            spec: {
+              resourceAttributes: {
+                namespace: attrs.namespace ?? conn.namespace,
+                verb: attrs.verb,
+                group: '',
+                resource: attrs.resource,
+                subresource: attrs.subresource,
+                name: attrs.name,
+              },
+            },
           },
         },
         opts,
@@ -167,7 +184,8 @@ export async function requireExec(p: ResolvedPod, signal?: AbortSignal): Promise
   if (!r.allowed) {
     throw new ToolError(
       'kube-forbidden',
-      `no permission to exec into ${p.namespace}/${p.name} (create pods/exec) in context ${p.conn.context}${r.reason ? `: ${r.reason}` : ''}; dump, restore and in-place analysis need it`,
+      `no permission to exec into ${p.namespace}/${p.name} (create ` +
+        `pods/exec) in context ${p.conn.context}${r.reason ? `: ${r.reason}` : ''}; dump, restore and in-place analysis need it`,
     );
   }
 }
@@ -176,10 +194,23 @@ export async function requireExec(p: ResolvedPod, signal?: AbortSignal): Promise
  * Deletes the pod. `gracePeriodSeconds` 0 kills its containers at once (SIGKILL, no shutdown work);
  * absent: the pod's own grace period (SIGTERM first).
  */
-export async function deletePod(conn: KubeConnection, name: string, signal?: AbortSignal, o: { gracePeriodSeconds?: number } = {}): Promise<void> {
+export async function deletePod(
+  conn: KubeConnection,
+  name: string,
+  signal?: AbortSignal,
+  o: { gracePeriodSeconds?: number } = {},
+): Promise<void> {
   const api = conn.kc.makeApiClient((await k8s()).CoreV1Api);
-  const body = { propagationPolicy: 'Background', ...(o.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: o.gracePeriodSeconds } : {}) };
-  await kubeCall(conn, `delete pod ${conn.namespace}/${name}`, (opts) => api.deleteNamespacedPod({ namespace: conn.namespace, name, body }, opts), signal);
+  const body = {
+    propagationPolicy: 'Background',
+    ...(o.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: o.gracePeriodSeconds } : {}),
+  };
+  await kubeCall(
+    conn,
+    `delete pod ${conn.namespace}/${name}`,
+    (opts) => api.deleteNamespacedPod({ namespace: conn.namespace, name, body }, opts),
+    signal,
+  );
 }
 
 /**
@@ -209,13 +240,20 @@ export async function waitForReady(
       const replaced = (!o.oldUid || pod.metadata?.uid !== o.oldUid)
         && (!o.restartedContainer || restartCountOf(pod, o.restartedContainer.name) > o.restartedContainer.after);
       if (replaced && isReady(pod)) return pod;
-      last = replaced ? `phase ${pod.status?.phase ?? 'unknown'}, not ready` : o.oldUid ? 'still the old instance' : 'the container has not restarted yet';
+      last = replaced
+        ? `phase ${pod.status?.phase ?? 'unknown'}, not ready`
+        : o.oldUid
+          ? 'still the old instance'
+          : 'the container has not restarted yet';
     } catch (e) {
       if (!(e instanceof ToolError) || e.code !== 'kube-not-found') throw e;
       last = 'not found (being recreated)';
     }
     if (Date.now() > until) {
-      throw new ToolError('restore-failed', `pod ${conn.namespace}/${name} did not become ready within ${Math.round((o.timeoutMs ?? 180_000) / 1000)} s (${last})`);
+      throw new ToolError(
+        'restore-failed',
+        `pod ${conn.namespace}/${name} did not become ready within ${Math.round((o.timeoutMs ?? 180_000) / 1000)} s (${last})`,
+      );
     }
     await new Promise((r) => setTimeout(r, 500));
   }

@@ -39,7 +39,17 @@ import { PassThrough } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import { isUlid } from '../tsdb/blockDir';
 import { ToolError, toToolError } from '../errors';
-import type { AnalysisResult, BlockInfo, CompatibilityRequirement, DataVolume, RestorePreview, RestoreRequest, RestoreResult, TimeRange, UploadMethod } from '../protocol';
+import type {
+  AnalysisResult,
+  BlockInfo,
+  CompatibilityRequirement,
+  DataVolume,
+  RestorePreview,
+  RestoreRequest,
+  RestoreResult,
+  TimeRange,
+  UploadMethod,
+} from '../protocol';
 import { analyzeSource } from '../analysis/analyze';
 import { openSource } from '../dump/source';
 import { executeDump, planDump, podSha256, type DumpOutcome } from './dump';
@@ -55,7 +65,8 @@ const NEVER_RESTORE = new Set(['lock', 'queries.active']);
 /** Replace mode stops the old Prometheus this fast after the swap (0 would be a force deletion). */
 const REPLACE_KILL_GRACE_SECONDS = 1;
 
-export type RestorePhase = 'analysing' | 'preflight' | 'backup' | 'uploading' | 'verifying' | 'swapping' | 'restarting' | 'checking' | 'rolling-back' | 'done';
+export type RestorePhase =
+  'analysing' | 'preflight' | 'backup' | 'uploading' | 'verifying' | 'swapping' | 'restarting' | 'checking' | 'rolling-back' | 'done';
 
 export interface RestoreProgress {
   phase: RestorePhase;
@@ -144,7 +155,14 @@ export function parseFreeSpace(output: string): number | undefined {
  * API server negotiates (undefined only when the exec itself failed).
  */
 async function probeTarget(p: ResolvedPod, dir: string, signal?: AbortSignal): Promise<{ freeBytes?: number; protocol?: string }> {
-  const r = await execCollect(p.conn, { namespace: p.namespace, pod: p.name, container: p.container, command: ['sh', '-c', FREE_SPACE_SCRIPT, 'sh', dir], signal, timeoutMs: 30_000 }).catch(() => undefined);
+  const r = await execCollect(p.conn, {
+    namespace: p.namespace,
+    pod: p.name,
+    container: p.container,
+    command: ['sh', '-c', FREE_SPACE_SCRIPT, 'sh', dir],
+    signal,
+    timeoutMs: 30_000,
+  }).catch(() => undefined);
   if (!r) return {};
   return { protocol: r.protocol, freeBytes: r.exitCode === 0 ? parseFreeSpace(r.stdout.toString('utf8')) : undefined };
 }
@@ -155,7 +173,14 @@ function rangesOverlap(a: { minTime: number; maxTime: number }, b: { minTime: nu
 
 /** Runs a constant shell script with positional arguments (paths are never interpolated). */
 async function podScript(p: ResolvedPod, script: string, args: string[], signal?: AbortSignal, timeoutMs = 120_000): Promise<void> {
-  await execOk(p.conn, { namespace: p.namespace, pod: p.name, container: p.container, command: ['sh', '-c', script, 'sh', ...args], signal, timeoutMs });
+  await execOk(p.conn, {
+    namespace: p.namespace,
+    pod: p.name,
+    container: p.container,
+    command: ['sh', '-c', script, 'sh', ...args],
+    signal,
+    timeoutMs,
+  });
 }
 
 const SWAP_REPLACE = [
@@ -205,14 +230,19 @@ interface Preflight {
  */
 async function preflight(req: RestoreRequest, analysis: AnalysisResult, errorLines: string[], signal?: AbortSignal): Promise<Preflight> {
   const resolved = await resolvePod(req.target, signal);
-  if (!isReady(resolved.pod)) throw new ToolError('restore-refused', `target pod ${resolved.namespace}/${resolved.name} is not Ready; restore needs a running Prometheus to check and to verify`);
+  if (!isReady(resolved.pod))
+    throw new ToolError(
+      'restore-refused',
+      `target pod ${resolved.namespace}/${resolved.name} is not Ready; restore needs a running Prometheus to check and to verify`,
+    );
   await requireExec(resolved, signal);
   const status: PromStatus = await prometheusStatus(resolved, signal).catch(() => ({}));
   const dataDir = effectiveDataDir(req.target, status);
   const dataVolume = dataVolumeOf(resolved.pod, resolved.container, dataDir);
   const pod: RestoringPod = { ...resolved, restart: restartMethod(resolved, dataDir, dataVolume, status, req.force === true) };
   const listing: DataDirListing = await listDataDir(pod, dataDir, signal);
-  if (!listing.tools.has('sha256sum')) throw new ToolError('pod-missing-tool', `sha256sum is not available in ${pod.namespace}/${pod.name}: uploads could not be verified`);
+  if (!listing.tools.has('sha256sum'))
+    throw new ToolError('pod-missing-tool', `sha256sum is not available in ${pod.namespace}/${pod.name}: uploads could not be verified`);
 
   const sourceBlocks = analysis.blocks.filter((b) => b.metaReadable);
   const { adds, skipped, include } = selectUpload(req.mode, analysis, sourceBlocks, listing, pod);
@@ -224,12 +254,20 @@ async function preflight(req: RestoreRequest, analysis: AnalysisResult, errorLin
   const probe = await probeTarget(pod, dataDir, signal);
   const free = probe.freeBytes;
   if (free !== undefined && free < uploadBytes * 1.05 + 16 * 1024 * 1024) {
-    throw new ToolError('restore-refused', `not enough space in ${pod.namespace}/${pod.name}:${dataDir}: ${Math.round(free / 1048576)} MiB free, the restore stages ${Math.round(uploadBytes / 1048576)} MiB beside the current data`);
+    throw new ToolError(
+      'restore-refused',
+      `not enough space in ${pod.namespace}/${pod.name}:${dataDir}: ${Math.round(free / 1048576)} ` +
+        `MiB free, the restore stages ${Math.round(uploadBytes / 1048576)} MiB beside the current data`,
+    );
   }
   if (free === undefined) warnings.push('free space in the pod could not be checked (neither `stat -f` nor `df` answered)');
   const uploadMethod = chooseUploadMethod(probe.protocol, listing.tools);
   if (uploadMethod === 'head' && !listing.tools.has('head')) {
-    throw new ToolError('pod-missing-tool', `head is not available in ${pod.namespace}/${pod.name}: the API server speaks no ${EXEC_V5} (Kubernetes < 1.30), so uploads need \`head -c\` to end each file without closing stdin`);
+    throw new ToolError(
+      'pod-missing-tool',
+      `head is not available in ${pod.namespace}/${pod.name}: the API server ` +
+        `speaks no ${EXEC_V5} (Kubernetes < 1.30), so uploads need \`head -c\` to end each file without closing stdin`,
+    );
   }
 
   const preview: RestorePreview = {
@@ -263,17 +301,36 @@ function restartMethod(pod: ResolvedPod, dataDir: string, volume: DataVolume, st
   const where = `${pod.namespace}/${pod.name}:${dataDir}`;
   const details = { dataVolume: volume };
   if (volume.restart === 'none') {
-    throw new ToolError('restore-refused', `${where} is not on a volume (${volume.description}): any restart of Prometheus would lose it, the restored data with it`, details);
+    throw new ToolError(
+      'restore-refused',
+      `${where} is not on a volume (${volume.description}): any restart of Prometheus would lose it, the restored data with it`,
+      details,
+    );
   }
   if (volume.restart === 'container') {
     if (status.lifecycleApi) return 'container';
-    throw new ToolError('restore-refused', `${where} is on an ${volume.description}, which is emptied when the pod is deleted: tsdbdump would restart only the Prometheus container through its lifecycle API (/-/quit), but Prometheus runs without --web.enable-lifecycle. Turn it on, or give Prometheus a PersistentVolumeClaim`, details);
+    throw new ToolError(
+      'restore-refused',
+      `${where} is on an ${volume.description}, which is emptied when the pod is deleted: ` +
+        `tsdbdump would restart only the Prometheus container through its lifecycle API ` +
+        `(/-/quit), but Prometheus runs without --web.enable-lifecycle. Turn it on, or give Prometheus a PersistentVolumeClaim`,
+      details,
+    );
   }
   if (volume.restart === 'unknown' && !force) {
-    throw new ToolError('restore-refused', `${where} is on a ${volume.description}: tsdbdump does not know whether it survives deleting the pod (the restart), so it refuses; force the restore if it does`, details);
+    throw new ToolError(
+      'restore-refused',
+      `${where} is on a ${volume.description}: tsdbdump does not know ` +
+        `whether it survives deleting the pod (the restart), so it refuses; force the restore if it does`,
+      details,
+    );
   }
   const owner = pod.pod.metadata?.ownerReferences?.find((r) => r.controller);
-  if (!owner) throw new ToolError('restore-refused', `${pod.namespace}/${pod.name} has no controller (StatefulSet): deleting it to restart Prometheus would not bring it back`);
+  if (!owner)
+    throw new ToolError(
+      'restore-refused',
+      `${pod.namespace}/${pod.name} has no controller (StatefulSet): deleting it to restart Prometheus would not bring it back`,
+    );
   return 'pod';
 }
 
@@ -282,11 +339,19 @@ function restartMethod(pod: ResolvedPod, dataDir: string, volume: DataVolume, st
  * target's Prometheus version does not meet: it would refuse them or drop them without a word.
  * An unknown target version is a warning, not a refusal.
  */
-function tooNewFor(version: string | undefined, analysis: AnalysisResult, include: (p: string) => boolean, warnings: string[]): CompatibilityRequirement[] {
+function tooNewFor(
+  version: string | undefined,
+  analysis: AnalysisResult,
+  include: (p: string) => boolean,
+  warnings: string[],
+): CompatibilityRequirement[] {
   const requirements = (analysis.compatibility?.requirements ?? []).filter((r) => r.where.length === 0 || r.where.some(include));
   if (!requirements.length) return [];
   if (!version) {
-    warnings.push(`the target's Prometheus version is unknown, so it was not checked against what the dump needs (Prometheus ${analysis.compatibility!.minVersion})`);
+    warnings.push(
+      `the target's Prometheus version is unknown, so it was not checked ` +
+        `against what the dump needs (Prometheus ${analysis.compatibility!.minVersion})`,
+    );
     return [];
   }
   return requirements.filter((r) => compareVersions(version, r.needs) < 0);
@@ -301,13 +366,19 @@ function selectUpload(
   pod: ResolvedPod,
 ): { adds: string[]; skipped: string[]; include: (p: string) => boolean } {
   if (mode === 'replace') {
-    return { adds: sourceBlocks.map((b) => b.dir), skipped: [], include: (p) => !NEVER_RESTORE.has(p.split('/')[0]) && !p.startsWith('snapshots/') };
+    return {
+      adds: sourceBlocks.map((b) => b.dir),
+      skipped: [],
+      include: (p) => !NEVER_RESTORE.has(p.split('/')[0]) && !p.startsWith('snapshots/'),
+    };
   }
   const targetBlocks = new Set(listing.blocks.map((b) => b.dir).concat(listing.unreadableBlocks));
   const skipped = sourceBlocks.filter((b) => targetBlocks.has(b.dir)).map((b) => `${b.dir} (already in the target)`);
   const adds = sourceBlocks.filter((b) => !targetBlocks.has(b.dir)).map((b) => b.dir);
-  if (analysis.head.chunksHeadFiles.length || analysis.wal.segments.length) skipped.push('chunks_head/ and wal/ (merge adds blocks only; the target keeps its own head)');
-  if (!adds.length) throw new ToolError('restore-refused', `nothing to merge: every block of the dump is already in ${pod.namespace}/${pod.name}`);
+  if (analysis.head.chunksHeadFiles.length || analysis.wal.segments.length)
+    skipped.push('chunks_head/ and wal/ (merge adds blocks only; the target keeps its own head)');
+  if (!adds.length)
+    throw new ToolError('restore-refused', `nothing to merge: every block of the dump is already in ${pod.namespace}/${pod.name}`);
   const addSet = new Set(adds);
   return { adds, skipped, include: (p) => addSet.has(blockDirOf(p) ?? '') };
 }
@@ -316,25 +387,35 @@ function selectUpload(
  * Version and retention: overlapping blocks (refused before Prometheus 2.39, merged later) and
  * added blocks that retention would delete at once. `resulting` is every block after the restore.
  */
-function compatibilityWarnings(status: PromStatus, resulting: { dir: string; minTime: number; maxTime: number }[], added: BlockInfo[]): string[] {
+function compatibilityWarnings(
+  status: PromStatus,
+  resulting: { dir: string; minTime: number; maxTime: number }[],
+  added: BlockInfo[],
+): string[] {
   const warnings: string[] = [];
   const version = status.version;
   const overlapping: string[] = [];
   for (let i = 0; i < resulting.length; i++) {
-    for (let j = i + 1; j < resulting.length; j++) if (rangesOverlap(resulting[i], resulting[j])) overlapping.push(`${resulting[i].dir}/${resulting[j].dir}`);
+    for (let j = i + 1; j < resulting.length; j++)
+      if (rangesOverlap(resulting[i], resulting[j])) overlapping.push(`${resulting[i].dir}/${resulting[j].dir}`);
   }
   if (overlapping.length) {
     const msg = `${overlapping.length} pair(s) of blocks would overlap (${overlapping.slice(0, 3).join(', ')})`;
-    if (version !== undefined && compareVersions(version, '2.39.0') < 0) throw new ToolError('restore-refused', `${msg}; Prometheus ${version} (before 2.39) refuses to start with overlapping blocks`);
+    if (version !== undefined && compareVersions(version, '2.39.0') < 0)
+      throw new ToolError('restore-refused', `${msg}; Prometheus ${version} (before 2.39) refuses to start with overlapping blocks`);
     if (version === undefined) warnings.push(`${msg}; the target's Prometheus version is unknown (before 2.39 it would refuse to start)`);
     else warnings.push(`${msg}; Prometheus ${version} merges them at the next compaction`);
   }
   if (status.retentionMs) {
     const cutoff = Date.now() - status.retentionMs;
     const old = added.filter((b) => b.maxTime < cutoff);
-    if (old.length) warnings.push(`${old.length} block(s) end before the target's retention (${status.retention}): Prometheus deletes them at its next retention pass (${old.map((b) => b.dir).slice(0, 3).join(', ')}${old.length > 3 ? ', …' : ''})`);
+    if (old.length)
+      warnings.push(
+        `${old.length} block(s) end before the target's retention (${status.retention}): Prometheus deletes them ` +
+          `at its next retention pass (${old.map((b) => b.dir).slice(0, 3).join(', ')}${old.length > 3 ? ', …' : ''})`,
+      );
   } else if (!status.retention) {
-    warnings.push('the target\'s retention is unknown (Prometheus status API not reachable)');
+    warnings.push("the target's retention is unknown (Prometheus status API not reachable)");
   }
   return warnings;
 }
@@ -356,7 +437,12 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
   const errors = analysis.diagnostics.filter((d) => d.severity === 'error');
   const errorLines = errors.map((d) => `${d.code} ${d.path}: ${d.message}`);
   if (errors.length && !req.force && !req.dryRun) {
-    throw new ToolError('dump-has-errors', `the dump has ${errors.length} error diagnostic(s) (${[...new Set(errors.map((d) => d.code))].join(', ')}); restoring it could make Prometheus fail or lose data. Repair it first, or force the restore`, { errors: errorLines });
+    throw new ToolError(
+      'dump-has-errors',
+      `the dump has ${errors.length} error diagnostic(s) (${[...new Set(errors.map((d) => d.code))].join(', ')}); ` +
+        `restoring it could make Prometheus fail or lose data. Repair it first, or force the restore`,
+      { errors: errorLines },
+    );
   }
 
   // 2. The target.
@@ -370,7 +456,12 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
   }
   if (preview.tooNewForTarget.length && !req.force) {
     const needs = preview.tooNewForTarget.map((r) => `${r.feature} needs ${r.needs} (${r.olderDoes})`);
-    throw new ToolError('target-too-old', `${pod.namespace}/${pod.name} runs Prometheus ${preview.prometheusVersion}, too old for this dump: ${needs.join('; ')}. Restore into a newer Prometheus, or force the restore`, { tooNewForTarget: preview.tooNewForTarget });
+    throw new ToolError(
+      'target-too-old',
+      `${pod.namespace}/${pod.name} runs Prometheus ${preview.prometheusVersion}, ` +
+        `too old for this dump: ${needs.join('; ')}. Restore into a newer Prometheus, or force the restore`,
+      { tooNewForTarget: preview.tooNewForTarget },
+    );
   }
   if (o.confirm && !(await o.confirm(preview))) throw new ToolError('cancelled', 'restore cancelled; nothing was changed');
   signal?.throwIfAborted();
@@ -401,19 +492,37 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
     say('verifying', `verifying ${uploaded.length} files in the pod`);
     const podHashes = await podSha256(pod, staging, uploaded.map((u) => u.path), signal);
     const bad = uploaded.filter((u) => podHashes.get(u.path) !== u.sha256);
-    if (bad.length) throw new ToolError('checksum-mismatch', `${bad.length} uploaded file(s) differ in the pod from the dump: ${bad.slice(0, 5).map((b) => b.path).join(', ')}`);
+    if (bad.length)
+      throw new ToolError(
+        'checksum-mismatch',
+        `${bad.length} uploaded file(s) differ in the pod from the dump: ${bad
+          .slice(0, 5)
+          .map((b) => b.path)
+          .join(', ')}`,
+      );
   } catch (e) {
     stopHeartbeat();
     await removeMarked(pod, staging, stagingMarker(staging)).catch(() => undefined);
     const err = toToolError(e, 'restore-failed');
-    if (signal?.aborted) throw new ToolError('cancelled', `restore cancelled before anything was replaced; ${pod.namespace}/${pod.name} is unchanged (backup at ${backup})`);
-    throw new ToolError(err.code === 'internal' ? 'restore-failed' : err.code, `restore failed before anything was replaced: ${err.message}; ${pod.namespace}/${pod.name} is unchanged, the staging dir was removed (backup at ${backup})`);
+    if (signal?.aborted)
+      throw new ToolError(
+        'cancelled',
+        `restore cancelled before anything was replaced; ${pod.namespace}/${pod.name} is unchanged (backup at ${backup})`,
+      );
+    throw new ToolError(
+      err.code === 'internal' ? 'restore-failed' : err.code,
+      `restore failed before anything was ` +
+        `replaced: ${err.message}; ${pod.namespace}/${pod.name} is unchanged, the staging dir was removed (backup at ${backup})`,
+    );
   }
 
   // 5. Swap, restart, verify. From here a failure rolls back.
   let swapped = false;
   try {
-    say('swapping', req.mode === 'replace' ? `moving the current data aside to ${aside} and the restored data in` : `adding ${adds.length} block(s)`);
+    say(
+      'swapping',
+      req.mode === 'replace' ? `moving the current data aside to ${aside} and the restored data in` : `adding ${adds.length} block(s)`,
+    );
     if (req.mode === 'replace') await podScript(pod, SWAP_REPLACE, [dataDir, staging, aside], signal);
     else await podScript(pod, SWAP_MERGE, [dataDir, staging, ...adds], signal);
     swapped = true;
@@ -449,17 +558,38 @@ export async function restoreToPod(req: RestoreRequest, o: RestoreOptions = {}):
         await rollback(pod, req.mode, dataDir, aside, adds, id);
         await restartPrometheus(pod, req.mode); // the default deadline: readyTimeoutMs may be what just failed
       } catch (re) {
-        throw new ToolError('restore-failed', `restore failed after the swap (${err.message}) and putting the previous data back failed too (${toToolError(re).message}); restore the verified backup ${backup} into ${pod.namespace}/${pod.name}`);
+        throw new ToolError(
+          'restore-failed',
+          `restore failed after the swap (${err.message}) and putting the previous ` +
+            `data back failed too (${toToolError(re).message}); restore the verified backup ${backup} into ${pod.namespace}/${pod.name}`,
+        );
       }
     }
-    throw new ToolError('restore-failed', `restore failed (${err.message}); the previous data of ${pod.namespace}/${pod.name} was put back${swapped ? ' and Prometheus restarted' : ''}; the verified backup is at ${backup}`);
+    throw new ToolError(
+      'restore-failed',
+      `restore failed (${err.message}); the previous data ` +
+        `of ${pod.namespace}/${pod.name} was put back${swapped ? ' and Prometheus restarted' : ''}; the verified backup is at ${backup}`,
+    );
   }
 }
 
-async function rollback(pod: ResolvedPod, mode: 'replace' | 'merge', dataDir: string, aside: string, adds: string[], id: string): Promise<void> {
+async function rollback(
+  pod: ResolvedPod,
+  mode: 'replace' | 'merge',
+  dataDir: string,
+  aside: string,
+  adds: string[],
+  id: string,
+): Promise<void> {
   const fresh = pod;
   if (mode === 'replace') {
-    const r = await execCollect(fresh.conn, { namespace: fresh.namespace, pod: fresh.name, container: fresh.container, command: ['sh', '-c', ROLLBACK_REPLACE, 'sh', dataDir, aside, `${dataDir}/.tsdbdump-failed-${id}`], timeoutMs: 120_000 });
+    const r = await execCollect(fresh.conn, {
+      namespace: fresh.namespace,
+      pod: fresh.name,
+      container: fresh.container,
+      command: ['sh', '-c', ROLLBACK_REPLACE, 'sh', dataDir, aside, `${dataDir}/.tsdbdump-failed-${id}`],
+      timeoutMs: 120_000,
+    });
     if (r.exitCode === 4) return; // nothing was moved aside yet
     if (r.exitCode !== 0) throw new ToolError('restore-failed', `moving the previous data back failed: ${r.stderr.trim()}`);
   } else {
@@ -468,7 +598,13 @@ async function rollback(pod: ResolvedPod, mode: 'replace' | 'merge', dataDir: st
 }
 
 async function removeDir(pod: ResolvedPod, dir: string): Promise<void> {
-  await execCollect(pod.conn, { namespace: pod.namespace, pod: pod.name, container: pod.container, command: ['rm', '-rf', dir], timeoutMs: 120_000 }).catch(() => undefined);
+  await execCollect(pod.conn, {
+    namespace: pod.namespace,
+    pod: pod.name,
+    container: pod.container,
+    command: ['rm', '-rf', dir],
+    timeoutMs: 120_000,
+  }).catch(() => undefined);
 }
 
 /** tar over v5; without v5 (or when the probe could not tell) `head -c`, which needs no end of stdin. */
@@ -483,11 +619,19 @@ function chooseUploadMethod(protocol: string | undefined, tools: Set<string>): U
  * data dir was just swapped under the running Prometheus, so it is stopped as fast as possible
  * (see the top of this file); merge mode leaves it its graceful shutdown.
  */
-async function restartPrometheus(pod: RestoringPod, mode: 'replace' | 'merge', o: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+async function restartPrometheus(
+  pod: RestoringPod,
+  mode: 'replace' | 'merge',
+  o: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<void> {
   if (pod.restart === 'container') {
     const restarts = restartCountOf(pod.pod, pod.container);
     await requestQuit(pod, o.signal);
-    pod.pod = await waitForReady(pod.conn, pod.name, { restartedContainer: { name: pod.container, after: restarts }, timeoutMs: o.timeoutMs, signal: o.signal });
+    pod.pod = await waitForReady(pod.conn, pod.name, {
+      restartedContainer: { name: pod.container, after: restarts },
+      timeoutMs: o.timeoutMs,
+      signal: o.signal,
+    });
     return;
   }
   const oldUid = pod.pod.metadata?.uid;
@@ -515,7 +659,11 @@ async function restartAndCheck(
   let last = '';
   for (;;) {
     try {
-      const q = new URLSearchParams({ 'match[]': '{__name__!=""}', start: (range.from / 1000).toFixed(3), end: ((range.to - 1) / 1000).toFixed(3) });
+      const q = new URLSearchParams({
+        'match[]': '{__name__!=""}',
+        start: (range.from / 1000).toFixed(3),
+        end: ((range.to - 1) / 1000).toFixed(3),
+      });
       const series = await promApi<unknown[]>(pod, 'GET', `/api/v1/series?${q.toString()}`, o.signal, 60_000);
       if (series.length > 0) return { range, series: series.length };
       last = 'no series in the restored range';
@@ -541,7 +689,14 @@ async function uploadWithTar(
   pack.on('error', () => undefined); // reported through `producing`
   // The pack is read directly as the exec's stdin (async iteration keeps the back-pressure).
   const stdin = pack as unknown as AsyncIterable<Buffer>;
-  const h = execStream(pod.conn, { namespace: pod.namespace, pod: pod.name, container: pod.container, command: ['sh', '-c', 'mkdir -p "$1" && exec tar xf - -C "$1"', 'sh', staging], stdin, signal });
+  const h = execStream(pod.conn, {
+    namespace: pod.namespace,
+    pod: pod.name,
+    container: pod.container,
+    command: ['sh', '-c', 'mkdir -p "$1" && exec tar xf - -C "$1"', 'sh', staging],
+    stdin,
+    signal,
+  });
   h.stdout.resume();
   const entries: UploadEntry[] = [];
   let bytes = 0;
@@ -549,7 +704,9 @@ async function uploadWithTar(
     for await (const e of opened.entries) {
       if (!include(e.path) || (e.type !== 'file' && e.type !== 'directory')) continue;
       if (e.type === 'directory') {
-        await new Promise<void>((res, rej) => pack.entry({ name: `${e.path}/`, type: 'directory', mode: 0o755 }, (err) => (err ? rej(err) : res())));
+        await new Promise<void>((res, rej) =>
+          pack.entry({ name: `${e.path}/`, type: 'directory', mode: 0o755 }, (err) => (err ? rej(err) : res())),
+        );
         continue;
       }
       const hash = createHash('sha256');
@@ -561,7 +718,8 @@ async function uploadWithTar(
       for await (const chunk of e.stream) {
         hash.update(chunk);
         bytes += chunk.length;
-        if (!sink.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))) await new Promise<void>((r) => sink.once('drain', () => r()));
+        if (!sink.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)))
+          await new Promise<void>((r) => sink.once('drain', () => r()));
         onBytes(bytes);
       }
       sink.end(null);
@@ -578,7 +736,8 @@ async function uploadWithTar(
   });
   const [, status] = await Promise.all([producing, h.done]);
   if (status.exitCode === 127) throw new ToolError('pod-missing-tool', `tar is not available in ${pod.namespace}/${pod.name}`);
-  if (status.exitCode !== 0) throw new ToolError('restore-failed', `tar in the pod exited with ${status.exitCode}: ${status.stderr.trim().slice(0, 500)}`);
+  if (status.exitCode !== 0)
+    throw new ToolError('restore-failed', `tar in the pod exited with ${status.exitCode}: ${status.stderr.trim().slice(0, 500)}`);
   return entries;
 }
 
@@ -600,19 +759,42 @@ async function uploadFileByFile(
   const entries: UploadEntry[] = [];
   let bytes = 0;
   const made = new Set<string>();
-  await execOk(pod.conn, { namespace: pod.namespace, pod: pod.name, container: pod.container, command: ['mkdir', '-p', staging], signal, timeoutMs: 30_000 });
+  await execOk(pod.conn, {
+    namespace: pod.namespace,
+    pod: pod.name,
+    container: pod.container,
+    command: ['mkdir', '-p', staging],
+    signal,
+    timeoutMs: 30_000,
+  });
   for await (const e of opened.entries) {
     if (!include(e.path) || e.type !== 'file') continue;
     const dir = path.posix.dirname(e.path);
     if (dir !== '.' && !made.has(dir)) {
-      await execOk(pod.conn, { namespace: pod.namespace, pod: pod.name, container: pod.container, command: ['mkdir', '-p', `${staging}/${dir}`], signal, timeoutMs: 30_000 });
+      await execOk(pod.conn, {
+        namespace: pod.namespace,
+        pod: pod.name,
+        container: pod.container,
+        command: ['mkdir', '-p', `${staging}/${dir}`],
+        signal,
+        timeoutMs: 30_000,
+      });
       made.add(dir);
     }
     const dest = `${staging}/${e.path}`;
-    const command = method === 'cat' ? ['sh', '-c', 'cat > "$1"', 'sh', dest] : ['sh', '-c', 'head -c "$2" > "$1"', 'sh', dest, String(e.size)];
+    const command =
+      method === 'cat' ? ['sh', '-c', 'cat > "$1"', 'sh', dest] : ['sh', '-c', 'head -c "$2" > "$1"', 'sh', dest, String(e.size)];
     const hash = createHash('sha256');
     const stdin = new PassThrough({ highWaterMark: 1024 * 1024 });
-    const h = execStream(pod.conn, { namespace: pod.namespace, pod: pod.name, container: pod.container, command, stdin, stdinEndsItself: method === 'head', signal });
+    const h = execStream(pod.conn, {
+      namespace: pod.namespace,
+      pod: pod.name,
+      container: pod.container,
+      command,
+      stdin,
+      stdinEndsItself: method === 'head',
+      signal,
+    });
     h.stdout.resume();
     /** Resolves false when the session ended before it took every byte. */
     const feeding = (async () => {
@@ -631,7 +813,11 @@ async function uploadFileByFile(
     })();
     feeding.catch(() => h.kill());
     const [complete, status] = await Promise.all([feeding, h.done]);
-    if (status.exitCode !== 0) throw new ToolError('restore-failed', `writing ${e.path} in the pod failed (exit ${status.exitCode}): ${status.stderr.trim().slice(0, 300)}`);
+    if (status.exitCode !== 0)
+      throw new ToolError(
+        'restore-failed',
+        `writing ${e.path} in the pod failed (exit ${status.exitCode}): ${status.stderr.trim().slice(0, 300)}`,
+      );
     if (!complete) throw new ToolError('restore-failed', `writing ${e.path} in the pod ended before the whole file was sent`);
     entries.push({ path: e.path, size: e.size, sha256: hash.digest('hex') });
   }

@@ -21,9 +21,11 @@ const LIST_SCRIPT = [
   'cd "$1" || exit 3',
   'echo "@tools"',
   // look for real files in PATH: `command -v` also reports busybox applets the image lacks as commands
-  'for t in tar sha256sum df stat head; do for d in $(echo "$PATH" | tr ":" " "); do if [ -x "$d/$t" ]; then echo "$t"; break; fi; done; done',
+  'for t in tar sha256sum df stat head; do for d in $(echo "$PATH" | tr ":" ' +
+    '" "); do if [ -x "$d/$t" ]; then echo "$t"; break; fi; done; done',
   'echo "@files"',
-  'if command -v stat >/dev/null 2>&1; then find . -type f -exec stat -c "%s %n" {} + 2>/dev/null; else find . -type f -exec ls -ln {} + 2>/dev/null | awk \'{ n=$9; for (i=10;i<=NF;i++) n=n" "$i; print $5" "n }\'; fi',
+  'if command -v stat >/dev/null 2>&1; then find . -type f -exec stat -c "%s %n" {} ' +
+    '+ 2>/dev/null; else find . -type f -exec ls -ln {} + 2>/dev/null | awk \'{ n=$9; for (i=10;i<=NF;i++) n=n" "$i; print $5" "n }\'; fi',
   'for f in */meta.json; do [ -f "$f" ] || continue; echo "@meta $f"; cat "$f"; echo; done',
   'echo "@end"',
 ].join('\n');
@@ -56,10 +58,18 @@ export async function listDataDir(p: ResolvedPod, dataDir: string, signal?: Abor
     signal,
     timeoutMs: 120_000,
   });
-  if (r.missingExecutable) throw new ToolError('pod-missing-tool', `no shell (sh) in ${p.namespace}/${p.name} container ${p.container}: cannot list ${dataDir}`);
-  if (r.exitCode === 3) throw new ToolError('kube-not-found', `data dir ${dataDir} does not exist in ${p.namespace}/${p.name} container ${p.container}${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
+  if (r.missingExecutable)
+    throw new ToolError('pod-missing-tool', `no shell (sh) in ${p.namespace}/${p.name} container ${p.container}: cannot list ${dataDir}`);
+  if (r.exitCode === 3)
+    throw new ToolError(
+      'kube-not-found',
+      `data dir ${dataDir} does not exist in ${p.namespace}/${p.name} container ${p.container}${r.stderr ? `: ${r.stderr.trim()}` : ''}`,
+    );
   if (r.exitCode !== 0 || !r.stdout.toString('utf8').includes('@end')) {
-    throw new ToolError('kube-exec-failed', `listing ${dataDir} in ${p.namespace}/${p.name} failed (exit ${r.exitCode})${r.stderr ? `: ${r.stderr.trim().slice(0, 300)}` : ''}`);
+    throw new ToolError(
+      'kube-exec-failed',
+      `listing ${dataDir} in ${p.namespace}/${p.name} failed (exit ${r.exitCode})${r.stderr ? `: ${r.stderr.trim().slice(0, 300)}` : ''}`,
+    );
   }
   return parseListing(dataDir, r.stdout.toString('utf8'));
 }
@@ -119,7 +129,14 @@ export function effectiveDataDir(target: KubeTarget, status: PromStatus): string
 
 /** The pod's TSDB summary; failures become `error` (the tree shows them as items, never hangs). */
 export async function podSummary(target: KubeTarget, signal?: AbortSignal): Promise<PodTsdbSummary> {
-  const summary: PodTsdbSummary = { target, dataDir: target.dataDir ?? DEFAULT_DATA_DIR, blocks: [], headFiles: 0, walSegments: 0, sizeBytes: 0 };
+  const summary: PodTsdbSummary = {
+    target,
+    dataDir: target.dataDir ?? DEFAULT_DATA_DIR,
+    blocks: [],
+    headFiles: 0,
+    walSegments: 0,
+    sizeBytes: 0,
+  };
   try {
     const p = await resolvePod(target, signal);
     summary.target = { ...target, namespace: p.namespace, container: p.container, context: p.conn.context };
@@ -130,7 +147,12 @@ export async function podSummary(target: KubeTarget, signal?: AbortSignal): Prom
     summary.dataDir = effectiveDataDir(target, status);
     summary.dataVolume = dataVolumeOf(p.pod, p.container, summary.dataDir);
     const listing = await listDataDir(p, summary.dataDir, signal);
-    summary.blocks = listing.blocks.map((b) => ({ ulid: b.ulid, minTime: b.minTime, maxTime: b.maxTime, sizeBytes: sizeUnder(listing, b.dir) }));
+    summary.blocks = listing.blocks.map((b) => ({
+      ulid: b.ulid,
+      minTime: b.minTime,
+      maxTime: b.maxTime,
+      sizeBytes: sizeUnder(listing, b.dir),
+    }));
     summary.headFiles = [...listing.files.keys()].filter((f) => /^chunks_head\/\d+$/.test(f)).length;
     summary.walSegments = [...listing.files.keys()].filter((f) => /^wal\/\d+$/.test(f)).length;
     summary.sizeBytes = [...listing.files.values()].reduce((a, b) => a + b, 0);

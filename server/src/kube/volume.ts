@@ -45,9 +45,15 @@ export function dataVolumeOf(pod: PodVolumeSpec, container: string, dataDir: str
   const restart = kind === 'persistentVolumeClaim' || kind === 'hostPath' ? 'pod'
     : kind === 'emptyDir' || kind === 'ephemeral' ? 'container'
     : 'unknown';
-  const claim = kind === 'persistentVolumeClaim' ? (volume?.persistentVolumeClaim as { claimName?: string } | undefined)?.claimName : undefined;
+  const claim =
+    kind === 'persistentVolumeClaim' ? (volume?.persistentVolumeClaim as { claimName?: string } | undefined)?.claimName : undefined;
   return withDescription({
-    kind, restart, volume: mount.name, mountPath: mount.mountPath, ...(source && kind === 'other' ? { source } : {}), ...(claim ? { claim } : {}),
+    kind,
+    restart,
+    volume: mount.name,
+    mountPath: mount.mountPath,
+    ...(source && kind === 'other' ? { source } : {}),
+    ...(claim ? { claim } : {}),
   });
 }
 

@@ -63,7 +63,11 @@ export const engine = {
   async repair(params: RepairParams, opts: JobOptions): Promise<RepairResult> {
     // A dry run writes nothing; repairDump still wants an output path distinct from the source.
     const output = params.output ?? `${params.source}.repaired.tar.gz`;
-    return repairDump(params.source, output, { dryRun: params.dryRun ?? !params.output, signal: opts.signal, onProgress: bytesProgress(opts) });
+    return repairDump(params.source, output, {
+      dryRun: params.dryRun ?? !params.output,
+      signal: opts.signal,
+      onProgress: bytesProgress(opts),
+    });
   },
   async listContexts(kubeconfig: string | undefined): Promise<KubeContextInfo[]> {
     const { listContexts } = clusterModule();
@@ -71,7 +75,12 @@ export const engine = {
   },
   async listPods(params: ListPodsParams, opts: JobOptions): Promise<PodInfo[]> {
     const { listPrometheusPods } = clusterModule();
-    return listPrometheusPods({ kubeconfig: params.kubeconfig, context: params.context, labelSelector: params.labelSelector, signal: opts.signal });
+    return listPrometheusPods({
+      kubeconfig: params.kubeconfig,
+      context: params.context,
+      labelSelector: params.labelSelector,
+      signal: opts.signal,
+    });
   },
   async podSummary(target: KubeTarget, opts: JobOptions): Promise<PodTsdbSummary> {
     const { podSummary } = clusterModule();
@@ -85,7 +94,18 @@ export const engine = {
       const preview = await previewDump(req, opts.signal);
       const blocks = preview.blocks.map((b) => b.dir);
       const durationMs = Date.now() - t0;
-      return { output: '', manifest: '', files: 0, bytes: 0, blocks, changedDuringDump: [], warnings: [], cleanedUp: [], durationMs, preview };
+      return {
+        output: '',
+        manifest: '',
+        files: 0,
+        bytes: 0,
+        blocks,
+        changedDuringDump: [],
+        warnings: [],
+        cleanedUp: [],
+        durationMs,
+        preview,
+      };
     }
     const outcome = await dumpFromPod(req, { signal: opts.signal, onProgress: bytesProgress(opts) });
     // Only the result fields: the outcome's plan holds the kube connection (credentials included).

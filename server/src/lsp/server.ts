@@ -103,7 +103,12 @@ function failureOf(e: unknown, aborted: boolean): FailureInfo {
   if (aborted) return { code: 'cancelled', message: 'cancelled' };
   // dist/cluster.js is its own bundle with its own ToolError class: recognise those by shape.
   const shaped = e as { name?: unknown; code?: unknown; message?: unknown };
-  if (shaped && shaped.name === 'ToolError' && typeof shaped.code === 'string' && (FAILURE_CODES as readonly string[]).includes(shaped.code)) {
+  if (
+    shaped &&
+    shaped.name === 'ToolError' &&
+    typeof shaped.code === 'string' &&
+    (FAILURE_CODES as readonly string[]).includes(shaped.code)
+  ) {
     return { code: shaped.code as FailureInfo['code'], message: String(shaped.message) };
   }
   const te = toToolError(e);

@@ -37,7 +37,13 @@ export interface Group {
   joint?: 'head' | 'wal';
 }
 
-export function dropStep(path: string, fixes: DiagnosticCode, reason: string, affected: RawSelection = {}, kind: RepairActionKind = 'drop-file'): Step {
+export function dropStep(
+  path: string,
+  fixes: DiagnosticCode,
+  reason: string,
+  affected: RawSelection = {},
+  kind: RepairActionKind = 'drop-file',
+): Step {
   return { kind, path, fixes, reason, affected, apply: (e) => void e.dropPaths.add(path) };
 }
 
@@ -71,7 +77,9 @@ export function headGroup(facts: RepairFacts): Group | undefined {
   const corruptCode: DiagnosticCode = 'head-chunk-corrupt';
   type Variant = { label: string; steps: Step[]; kept: typeof files };
   const variants: Variant[] = [];
-  const headerSteps = badHeader.map((f) => dropStep(f.path, corruptCode, `bad file header: Prometheus refuses to start`, { headFiles: [{ file: f }] }));
+  const headerSteps = badHeader.map((f) =>
+    dropStep(f.path, corruptCode, `bad file header: Prometheus refuses to start`, { headFiles: [{ file: f }] }),
+  );
   const noBadHeader = files.filter((f) => f.headerOk);
   if (damaged.length === 0) variants.push({ label: '', steps: headerSteps, kept: noBadHeader });
   else {
@@ -83,7 +91,14 @@ export function headGroup(facts: RepairFacts): Group | undefined {
       steps: [
         ...headerSteps,
         ...later.map((f) =>
-          dropStep(f.path, corruptCode, f === first ? `damaged record at byte ${f.corruptAt}: Prometheus would delete this file and every later one` : `follows the damaged ${first.path}`, { headFiles: [{ file: f }] }),
+          dropStep(
+            f.path,
+            corruptCode,
+            f === first
+              ? `damaged record at byte ${f.corruptAt}: Prometheus would delete this file and every later one`
+              : `follows the damaged ${first.path}`,
+            { headFiles: [{ file: f }] },
+          ),
         ),
       ],
       kept: noBadHeader.filter((f) => f.number < first.number),
@@ -119,12 +134,27 @@ export function headGroup(facts: RepairFacts): Group | undefined {
       summary: `${prefix}drop the head chunk files after the gap (${after.map((f) => pad6(f.number)).join(', ')})`,
       steps: [
         ...v.steps,
-        ...after.map((f) => dropStep(f.path, gapCode, `after the numbering gap at ${pad6(firstRun[firstRun.length - 1].number)}: Prometheus refuses to start ("found unsequential head chunk files"); the head is rebuilt from the WAL`, { headFiles: [{ file: f }] })),
+        ...after.map((f) =>
+          dropStep(
+            f.path,
+            gapCode,
+            `after the numbering gap at ${pad6(firstRun[firstRun.length - 1].number)}: ` +
+              `Prometheus refuses to start ("found unsequential head chunk files"); the head is rebuilt from the WAL`,
+            { headFiles: [{ file: f }] },
+          ),
+        ),
       ],
     });
     candidates.push({
       summary: `${prefix}drop every head chunk file`,
-      steps: [...v.steps, ...v.kept.map((f) => dropStep(f.path, gapCode, `numbering gap in chunks_head/: drop all head chunk files; the head is rebuilt from the WAL`, { headFiles: [{ file: f }] }))],
+      steps: [
+        ...v.steps,
+        ...v.kept.map((f) =>
+          dropStep(f.path, gapCode, `numbering gap in chunks_head/: drop all head chunk files; the head is rebuilt from the WAL`, {
+            headFiles: [{ file: f }],
+          }),
+        ),
+      ],
     });
     const renames: Step[] = [];
     let next = v.kept[0].number;
@@ -137,13 +167,20 @@ export function headGroup(facts: RepairFacts): Group | undefined {
     const before = v.kept.filter((f) => !lastRun.includes(f));
     candidates.push({
       summary: `${prefix}drop the head chunk files before the gap (${before.map((f) => pad6(f.number)).join(', ')})`,
-      steps: [...v.steps, ...before.map((f) => dropStep(f.path, gapCode, `before the numbering gap in chunks_head/`, { headFiles: [{ file: f }] }))],
+      steps: [
+        ...v.steps,
+        ...before.map((f) => dropStep(f.path, gapCode, `before the numbering gap in chunks_head/`, { headFiles: [{ file: f }] })),
+      ],
     });
   }
   if (!candidates.some((c) => c.steps.length === files.length && c.steps.every((s) => s.kind === 'drop-file'))) {
     candidates.push({
       summary: 'drop every head chunk file',
-      steps: files.map((f) => dropStep(f.path, hasGap ? gapCode : corruptCode, `drop all head chunk files; the head is rebuilt from the WAL`, { headFiles: [{ file: f }] })),
+      steps: files.map((f) =>
+        dropStep(f.path, hasGap ? gapCode : corruptCode, `drop all head chunk files; the head is rebuilt from the WAL`, {
+          headFiles: [{ file: f }],
+        }),
+      ),
     });
   }
   return { title: 'head chunk files', candidates: dedupe(candidates), joint: 'head' };
@@ -171,14 +208,21 @@ export function walGroup(facts: RepairFacts): Group | undefined {
       path: s.path,
       offset: s.corruptAt,
       fixes: s.torn && s === replayed[replayed.length - 1] ? 'wal-torn-tail' : 'wal-record-corrupt',
-      reason: s.torn ? `the last record is torn: cut the segment at byte ${s.corruptAt}, after the last complete record` : `damaged record: cut the segment at byte ${s.corruptAt}, after the last good record`,
+      reason: s.torn
+        ? `the last record is torn: cut the segment at byte ${s.corruptAt}, after the last complete record`
+        : `damaged record: cut the segment at byte ${s.corruptAt}, after the last good record`,
       affected: { wal: [{ seg: s, from: s.corruptAt }] },
       apply: (e) => void e.cuts.set(s.path, s.corruptAt!),
     });
     const later = segs.filter((s) => s.number > first.number);
     variants.push({
       label: later.length ? `cut ${first.path} and drop the later segments (what Prometheus's own repair does)` : `cut ${first.path}`,
-      steps: [cutStep(first), ...later.map((s) => dropStep(s.path, code, `follows the damaged ${first.path}: Prometheus's WAL repair would delete it`, { wal: [{ seg: s }] }))],
+      steps: [
+        cutStep(first),
+        ...later.map((s) =>
+          dropStep(s.path, code, `follows the damaged ${first.path}: Prometheus's WAL repair would delete it`, { wal: [{ seg: s }] }),
+        ),
+      ],
       kept: segs.filter((s) => s.number <= first.number),
     });
     if (later.length) {
@@ -196,21 +240,40 @@ export function walGroup(facts: RepairFacts): Group | undefined {
       const renames: Step[] = [];
       let next = v.kept[0].number;
       for (const s of v.kept) {
-        if (s.number !== next) renames.push(renameStep(s.path, walPath(next), gapCode, `renumber to close the gap in wal/ (segment order is kept)`, {}));
+        if (s.number !== next)
+          renames.push(renameStep(s.path, walPath(next), gapCode, `renumber to close the gap in wal/ (segment order is kept)`, {}));
         next++;
       }
-      options.push({ summary: `${prefix}renumber the WAL segments after the gap (${renames.map((r) => `${r.path.slice(4)}→${r.to!.slice(4)}`).join(', ')})`, steps: [...v.steps, ...renames] });
+      options.push({
+        summary: `${prefix}renumber the WAL segments after the gap ` +
+          `(${renames.map((r) => `${r.path.slice(4)}→${r.to!.slice(4)}`).join(', ')})`,
+        steps: [...v.steps, ...renames],
+      });
       const firstRun = rs[0];
       const after = v.kept.filter((s) => !firstRun.includes(s));
       options.push({
         summary: `${prefix}drop the WAL segments after the gap (${after.map((s) => pad8(s.number)).join(', ')})`,
-        steps: [...v.steps, ...after.map((s) => dropStep(s.path, gapCode, `after the gap in wal/: Prometheus refuses to start ("segments are not sequential")`, { wal: [{ seg: s }] }))],
+        steps: [
+          ...v.steps,
+          ...after.map((s) =>
+            dropStep(s.path, gapCode, `after the gap in wal/: Prometheus refuses to start ("segments are not sequential")`, {
+              wal: [{ seg: s }],
+            }),
+          ),
+        ],
       });
       const lastRun = rs[rs.length - 1];
       const before = v.kept.filter((s) => !lastRun.includes(s));
       options.push({
         summary: `${prefix}drop the WAL segments before the gap (${before.map((s) => pad8(s.number)).join(', ')})`,
-        steps: [...v.steps, ...before.map((s) => dropStep(s.path, gapCode, `before the gap in wal/: Prometheus refuses to start ("segments are not sequential")`, { wal: [{ seg: s }] }))],
+        steps: [
+          ...v.steps,
+          ...before.map((s) =>
+            dropStep(s.path, gapCode, `before the gap in wal/: Prometheus refuses to start ("segments are not sequential")`, {
+              wal: [{ seg: s }],
+            }),
+          ),
+        ],
       });
     }
     for (const o of options) candidates.push(...withCheckpointFix(facts, o));
@@ -235,14 +298,19 @@ export function checkpointGroup(facts: RepairFacts): Group | undefined {
           path: s.path,
           offset: s.corruptAt,
           fixes: code,
-          reason: `damaged checkpoint record: Prometheus refuses to start ("backfill checkpoint"); cut at byte ${s.corruptAt}, keeping the records before it`,
+          reason: `damaged checkpoint record: Prometheus refuses to start ` +
+            `("backfill checkpoint"); cut at byte ${s.corruptAt}, keeping the records before it`,
           affected: { wal: [{ seg: s, from: s.corruptAt }] },
           apply: (e) => void e.cuts.set(s.path, s.corruptAt!),
         })),
       },
       {
         summary: `drop ${cp.path}`,
-        steps: [dropStep(cp.path, code, 'damaged checkpoint: without it the WAL segments replay from the first one', { wal: cp.segments.map((seg) => ({ seg })) })],
+        steps: [
+          dropStep(cp.path, code, 'damaged checkpoint: without it the WAL segments replay from the first one', {
+            wal: cp.segments.map((seg) => ({ seg })),
+          }),
+        ],
       },
     ],
   };
@@ -266,18 +334,36 @@ function withCheckpointFix(facts: RepairFacts, c: Candidate): Candidate[] {
   const below = segs.filter((s) => s.number <= cp.number);
   if (!olderCp) {
     out.push({
-      summary: `${c.summary ? `${c.summary}, then ` : ''}rename checkpoint.${pad8(cp.number)} to checkpoint.${pad8(first - 1)} so that segment ${pad8(first)} follows it`,
+      summary: `${c.summary ? `${c.summary}, then ` : ''}rename ` +
+        `checkpoint.${pad8(cp.number)} to checkpoint.${pad8(first - 1)} so that segment ${pad8(first)} follows it`,
       steps: [
         ...c.steps,
-        renameStep(cp.cp.path, cpPath(first - 1), code, `checkpoint ${cp.number} must be followed by segment ${cp.number + 1}, which is missing; the checkpoint's content is unchanged`),
+        renameStep(
+          cp.cp.path,
+          cpPath(first - 1),
+          code,
+          `checkpoint ${cp.number} must be followed by segment ${cp.number + 1}, which is missing; the checkpoint's content is unchanged`,
+        ),
         // Older segments would now sit below the checkpoint with a gap before the renamed one.
-        ...below.map((s) => dropStep(s.seg.path, code, `segment ${pad8(s.number)} is already covered by the checkpoint (Prometheus ignores it)`, { wal: [{ seg: s.seg }] })),
+        ...below.map((s) =>
+          dropStep(s.seg.path, code, `segment ${pad8(s.number)} is already covered by the checkpoint (Prometheus ignores it)`, {
+            wal: [{ seg: s.seg }],
+          }),
+        ),
       ],
     });
   }
   out.push({
     summary: `${c.summary ? `${c.summary}, then ` : ''}drop checkpoint.${pad8(cp.number)}`,
-    steps: [...c.steps, dropStep(cp.cp.path, code, `checkpoint ${cp.number} is not followed by segment ${cp.number + 1}; without it the segments replay from the first one`, { wal: cp.cp.segments.map((seg) => ({ seg })) })],
+    steps: [
+      ...c.steps,
+      dropStep(
+        cp.cp.path,
+        code,
+        `checkpoint ${cp.number} is not followed by segment ${cp.number + 1}; without it the segments replay from the first one`,
+        { wal: cp.cp.segments.map((seg) => ({ seg })) },
+      ),
+    ],
   });
   return out;
 }
@@ -320,7 +406,11 @@ interface BlockCase {
 function blockCase(bf: BlockFacts, bm: BlockModel, parentOf: Map<string, string>): BlockCase {
   const unreadable: Step['unreadable'] =
     !bm.series && bf.meta
-      ? { samples: bf.meta.stats?.numSamples ?? 0, series: bf.meta.stats?.numSeries ?? 0, range: { from: bf.meta.minTime, to: bf.meta.maxTime } }
+      ? {
+          samples: bf.meta.stats?.numSamples ?? 0,
+          series: bf.meta.stats?.numSeries ?? 0,
+          range: { from: bf.meta.minTime, to: bf.meta.maxTime },
+        }
       : undefined;
   return {
     bf,
@@ -345,7 +435,11 @@ const only = (c: BlockCase, summary: string, step: Step): Group => ({ title: c.b
 /** meta.json marks the block deletable: Prometheus deletes it at startup. */
 function deletableBlock(c: BlockCase): Group | undefined {
   if (!c.bf.meta?.compaction.deletable) return undefined;
-  return only(c, 'drop the deletable block', c.drop('block-deletable', 'meta.json marks the block deletable; Prometheus deletes it at startup'));
+  return only(
+    c,
+    'drop the deletable block',
+    c.drop('block-deletable', 'meta.json marks the block deletable; Prometheus deletes it at startup'),
+  );
 }
 
 /** Another block lists this one as a parent: Prometheus deletes it at startup. */
@@ -359,7 +453,11 @@ function supersededBlock(c: BlockCase): Group | undefined {
 function unreadableIndexBlock(c: BlockCase): Group | undefined {
   if (!c.bm.indexFatal && c.bf.indexReadable) return undefined;
   const why = c.metaOk ? ': Prometheus refuses to start ("corrupted block")' : ' and meta.json is unusable';
-  return only(c, 'drop the block', c.drop(c.metaOk ? 'index-corrupt' : c.metaCode, `the index cannot be read${why}; nothing in the block can be served`));
+  return only(
+    c,
+    'drop the block',
+    c.drop(c.metaOk ? 'index-corrupt' : c.metaCode, `the index cannot be read${why}; nothing in the block can be served`),
+  );
 }
 
 /** Index chunk refs that land on no chunk: queries touching them fail. */
@@ -386,7 +484,8 @@ function metaFixOf(c: BlockCase): MetaFix | undefined {
     if (!meta) return undefined;
     const reason =
       `meta.json is ${bf.metaPresent ? `invalid (${bf.metaError ?? 'unreadable'})` : 'missing'}: rebuilt from the index and chunks ` +
-      '(ulid from the directory name, minTime/maxTime from the chunk metas, maxTime = last sample + 1, stats counted, level 1, sources [self])';
+      '(ulid from the directory name, minTime/maxTime from the chunk metas, ' +
+        'maxTime = last sample + 1, stats counted, level 1, sources [self])';
     return { meta, reason, fixes: c.metaCode };
   }
   const m = bf.meta!;
@@ -413,11 +512,16 @@ function metaFixOf(c: BlockCase): MetaFix | undefined {
     ((m.stats?.numSeries !== undefined && m.stats.numSeries !== computed.numSeries) ||
       (m.stats?.numChunks !== undefined && m.stats.numChunks !== computed.numChunks));
   if (computed && statsDiffer) {
-    next = { ...next, stats: { ...m.stats, numSeries: computed.numSeries, numChunks: computed.numChunks, numSamples: computed.numSamples } };
+    next = {
+      ...next,
+      stats: { ...m.stats, numSeries: computed.numSeries, numChunks: computed.numChunks, numSamples: computed.numSamples },
+    };
     fixed.push('stats counted from the index and chunks');
     if (!ulidMismatch && fixes === c.metaCode) fixes = 'meta-inconsistent';
   }
-  return fixed.length ? { meta: next, reason: `meta.json rewritten (compaction history kept): ${fixed.join('; ')}`, fixes } : { reason: '', fixes };
+  return fixed.length
+    ? { meta: next, reason: `meta.json rewritten (compaction history kept): ${fixed.join('; ')}`, fixes }
+    : { reason: '', fixes };
 }
 
 /** Each damaged chunk replaced by an empty chunk of the same size; meta.json's numSamples lowered to match. */
@@ -444,7 +548,9 @@ function blankChunkSteps(c: BlockCase, metaFix: MetaFix): { steps: Step[]; metaF
   const base = metaFix.meta ?? bf.meta!;
   const numSamples = Math.max(0, (base.stats?.numSamples ?? bf.computed?.numSamples ?? 0) - lostSamples);
   const meta = { ...base, stats: { ...base.stats, numSamples } };
-  const lowered = metaFix.reason ? metaFix : { reason: `numSamples lowered by the ${lostSamples} samples of the blanked chunks`, fixes: 'chunk-crc-mismatch' as const };
+  const lowered = metaFix.reason
+    ? metaFix
+    : { reason: `numSamples lowered by the ${lostSamples} samples of the blanked chunks`, fixes: 'chunk-crc-mismatch' as const };
   return { steps, metaFix: { ...lowered, meta } };
 }
 
@@ -477,7 +583,15 @@ function repairableBlock(c: BlockCase): Group | undefined {
   const blanked = blankChunkSteps(c, metaFix);
   const keepSteps = [...blanked.steps, ...chunkTailSteps(c), ...tombstoneSteps(c)];
   const { meta, reason, fixes } = blanked.metaFix;
-  if (meta) keepSteps.unshift({ kind: 'rebuild-meta', path: `${c.bf.dir}/meta.json`, fixes, reason, affected: {}, apply: (e) => void e.metas.set(c.bf.dir, meta) });
+  if (meta)
+    keepSteps.unshift({
+      kind: 'rebuild-meta',
+      path: `${c.bf.dir}/meta.json`,
+      fixes,
+      reason,
+      affected: {},
+      apply: (e) => void e.metas.set(c.bf.dir, meta),
+    });
   if (keepSteps.length === 0) return undefined;
   const mainCode = keepSteps.find((s) => s.kind !== 'rebuild-meta')?.fixes ?? fixes;
   return {
@@ -543,7 +657,10 @@ export function redundantBlockGroups(facts: RepairFacts, diagnostics: TsdbDiagno
               kind: 'drop-block',
               path: `${victim.dir}/`,
               fixes: d.code,
-              reason: `overlaps ${sorted.slice(1).map((b) => b.dir).join(', ')} and holds nothing they do not (Prometheus 2.39+ would merge them; older releases refuse to start)`,
+              reason: `overlaps ${sorted
+                .slice(1)
+                .map((b) => b.dir)
+                .join(', ')} and holds nothing they do not (Prometheus 2.39+ would merge them; older releases refuse to start)`,
               affected: { blocks: [victim] },
               apply: (e) => void e.dropBlocks.add(victim.dir),
             },

@@ -116,7 +116,12 @@ export class ChunkCounter {
       this.result.offsets.push(this.base + pos);
       this.result.samples.push(count);
       if (stored !== actual) {
-        this.result.bad.push({ offset: this.base + pos, encodingOffset: this.base + p, dataLength: len, message: `checksum mismatch expected:${hex(stored)}, actual:${hex(actual)}` });
+        this.result.bad.push({
+          offset: this.base + pos,
+          encodingOffset: this.base + p,
+          dataLength: len,
+          message: `checksum mismatch expected:${hex(stored)}, actual:${hex(actual)}`,
+        });
       }
       pos = end;
     }
@@ -196,7 +201,17 @@ export async function collectFacts(source: string, opts: CollectOptions = {}): P
   const blockOf = (dir: string): BlockAcc => {
     let b = blocks.get(dir);
     if (!b) {
-      b = { dir, metaPresent: false, indexSeen: false, indexReadable: false, indexFatal: false, series: [], chunkFiles: new Map(), tombstonesBad: false, hasTombstonesFile: false };
+      b = {
+        dir,
+        metaPresent: false,
+        indexSeen: false,
+        indexReadable: false,
+        indexFatal: false,
+        series: [],
+        chunkFiles: new Map(),
+        tombstonesBad: false,
+        hasTombstonesFile: false,
+      };
       blocks.set(dir, b);
     }
     return b;
@@ -243,7 +258,11 @@ export async function collectFacts(source: string, opts: CollectOptions = {}): P
           try {
             const summary = readIndex(src, {
               verify: 'quick',
-              onSeries: (s) => b.series.push({ key: seriesKey(s.labels), chunks: s.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, ref: c.ref })) }),
+              onSeries: (s) =>
+                b.series.push({
+                  key: seriesKey(s.labels),
+                  chunks: s.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, ref: c.ref })),
+                }),
             });
             b.indexFatal = summary.problems.some((p) => p.fatalAtStartup);
             b.indexReadable = !b.indexFatal;
@@ -279,13 +298,22 @@ export async function collectFacts(source: string, opts: CollectOptions = {}): P
           const summary = scanner.end();
           for (const r of raw) {
             if (r.crcOk === false) continue;
-            const rec: HeadRecordModel = { offset: r.offset, ref: r.seriesRef, minTime: r.minTime, maxTime: r.maxTime, samples: r.samples, times: decodeHeadTimes(bytes, r) };
+            const rec: HeadRecordModel = {
+              offset: r.offset,
+              ref: r.seriesRef,
+              minTime: r.minTime,
+              maxTime: r.maxTime,
+              samples: r.samples,
+              times: decodeHeadTimes(bytes, r),
+            };
             if (r.encoding & 0x80) rec.ooo = true;
             records.push(rec);
           }
           const firstBad = raw.find((r) => r.crcOk === false)?.offset;
           const probOffsets = summary.problems.map((p) => p.offset ?? summary.dataEnd);
-          const corruptAt = [firstBad, ...probOffsets].filter((x): x is number => x !== undefined).reduce((m, x) => Math.min(m, x), Infinity);
+          const corruptAt = [firstBad, ...probOffsets]
+            .filter((x): x is number => x !== undefined)
+            .reduce((m, x) => Math.min(m, x), Infinity);
           headFiles.push({
             path: entry.path,
             number: kind.number,
@@ -383,7 +411,14 @@ function finishBlock(b: BlockAcc): { model: BlockModel; facts: BlockFacts } {
   const badChunks: BadChunk[] = [];
   for (const [pos, f] of files.entries()) {
     for (const bad of f.scan.bad) {
-      badChunks.push({ path: f.path, offset: bad.offset, encodingOffset: bad.encodingOffset, dataLength: bad.dataLength, chunkId: `${pos}:${bad.offset}`, message: bad.message });
+      badChunks.push({
+        path: f.path,
+        offset: bad.offset,
+        encodingOffset: bad.encodingOffset,
+        dataLength: bad.dataLength,
+        chunkId: `${pos}:${bad.offset}`,
+        message: bad.message,
+      });
     }
   }
   for (const s of b.series) {
@@ -412,7 +447,8 @@ function finishBlock(b: BlockAcc): { model: BlockModel; facts: BlockFacts } {
     .filter((f) => f.scan.framingError && f.scan.framingError.offset >= 8)
     .map((f) => ({ path: f.path, offset: f.scan.framingError!.offset, message: f.scan.framingError!.message }));
   const metaReadable = b.meta !== undefined;
-  const computed = b.indexReadable && numChunks > 0 ? { minTime, maxTime: maxTime + 1, numSamples, numSeries: b.series.length, numChunks } : undefined;
+  const computed =
+    b.indexReadable && numChunks > 0 ? { minTime, maxTime: maxTime + 1, numSamples, numSeries: b.series.length, numChunks } : undefined;
   const model: BlockModel = {
     dir: b.dir,
     metaReadable,

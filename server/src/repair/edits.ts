@@ -42,7 +42,12 @@ export function layoutOf(model: DumpModel, e: EditState): Layout {
     .filter((b) => !e.dropBlocks.has(b.dir))
     .map((b) => {
       const meta = e.metas.get(b.dir);
-      return { block: b, loadable: b.metaReadable || meta !== undefined, maxTime: meta?.maxTime ?? b.maxTime, blanked: e.blanked.get(b.dir) };
+      return {
+        block: b,
+        loadable: b.metaReadable || meta !== undefined,
+        maxTime: meta?.maxTime ?? b.maxTime,
+        blanked: e.blanked.get(b.dir),
+      };
     });
   const headFiles = model.headFiles
     .filter((f) => !e.dropPaths.has(f.path))

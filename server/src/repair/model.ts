@@ -133,7 +133,15 @@ export function unionHolds(...sets: HoldSet[]): HoldSet {
  * code, which file, segment or block); the message is only for people.
  */
 export interface StartupFailure {
-  code: Extract<DiagnosticCode, 'head-chunks-out-of-sequence' | 'head-chunk-corrupt' | 'wal-segments-not-sequential' | 'wal-checkpoint-stale' | 'wal-record-corrupt' | 'index-corrupt'>;
+  code: Extract<
+    DiagnosticCode,
+    | 'head-chunks-out-of-sequence'
+    | 'head-chunk-corrupt'
+    | 'wal-segments-not-sequential'
+    | 'wal-checkpoint-stale'
+    | 'wal-record-corrupt'
+    | 'index-corrupt'
+  >;
   /** The file concerned (a head chunk file, a checkpoint segment). */
   file?: string;
   /** The WAL segment (or, for a stale checkpoint, the missing segment) concerned. */
@@ -150,29 +158,51 @@ export function startupFailures(layout: Layout): StartupFailure[] {
   const out: StartupFailure[] = [];
   const head = [...layout.headFiles].sort((a, b) => a.number - b.number);
   for (const [prev, cur] of numberingGaps(head)) {
-    out.push({ code: 'head-chunks-out-of-sequence', file: cur.file.path, message: `found unsequential head chunk files ${pad6(prev.number)} and ${pad6(cur.number)}` });
+    out.push({
+      code: 'head-chunks-out-of-sequence',
+      file: cur.file.path,
+      message: `found unsequential head chunk files ${pad6(prev.number)} and ${pad6(cur.number)}`,
+    });
   }
-  for (const h of head) if (!h.file.headerOk) out.push({ code: 'head-chunk-corrupt', file: h.file.path, message: `head chunk file ${pad6(h.number)} has a bad header` });
+  for (const h of head)
+    if (!h.file.headerOk)
+      out.push({ code: 'head-chunk-corrupt', file: h.file.path, message: `head chunk file ${pad6(h.number)} has a bad header` });
   const wal = [...layout.wal].sort((a, b) => a.number - b.number);
   const walGap = numberingGaps(wal)[0];
   if (walGap) {
     const [a, b] = walGap;
-    out.push({ code: 'wal-segments-not-sequential', segment: b.number, message: `segments are not sequential (${pad8(a.number)} then ${pad8(b.number)})` });
+    out.push({
+      code: 'wal-segments-not-sequential',
+      segment: b.number,
+      message: `segments are not sequential (${pad8(a.number)} then ${pad8(b.number)})`,
+    });
   }
   const cp = newestCheckpoint(layout.checkpoints);
   const missing = missingFirstReplayedSegment(wal.map((w) => w.number), cp?.number);
   if (cp && missing !== undefined) {
-    out.push({ code: 'wal-checkpoint-stale', checkpoint: cp.number, segment: missing, message: `checkpoint.${pad8(cp.number)} is not followed by segment ${pad8(missing)}` });
+    out.push({
+      code: 'wal-checkpoint-stale',
+      checkpoint: cp.number,
+      segment: missing,
+      message: `checkpoint.${pad8(cp.number)} is not followed by segment ${pad8(missing)}`,
+    });
   }
   if (cp) {
     for (const s of cp.cp.segments) {
       const cut = cp.cuts?.get(s.path);
       if (s.corruptAt !== undefined && (cut === undefined || cut > s.corruptAt)) {
-        out.push({ code: 'wal-record-corrupt', checkpoint: cp.number, file: s.path, message: `backfill checkpoint: ${s.path} is damaged at byte ${s.corruptAt}` });
+        out.push({
+          code: 'wal-record-corrupt',
+          checkpoint: cp.number,
+          file: s.path,
+          message: `backfill checkpoint: ${s.path} is damaged at byte ${s.corruptAt}`,
+        });
       }
     }
   }
-  for (const b of layout.blocks) if (b.loadable && b.block.indexFatal) out.push({ code: 'index-corrupt', block: b.block.dir, message: `corrupted block ${b.block.dir}` });
+  for (const b of layout.blocks)
+    if (b.loadable && b.block.indexFatal)
+      out.push({ code: 'index-corrupt', block: b.block.dir, message: `corrupted block ${b.block.dir}` });
   return out;
 }
 
@@ -227,7 +257,7 @@ export function servedBy(layout: Layout): HoldSet {
   for (const { rec } of replay) if (rec.series) for (const s of rec.series) refs.set(s.ref, s.key);
 
   // m-mapped head chunks, files in order. A damaged record drops its file and all later ones; an
-  // out-of-sequence chunk names no file, so Prometheus drops them all (§6). The WAL refills either.
+  // out-of-sequence chunk names no file, so Prometheus drops them all (docs/tsdb-format.md §6). The WAL refills either.
   let mmMax = new Map<number, number>();
   let loaded: HeadRecordModel[] = [];
   const head = [...layout.headFiles].sort((a, b) => a.number - b.number);
@@ -330,7 +360,8 @@ export function rawHoldings(sel: RawSelection, refs: Map<number, string>, unknow
   }
   for (const { block, chunkIds } of sel.chunks ?? []) {
     if (!block.series) continue;
-    for (const [key, pieces] of block.series) for (const p of pieces) if (p.chunkId && chunkIds.has(p.chunkId)) holdOf(out, key).intervals.push(p);
+    for (const [key, pieces] of block.series)
+      for (const p of pieces) if (p.chunkId && chunkIds.has(p.chunkId)) holdOf(out, key).intervals.push(p);
   }
   for (const { file, from } of sel.headFiles ?? []) {
     for (const r of file.records) {

@@ -83,11 +83,18 @@ export function planFromFacts(source: string, facts: RepairFacts, diagnostics: T
 
   // Unconditional cleanups: nothing in them is TSDB data Prometheus would load.
   const cleanup: Step[] = [
-    ...facts.lockPaths.map((p) => dropStep(p, 'lock-file-present', 'stale lock file: a restored Prometheus must not find it', {}, 'drop-entry')),
-    ...facts.tmpRoots.map((p) => dropStep(p, 'leftover-tmp', 'leftover of interrupted work (Prometheus deletes it at startup)', {}, 'drop-entry')),
+    ...facts.lockPaths.map((p) =>
+      dropStep(p, 'lock-file-present', 'stale lock file: a restored Prometheus must not find it', {}, 'drop-entry'),
+    ),
+    ...facts.tmpRoots.map((p) =>
+      dropStep(p, 'leftover-tmp', 'leftover of interrupted work (Prometheus deletes it at startup)', {}, 'drop-entry'),
+    ),
     ...facts.unsafe.map((u) => dropStep(u.path, 'tar-unsafe-path', `${u.message}`, {}, 'drop-entry')),
   ];
-  if (facts.truncated) cleanup.push(dropStep(facts.truncated.path, 'dump-truncated', `${facts.truncated.message}; the entry cut short is left out`, {}, 'drop-entry'));
+  if (facts.truncated)
+    cleanup.push(
+      dropStep(facts.truncated.path, 'dump-truncated', `${facts.truncated.message}; the entry cut short is left out`, {}, 'drop-entry'),
+    );
   if (cleanup.length) {
     edits = applyAll(edits, cleanup);
     chosen.push({ steps: cleanup });
@@ -131,9 +138,22 @@ export function planFromFacts(source: string, facts: RepairFacts, diagnostics: T
     if (best) {
       const b = best;
       edits = applyAll(edits, [...heads[b.h].steps, ...wals[b.w].steps]);
-      const alt = (r: Row, summary: string) => ({ summary, samples: r.lost - b.lost, series: lossOf(b.served, r.served).series, startable: r.startable });
-      if (hg) chosen.push({ steps: heads[b.h].steps, alternatives: table.filter((r) => r.w === b.w && r.h !== b.h).map((r) => alt(r, heads[r.h].summary)) });
-      if (wg) chosen.push({ steps: wals[b.w].steps, alternatives: table.filter((r) => r.h === b.h && r.w !== b.w).map((r) => alt(r, wals[r.w].summary)) });
+      const alt = (r: Row, summary: string) => ({
+        summary,
+        samples: r.lost - b.lost,
+        series: lossOf(b.served, r.served).series,
+        startable: r.startable,
+      });
+      if (hg)
+        chosen.push({
+          steps: heads[b.h].steps,
+          alternatives: table.filter((r) => r.w === b.w && r.h !== b.h).map((r) => alt(r, heads[r.h].summary)),
+        });
+      if (wg)
+        chosen.push({
+          steps: wals[b.w].steps,
+          alternatives: table.filter((r) => r.h === b.h && r.w !== b.w).map((r) => alt(r, wals[r.w].summary)),
+        });
     }
   }
 
@@ -169,7 +189,13 @@ export function planFromFacts(source: string, facts: RepairFacts, diagnostics: T
       }
       claimed = unionHolds(claimed, affected);
       actionLoss += loss.samples;
-      const a: RepairAction = { kind: s.kind, path: s.path, fixes: s.fixes, reason: s.reason, loss: { samples: loss.samples, series: loss.series, ranges: loss.ranges } };
+      const a: RepairAction = {
+        kind: s.kind,
+        path: s.path,
+        fixes: s.fixes,
+        reason: s.reason,
+        loss: { samples: loss.samples, series: loss.series, ranges: loss.ranges },
+      };
       if (s.to !== undefined) a.to = s.to;
       if (s.offset !== undefined) a.offset = s.offset;
       if (loss.perSeries.length) a.lostSeries = loss.perSeries.slice(0, MAX_LOST_SERIES);
@@ -222,5 +248,12 @@ function fixedIndirectly(d: TsdbDiagnostic, actions: RepairAction[]): boolean {
 }
 
 function alternativesOf(scored: Scored[], best: Scored): RepairAction['alternatives'] {
-  return scored.filter((s) => s !== best).map((s) => ({ summary: s.cand.summary, samples: s.lost - best.lost, series: lossOf(best.served, s.served).series, startable: s.startable }));
+  return scored
+    .filter((s) => s !== best)
+    .map((s) => ({
+      summary: s.cand.summary,
+      samples: s.lost - best.lost,
+      series: lossOf(best.served, s.served).series,
+      startable: s.startable,
+    }));
 }

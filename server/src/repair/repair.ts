@@ -42,7 +42,14 @@ export interface PlanOutcome {
 }
 
 /** Something to repair: errors or warnings, or entries the source reader refused. */
-const CLEANUP_CODES = new Set(['lock-file-present', 'leftover-tmp', 'tar-unsafe-path', 'dump-truncated', 'block-deletable', 'block-superseded']);
+const CLEANUP_CODES = new Set([
+  'lock-file-present',
+  'leftover-tmp',
+  'tar-unsafe-path',
+  'dump-truncated',
+  'block-deletable',
+  'block-superseded',
+]);
 function needsWork(a: AnalysisResult): boolean {
   return a.diagnostics.some((d) => d.severity === 'error' || d.severity === 'warning' || CLEANUP_CODES.has(d.code));
 }
@@ -65,7 +72,8 @@ export async function planRepair(source: string, opts: RepairOptions & { spoolNe
   // depends on timing, so a second read could end earlier than the one the plan is based on.
   const spoolAll = before.diagnostics.some((d) => d.code === 'dump-truncated');
   let spoolDir: string | undefined;
-  if (opts.spoolNear && (spool.size > 0 || spoolAll)) spoolDir = await fsp.mkdtemp(path.join(path.dirname(path.resolve(opts.spoolNear)), '.tsdbdump-repair-'));
+  if (opts.spoolNear && (spool.size > 0 || spoolAll))
+    spoolDir = await fsp.mkdtemp(path.join(path.dirname(path.resolve(opts.spoolNear)), '.tsdbdump-repair-'));
   try {
     opts.onProgress?.({ phase: 'collect' });
     const { facts, entries } = await collectFacts(source, {
@@ -158,7 +166,8 @@ async function writeRepaired(source: string, output: string, outcome: PlanOutcom
   const pendingSpool = [...spooled].sort((x, y) => blockMin.get(x)! - blockMin.get(y)!);
   const spoolEntries = (dir: string): EntryInfo[] => {
     const list = entries.filter((x) => x.path.split('/')[0] === dir && !dropped(x.path));
-    if (metaBytes.has(dir) && !list.some((x) => x.path === `${dir}/meta.json`)) list.push({ path: `${dir}/meta.json`, type: 'file', size: 0 });
+    if (metaBytes.has(dir) && !list.some((x) => x.path === `${dir}/meta.json`))
+      list.push({ path: `${dir}/meta.json`, type: 'file', size: 0 });
     return list.sort((a, b) => blockEntryRank(a.path) - blockEntryRank(b.path) || (a.path < b.path ? -1 : 1));
   };
 
@@ -209,7 +218,10 @@ async function writeRepaired(source: string, output: string, outcome: PlanOutcom
   let sawAll = expectedLast === undefined;
 
   async function* output_(): AsyncGenerator<DumpWriteEntry> {
-    const opened = await openSource(source, { signal: opts.signal, onProgress: (pr) => opts.onProgress?.({ phase: 'write', bytes: pr.bytes, totalBytes: pr.totalBytes, entry: pr.entry }) });
+    const opened = await openSource(source, {
+      signal: opts.signal,
+      onProgress: (pr) => opts.onProgress?.({ phase: 'write', bytes: pr.bytes, totalBytes: pr.totalBytes, entry: pr.entry }),
+    });
     let inBlocks = false;
     let afterBlocks = false;
     const flushSpool = async function* (beforeMin: number): AsyncGenerator<DumpWriteEntry> {
@@ -275,7 +287,8 @@ async function writeRepaired(source: string, output: string, outcome: PlanOutcom
     };
     const list = entries!.filter((x) => !dropped(x.path) && (x.type === 'file' || x.type === 'directory'));
     for (const dir of metaBytes.keys()) {
-      if (!e.dropBlocks.has(dir) && !list.some((x) => x.path === `${dir}/meta.json`)) list.push({ path: `${dir}/meta.json`, type: 'file', size: 0 });
+      if (!e.dropBlocks.has(dir) && !list.some((x) => x.path === `${dir}/meta.json`))
+        list.push({ path: `${dir}/meta.json`, type: 'file', size: 0 });
     }
     const order = new Map(list.map((x, i) => [x, i]));
     list.sort((a, b) => {
@@ -314,11 +327,17 @@ async function writeRepaired(source: string, output: string, outcome: PlanOutcom
   async function* checked(gen: AsyncGenerator<DumpWriteEntry>): AsyncGenerator<DumpWriteEntry> {
     yield* gen;
     if (!sawAll) {
-      throw new ToolError('repair-failed', `the source ended early while it was copied (last entry expected: ${expectedLast ?? '?'}); nothing was written`);
+      throw new ToolError(
+        'repair-failed',
+        `the source ended early while it was copied (last entry expected: ${expectedLast ?? '?'}); nothing was written`,
+      );
     }
   }
 
-  await writeDump(output, body, { signal: opts.signal, onProgress: (p) => opts.onProgress?.({ phase: 'write', bytes: p.bytes, entry: p.entry }) });
+  await writeDump(output, body, {
+    signal: opts.signal,
+    onProgress: (p) => opts.onProgress?.({ phase: 'write', bytes: p.bytes, entry: p.entry }),
+  });
 }
 
 export async function* takeBytes(body: AsyncIterable<Uint8Array>, n: number): AsyncGenerator<Uint8Array> {

@@ -1,5 +1,5 @@
 /**
- * Names inside a Prometheus data directory (tsdb-format.md §1): which paths are blocks, segments,
+ * Names inside a Prometheus data directory (docs/tsdb-format.md §1): which paths are blocks, segments,
  * leftovers of interrupted work, or something TSDB does not know.
  */
 import { decodeTime } from 'ulid';

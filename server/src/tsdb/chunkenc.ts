@@ -1,5 +1,5 @@
 /**
- * Chunk payload decoding (tsdb-format.md §5). Bad data throws FormatError (offset = byte in the
+ * Chunk payload decoding (docs/tsdb-format.md §5). Bad data throws FormatError (offset = byte in the
  * payload); callers turn it into a problem.
  */
 import { FormatError } from './cursor';
@@ -259,7 +259,12 @@ export function decodeChunk(encoding: number, data: Uint8Array, onSample?: (s: C
     case ENC_HISTOGRAM_ST:
     case ENC_FLOAT_HISTOGRAM:
     case ENC_FLOAT_HISTOGRAM_ST:
-      r = walkHistogram(data, enc === ENC_FLOAT_HISTOGRAM || enc === ENC_FLOAT_HISTOGRAM_ST, enc === ENC_HISTOGRAM_ST || enc === ENC_FLOAT_HISTOGRAM_ST, onSample);
+      r = walkHistogram(
+        data,
+        enc === ENC_FLOAT_HISTOGRAM || enc === ENC_FLOAT_HISTOGRAM_ST,
+        enc === ENC_HISTOGRAM_ST || enc === ENC_FLOAT_HISTOGRAM_ST,
+        onSample,
+      );
       break;
     default:
       throw new UnknownEncodingError(enc);
@@ -427,7 +432,12 @@ function readSpans(r: BitReader): Span[] {
  * (14 bits + counter reset header in the top 2 bits for the ST encodings), then the counter reset
  * byte (or the ST header); the layout (zero threshold, schema, spans, custom bounds) opens the bit stream.
  */
-function walkHistogram(data: Uint8Array, float: boolean, withSt: boolean, onSample?: (s: ChunkSample) => void): { count: number; first: number; last: number } {
+function walkHistogram(
+  data: Uint8Array,
+  float: boolean,
+  withSt: boolean,
+  onSample?: (s: ChunkSample) => void,
+): { count: number; first: number; last: number } {
   if (data.length < 3) throw new FormatError('histogram chunk shorter than its header', 0);
   const raw = (data[0] << 8) | data[1];
   const count = withSt ? raw & 0x3fff : raw;
@@ -454,12 +464,21 @@ function walkHistogram(data: Uint8Array, float: boolean, withSt: boolean, onSamp
   }
   const nPos = positiveSpans.reduce((a, x) => a + x.length, 0);
   const nNeg = negativeSpans.reduce((a, x) => a + x.length, 0);
-  if (nPos + nNeg > MAX_LAYOUT_BUCKETS || nPos + nNeg > data.length * 8) throw new FormatError(`histogram layout with ${nPos + nNeg} buckets`, 0);
+  if (nPos + nNeg > MAX_LAYOUT_BUCKETS || nPos + nNeg > data.length * 8)
+    throw new FormatError(`histogram layout with ${nPos + nNeg} buckets`, 0);
   const emit = (t: number, cnt: number, zcnt: number, sum: number, pos: ArrayLike<number>, neg: ArrayLike<number>): void => {
     if (!onSample) return;
     const h: HistogramValue = {
-      counterReset, schema, zeroThreshold, count: cnt, zeroCount: zcnt, sum, positiveSpans, negativeSpans,
-      positiveBuckets: Array.from(pos), negativeBuckets: Array.from(neg),
+      counterReset,
+      schema,
+      zeroThreshold,
+      count: cnt,
+      zeroCount: zcnt,
+      sum,
+      positiveSpans,
+      negativeSpans,
+      positiveBuckets: Array.from(pos),
+      negativeBuckets: Array.from(neg),
     };
     if (customValues) h.customValues = customValues;
     onSample(st?.present ? { t, st: st.st, h } : { t, h });

@@ -1,4 +1,4 @@
-/** Block chunk segment files `chunks/NNNNNN` (tsdb-format.md §4). */
+/** Block chunk segment files `chunks/NNNNNN` (docs/tsdb-format.md §4). */
 import { crc32c, hex } from './crc32c';
 import { parseDecimalName } from './blockDir';
 import type { FormatProblem, PushScanner, Verify } from './types';
@@ -222,7 +222,11 @@ class ChunkSegmentScanner implements PushScanner<ChunkSegmentSummary> {
   private crcMismatch(stored: number, actual: number): void {
     // Prometheus's checkCRC32: expected = stored, actual = computed.
     if (this.crcProblems++ < MAX_CRC_PROBLEMS) {
-      this.problems.push({ kind: 'crc', message: `checksum mismatch expected:${hex(stored)}, actual:${hex(actual)}`, offset: this.chunkStart });
+      this.problems.push({
+        kind: 'crc',
+        message: `checksum mismatch expected:${hex(stored)}, actual:${hex(actual)}`,
+        offset: this.chunkStart,
+      });
     }
   }
 

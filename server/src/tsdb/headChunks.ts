@@ -1,4 +1,4 @@
-/** Head chunk files `chunks_head/NNNNNN` (tsdb-format.md §6), following 2.42's IterateAllChunks. */
+/** Head chunk files `chunks_head/NNNNNN` (docs/tsdb-format.md §6), following 2.42's IterateAllChunks. */
 import { crc32c, hex, readCrc } from './crc32c';
 import { chunkSampleCount } from './chunkenc';
 import { parseDecimalName } from './blockDir';
@@ -161,7 +161,8 @@ class HeadChunkScanner implements PushScanner<HeadChunkFileSummary> {
       for (let i = p; i < end; i++) {
         if (b[i] !== 0) {
           this.problem(
-            `head chunk file has some unread data, but doesn't include enough bytes to read the chunk header - required:${at + MAX_META_SIZE}, available:${this.fileOffset}, file:${this.fileNumber}`,
+            `head chunk file has some unread data, but doesn't include enough ` +
+              `bytes to read the chunk header - required:${at + MAX_META_SIZE}, available:${this.fileOffset}, file:${this.fileNumber}`,
             at,
           );
           this.s.dataEnd = at;
@@ -203,7 +204,8 @@ class HeadChunkScanner implements PushScanner<HeadChunkFileSummary> {
     if (avail < size) {
       if (!final) return { kind: 'need', bytes: size };
       this.problem(
-        `head chunk file doesn't include enough bytes to read the chunk header - required:${at + size}, available:${this.fileOffset}, file:${this.fileNumber}`,
+        `head chunk file doesn't include enough bytes to read the chunk ` +
+          `header - required:${at + size}, available:${this.fileOffset}, file:${this.fileNumber}`,
         at,
       );
       return this.lose(at);

@@ -1,4 +1,4 @@
-/** Block index, format v2 (tsdb-format.md §3). Random access: the TOC is at the end. */
+/** Block index, format v2 (docs/tsdb-format.md §3). Random access: the TOC is at the end. */
 import { Cursor, FormatError } from './cursor';
 import { crc32c, readCrc, hex } from './crc32c';
 import { compareLabelSets, compareStrings } from './order';
@@ -255,7 +255,11 @@ class IndexReader {
       }
       for (let i = 1; i < symbols.length; i++) {
         if (compareStrings(symbols[i - 1], symbols[i]) >= 0) {
-          this.problem('symbols', `symbols not sorted and unique: ${JSON.stringify(symbols[i - 1])} before ${JSON.stringify(symbols[i])}`, toc.symbols);
+          this.problem(
+            'symbols',
+            `symbols not sorted and unique: ${JSON.stringify(symbols[i - 1])} before ${JSON.stringify(symbols[i])}`,
+            toc.symbols,
+          );
           break;
         }
       }
@@ -281,7 +285,8 @@ class IndexReader {
         }
         entries.push([d.string(), d.string(), d.uvarint()]);
       }
-      if (entries.length !== count) this.problem('postingsTable', `read postings table: ${count} entries announced, ${entries.length} present`, toc.postingsTable);
+      if (entries.length !== count)
+        this.problem('postingsTable', `read postings table: ${count} entries announced, ${entries.length} present`, toc.postingsTable);
     } catch (e) {
       if (!(e instanceof FormatError)) throw e;
       this.problem('postingsTable', 'read postings table: invalid size', e.offset);
@@ -296,13 +301,18 @@ class IndexReader {
           this.problem('postingsTable', `reverse symbol lookup: unknown symbol ${JSON.stringify(name)}`, toc.postingsTable);
           break;
         }
-        if (this.full && name !== '' && !known.has(value)) this.problem('postingsTable', `unknown symbol ${JSON.stringify(value)}`, toc.postingsTable);
+        if (this.full && name !== '' && !known.has(value))
+          this.problem('postingsTable', `unknown symbol ${JSON.stringify(value)}`, toc.postingsTable);
       }
     }
     for (let i = 1; i < entries.length; i++) {
       const [a, b] = [entries[i - 1], entries[i]];
       if (compareStrings(a[0], b[0]) > 0 || (a[0] === b[0] && compareStrings(a[1], b[1]) >= 0)) {
-        this.problem('postingsTable', `postings offset table not sorted at ${JSON.stringify(b[0])}=${JSON.stringify(b[1])}`, toc.postingsTable);
+        this.problem(
+          'postingsTable',
+          `postings offset table not sorted at ${JSON.stringify(b[0])}=${JSON.stringify(b[1])}`,
+          toc.postingsTable,
+        );
         break;
       }
     }
@@ -404,7 +414,8 @@ class IndexReader {
           ref += d.varint();
         }
         // Refs strictly increase within and across series (the writer enforces it).
-        if (ref <= this.prevRef) this.problem('series', `series ${id}: chunk ref ${ref} is not above the previous ref ${this.prevRef}`, pos);
+        if (ref <= this.prevRef)
+          this.problem('series', `series ${id}: chunk ref ${ref} is not above the previous ref ${this.prevRef}`, pos);
         this.prevRef = ref;
         chunks.push(new IndexChunkMeta(t0, maxt, ref));
       }

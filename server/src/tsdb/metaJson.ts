@@ -1,9 +1,16 @@
-/** meta.json of a block (tsdb-format.md §2). */
+/** meta.json of a block (docs/tsdb-format.md §2). */
 export interface BlockMeta {
   ulid: string;
   minTime: number;
   maxTime: number;
-  stats?: { numSamples?: number; numSeries?: number; numChunks?: number; numTombstones?: number; numFloatSamples?: number; numHistogramSamples?: number };
+  stats?: {
+    numSamples?: number;
+    numSeries?: number;
+    numChunks?: number;
+    numTombstones?: number;
+    numFloatSamples?: number;
+    numHistogramSamples?: number;
+  };
   compaction: {
     level: number;
     sources?: string[];
@@ -28,7 +35,7 @@ export type MetaParse =
 
 /**
  * Parses like Prometheus's readMetaFile: Go's json.Unmarshal (same error texts for the common
- * cases), then the version check. Version 2 parses (Prometheus repairs it at startup, §2); any
+ * cases), then the version check. Version 2 parses (Prometheus repairs it at startup, docs/tsdb-format.md §2); any
  * version but 1 and 2 fails with `unexpected meta file version %d`.
  */
 export function parseMetaJson(bytes: Uint8Array): MetaParse {

@@ -27,8 +27,10 @@ export function parseSeriesState(bytes: Uint8Array): SeriesStateParse {
   const id = o.last_series_id ?? 0;
   const seg = o.last_wal_segment ?? 0;
   const clean = o.clean_shutdown ?? false;
-  if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) return { ok: false, message: 'decode series state: last_series_id is not a uint64' };
-  if (typeof seg !== 'number' || !Number.isInteger(seg)) return { ok: false, message: 'decode series state: last_wal_segment is not an int' };
+  if (typeof id !== 'number' || !Number.isInteger(id) || id < 0)
+    return { ok: false, message: 'decode series state: last_series_id is not a uint64' };
+  if (typeof seg !== 'number' || !Number.isInteger(seg))
+    return { ok: false, message: 'decode series state: last_wal_segment is not an int' };
   if (typeof clean !== 'boolean') return { ok: false, message: 'decode series state: clean_shutdown is not a bool' };
   return { ok: true, state: { lastSeriesId: id, lastWalSegment: seg, cleanShutdown: clean } };
 }

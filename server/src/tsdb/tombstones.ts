@@ -1,4 +1,4 @@
-/** Block tombstones (tsdb-format.md §8). */
+/** Block tombstones (docs/tsdb-format.md §8). */
 import { Cursor, FormatError } from './cursor';
 import { crc32c, hex, readCrc } from './crc32c';
 import type { FormatProblem } from './types';

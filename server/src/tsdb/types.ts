@@ -12,7 +12,10 @@ export interface FormatProblem {
   offset?: number;
 }
 
-/** Random access to one file's bytes (a buffer, or a spilled temp file for big ones). Synchronous on purpose: parsing is CPU work in the worker. */
+/**
+ * Random access to one file's bytes (a buffer, or a spilled temp file for big ones).
+ * Synchronous on purpose: parsing is CPU work in the worker.
+ */
 export interface ByteSource {
   readonly size: number;
   read(offset: number, length: number): Uint8Array;

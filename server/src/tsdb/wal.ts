@@ -1,4 +1,4 @@
-/** WAL, WBL and checkpoint segments (tsdb-format.md §7), following 2.42's wlog.Reader and record.Decoder. */
+/** WAL, WBL and checkpoint segments (docs/tsdb-format.md §7), following 2.42's wlog.Reader and record.Decoder. */
 import { uncompress } from 'snappyjs';
 import { Decompress as ZstdStream, decompress as zstdDecompress } from 'fzstd';
 import { Cursor, FormatError, decodeUtf8 } from './cursor';
@@ -165,12 +165,18 @@ class WalSegmentScanner implements PushScanner<WalSegmentSummary> {
       const typ = typeByte & 0x07;
       if (typ === REC_PAGE_TERM) {
         for (let i = p + 1; i < WAL_PAGE_SIZE; i++) {
-          if (page[i] !== 0) return this.problem('unexpected non-zero byte in padded page', pageStart + i, false, pageStart + WAL_PAGE_SIZE);
+          if (page[i] !== 0)
+            return this.problem('unexpected non-zero byte in padded page', pageStart + i, false, pageStart + WAL_PAGE_SIZE);
         }
         return;
       }
       if (p + HEADER_SIZE > WAL_PAGE_SIZE) {
-        return this.problem(`fragment header crosses the page boundary at ${pageStart + WAL_PAGE_SIZE}`, pageStart + p, false, pageStart + WAL_PAGE_SIZE);
+        return this.problem(
+          `fragment header crosses the page boundary at ${pageStart + WAL_PAGE_SIZE}`,
+          pageStart + p,
+          false,
+          pageStart + WAL_PAGE_SIZE,
+        );
       }
       const len = (page[p + 1] << 8) | page[p + 2];
       const stored = readCrc(page, p + 3);
@@ -178,13 +184,24 @@ class WalSegmentScanner implements PushScanner<WalSegmentSummary> {
       if (len > WAL_PAGE_SIZE - HEADER_SIZE) return this.problem(`invalid record size ${len}`, at, false, at + HEADER_SIZE);
       const dataAt = p + HEADER_SIZE;
       if (dataAt + len > WAL_PAGE_SIZE) {
-        return this.problem(`fragment of ${len} bytes crosses the page boundary at ${pageStart + WAL_PAGE_SIZE}`, at, false, at + HEADER_SIZE + len);
+        return this.problem(
+          `fragment of ${len} bytes crosses the page boundary at ${pageStart + WAL_PAGE_SIZE}`,
+          at,
+          false,
+          at + HEADER_SIZE + len,
+        );
       }
       const data = page.subarray(dataAt, dataAt + len);
       const actual = crc32c(data);
       // A fragment cut by the end of the file is a torn write: its missing bytes read as zeros.
       const fragmentEnd = pageStart + dataAt + len;
-      if (actual !== stored) return this.problem(`unexpected checksum ${hex(actual)}, expected ${hex(stored)}`, at, dataAt + len > real || p + HEADER_SIZE > real, fragmentEnd);
+      if (actual !== stored)
+        return this.problem(
+          `unexpected checksum ${hex(actual)}, expected ${hex(stored)}`,
+          at,
+          dataAt + len > real || p + HEADER_SIZE > real,
+          fragmentEnd,
+        );
       const orderError = this.validateOrder(typ);
       if (orderError) return this.problem(orderError, at, false, fragmentEnd);
       if (this.fragmentsInRecord === 0) this.recStart = at;
@@ -436,7 +453,13 @@ class WalSegmentScanner implements PushScanner<WalSegmentSummary> {
           // Prometheus's records are read as nothing: reported once per type as unknown, not damage.
           if (!this.unknownReported.has(recordType)) {
             this.unknownReported.add(recordType);
-            s.problems.push({ message: `unknown WAL record type ${recordType}`, offset: this.recStart, torn: false, unsupported: true, recordType });
+            s.problems.push({
+              message: `unknown WAL record type ${recordType}`,
+              offset: this.recStart,
+              torn: false,
+              unsupported: true,
+              recordType,
+            });
           }
           emit?.({ type: 'unknown', recordType }, this.recStart);
           return undefined;
@@ -515,7 +538,18 @@ function readHistogram(d: Cursor, float: boolean, customCapable: boolean): WalHi
   };
   const positiveBuckets = buckets();
   const negativeBuckets = buckets();
-  const h: WalHistogram = { counterResetHint, schema, zeroThreshold, zeroCount, count, sum, positiveSpans, negativeSpans, positiveBuckets, negativeBuckets };
+  const h: WalHistogram = {
+    counterResetHint,
+    schema,
+    zeroThreshold,
+    zeroCount,
+    count,
+    sum,
+    positiveSpans,
+    negativeSpans,
+    positiveBuckets,
+    negativeBuckets,
+  };
   if (customCapable && schema === -53) {
     const n = d.uvarint();
     if (n * 8 > d.remaining) throw new FormatError('invalid size', d.offset);
@@ -535,7 +569,8 @@ const MAX_ZSTD_RATIO = 1024;
  * as it grows past the bound. A damaged frame gives a message instead of an exception.
  */
 function decompressZstd(body: Uint8Array): Uint8Array | string {
-  if (body.length < 6 || body[0] !== 0x28 || body[1] !== 0xb5 || body[2] !== 0x2f || body[3] !== 0xfd) return 'zstd: invalid input: magic number mismatch';
+  if (body.length < 6 || body[0] !== 0x28 || body[1] !== 0xb5 || body[2] !== 0x2f || body[3] !== 0xfd)
+    return 'zstd: invalid input: magic number mismatch';
   const flags = body[4];
   const singleSegment = (flags >> 5) & 1;
   const fcsFlag = flags >> 6;

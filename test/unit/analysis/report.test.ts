@@ -12,19 +12,64 @@ function sample(): AnalysisResult {
     source: '/tmp/x.tar.gz',
     verify: 'quick',
     blocks: [
-      { ulid: '01M83YYJ7D8M4N71W2QBVBXFRN', dir: '01M83YYJ7D8M4N71W2QBVBXFRN', minTime: A, maxTime: A + 18 * H, level: 3, numSamples: 216000, numSeries: 50, numChunks: 1800, sizeBytes: 1418331, path: '01M83YYJ7D8M4N71W2QBVBXFRN', metaReadable: true, chunkFiles: ['000001'] },
-      { ulid: '01M83YYJ6HHBN73KG1VVVM919P', dir: '01M83YYJ6HHBN73KG1VVVM919P', minTime: 0, maxTime: 0, level: 0, numSamples: 0, numSeries: 0, numChunks: 0, sizeBytes: 1000, path: '01M83YYJ6HHBN73KG1VVVM919P', metaReadable: false, chunkFiles: [] },
+      {
+        ulid: '01M83YYJ7D8M4N71W2QBVBXFRN',
+        dir: '01M83YYJ7D8M4N71W2QBVBXFRN',
+        minTime: A,
+        maxTime: A + 18 * H,
+        level: 3,
+        numSamples: 216000,
+        numSeries: 50,
+        numChunks: 1800,
+        sizeBytes: 1418331,
+        path: '01M83YYJ7D8M4N71W2QBVBXFRN',
+        metaReadable: true,
+        chunkFiles: ['000001'],
+      },
+      {
+        ulid: '01M83YYJ6HHBN73KG1VVVM919P',
+        dir: '01M83YYJ6HHBN73KG1VVVM919P',
+        minTime: 0,
+        maxTime: 0,
+        level: 0,
+        numSamples: 0,
+        numSeries: 0,
+        numChunks: 0,
+        sizeBytes: 1000,
+        path: '01M83YYJ6HHBN73KG1VVVM919P',
+        metaReadable: false,
+        chunkFiles: [],
+      },
     ],
-    head: { chunksHeadFiles: [{ name: '000003', number: 3, sizeBytes: 131072, records: 100, minTime: A + 18 * H, maxTime: A + 19 * H }], minTime: A + 18 * H, maxTime: A + 20 * H },
+    head: {
+      chunksHeadFiles: [{ name: '000003', number: 3, sizeBytes: 131072, records: 100, minTime: A + 18 * H, maxTime: A + 19 * H }],
+      minTime: A + 18 * H,
+      maxTime: A + 20 * H,
+    },
     wal: {
-      segments: [{ name: '00000002', number: 2, sizeBytes: 131072, records: 10, samples: 12000, minTime: A + 19 * H, maxTime: A + 20 * H }, { name: '00000003', number: 3, sizeBytes: 0, records: 0, samples: 0 }],
+      segments: [
+        { name: '00000002', number: 2, sizeBytes: 131072, records: 10, samples: 12000, minTime: A + 19 * H, maxTime: A + 20 * H },
+        { name: '00000003', number: 3, sizeBytes: 0, records: 0, samples: 0 },
+      ],
       checkpoint: { name: 'checkpoint.00000001', number: 1, segments: [], series: 50, samples: 0 },
       samples: 12000,
     },
     coverage: { minTime: A, maxTime: A + 20 * H, gaps: [] },
     diagnostics: [
-      { code: 'meta-invalid', severity: 'error', path: '01M83YYJ6HHBN73KG1VVVM919P/meta.json', message: 'bad\nmeta', prometheusMessage: 'Failed to read meta.json' },
-      { code: 'block-overlap', severity: 'warning', path: '01M83YYJ7D8M4N71W2QBVBXFRN/', message: 'overlap', range: { from: A, to: A + H } },
+      {
+        code: 'meta-invalid',
+        severity: 'error',
+        path: '01M83YYJ6HHBN73KG1VVVM919P/meta.json',
+        message: 'bad\nmeta',
+        prometheusMessage: 'Failed to read meta.json',
+      },
+      {
+        code: 'block-overlap',
+        severity: 'warning',
+        path: '01M83YYJ7D8M4N71W2QBVBXFRN/',
+        message: 'overlap',
+        range: { from: A, to: A + H },
+      },
       { code: 'lock-file-present', severity: 'information', path: 'lock', message: 'lock', offset: 12 },
     ],
     otherEntries: ['queries.active'],
@@ -53,7 +98,10 @@ test('report: title, verdict, and a line per block, head file, WAL segment and c
   // The L3 block covers the first 18 of 20 hours of the axis.
   const bar = /\|([#.]+)\|/.exec(lines[r.lines['01M83YYJ7D8M4N71W2QBVBXFRN']])![1];
   assert.match(bar, /^#+\.+$/);
-  assert.match(lines[r.lines['01M83YYJ7D8M4N71W2QBVBXFRN']], /L3  2025-01-03T00:00:00Z \.\. 2025-01-03T18:00:00Z  216000 samples  50 series  1800 chunks  1\.4 MiB/);
+  assert.match(
+    lines[r.lines['01M83YYJ7D8M4N71W2QBVBXFRN']],
+    /L3  2025-01-03T00:00:00Z \.\. 2025-01-03T18:00:00Z  216000 samples  50 series  1800 chunks  1\.4 MiB/,
+  );
 });
 
 test('report: diagnostics grouped by severity, each line starting with severity and code, continuations indented', () => {
@@ -72,7 +120,15 @@ test('report: diagnostics grouped by severity, each line starting with severity 
 });
 
 test('report: an empty analysis renders "none" sections', () => {
-  const r = renderReport({ ...sample(), blocks: [], head: { chunksHeadFiles: [] }, wal: { segments: [], samples: 0 }, coverage: { gaps: [] }, diagnostics: [], otherEntries: [] });
+  const r = renderReport({
+    ...sample(),
+    blocks: [],
+    head: { chunksHeadFiles: [] },
+    wal: { segments: [], samples: 0 },
+    coverage: { gaps: [] },
+    diagnostics: [],
+    otherEntries: [],
+  });
   assert.match(r.text, /coverage: - \.\. - \(no data\), 0 gaps/);
   assert.match(r.text, /== Diagnostics ==\nnone/);
   assert.deepEqual(r.lines, {});

@@ -123,7 +123,11 @@ describe('cutBlock', () => {
         const idx = readFileSync(path.join(r.block.dir, 'index'));
         assert.deepEqual(readIndex(bufferSource(idx), { verify: 'full' }).problems, []);
         for (const seg of readdirSync(path.join(r.block.dir, 'chunks'))) {
-          const scan: ChunkSegmentSummary = feed(createChunkSegmentScanner({ verify: 'full' }), readFileSync(path.join(r.block.dir, 'chunks', seg)), () => 1 << 16);
+          const scan: ChunkSegmentSummary = feed(
+            createChunkSegmentScanner({ verify: 'full' }),
+            readFileSync(path.join(r.block.dir, 'chunks', seg)),
+            () => 1 << 16,
+          );
           assert.deepEqual(scan.problems, []);
         }
       } finally {

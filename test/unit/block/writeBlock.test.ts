@@ -83,7 +83,9 @@ describe('openBlock.seriesChunks', () => {
       minTime: 0,
       maxTime: 100,
       symbols: ['__name__', 'wide'],
-      series: [{ labels: [['__name__', 'wide']], chunks: payloads.map((data, i) => ({ minTime: i * 2, maxTime: i * 2 + 1, encoding: 2, data })) }],
+      series: [
+        { labels: [['__name__', 'wide']], chunks: payloads.map((data, i) => ({ minTime: i * 2, maxTime: i * 2 + 1, encoding: 2, data })) },
+      ],
       sync: false,
     });
     const b = openBlock(w.dir);

@@ -35,10 +35,25 @@ function block(ulid: string, minTime: number, maxTime: number, level = 1): Block
 
 function result(blocks: BlockInfo[], diagnostics: AnalysisResult['diagnostics'] = []): AnalysisResult {
   return {
-    source: '/x/d.tar.gz', verify: 'quick', blocks,
-    head: { chunksHeadFiles: [{ name: '000003', number: 3, sizeBytes: 131072, records: 100, minTime: A + 26 * H, maxTime: A + 27 * H }], minTime: A + 28 * H, maxTime: A + 31 * H },
-    wal: { segments: [{ name: '00000002', number: 2, sizeBytes: 32768, records: 10, samples: 12000, minTime: A + 28 * H, maxTime: A + 29 * H }], samples: 12000, minTime: A + 28 * H, maxTime: A + 31 * H },
-    coverage: { minTime: A, maxTime: A + 31 * H, gaps: [] }, diagnostics, otherEntries: [], totalBytes: 1_000_000, durationMs: 12,
+    source: '/x/d.tar.gz',
+    verify: 'quick',
+    blocks,
+    head: {
+      chunksHeadFiles: [{ name: '000003', number: 3, sizeBytes: 131072, records: 100, minTime: A + 26 * H, maxTime: A + 27 * H }],
+      minTime: A + 28 * H,
+      maxTime: A + 31 * H,
+    },
+    wal: {
+      segments: [{ name: '00000002', number: 2, sizeBytes: 32768, records: 10, samples: 12000, minTime: A + 28 * H, maxTime: A + 29 * H }],
+      samples: 12000,
+      minTime: A + 28 * H,
+      maxTime: A + 31 * H,
+    },
+    coverage: { minTime: A, maxTime: A + 31 * H, gaps: [] },
+    diagnostics,
+    otherEntries: [],
+    totalBytes: 1_000_000,
+    durationMs: 12,
   };
 }
 
@@ -57,10 +72,20 @@ test('formatting: UTC ranges (same day shortened), sizes, worst severity', () =>
 });
 
 test('dump children: blocks by minTime with level and badge, then Head and WAL; problems attach by path and by block', () => {
-  const r = result([block(U2, A + 18 * H, A + 24 * H, 2), block(U1, A, A + 18 * H, 3), block(U3, A + 20 * H, A + 22 * H)], [
-    { code: 'block-overlap', severity: 'warning', message: 'overlap', path: `${U3}/meta.json`, blocks: [U2, U3], range: { from: A + 20 * H, to: A + 22 * H } },
-    { code: 'wal-segments-not-sequential', severity: 'error', message: 'gap', path: 'wal/00000002' },
-  ]);
+  const r = result(
+    [block(U2, A + 18 * H, A + 24 * H, 2), block(U1, A, A + 18 * H, 3), block(U3, A + 20 * H, A + 22 * H)],
+    [
+      {
+        code: 'block-overlap',
+        severity: 'warning',
+        message: 'overlap',
+        path: `${U3}/meta.json`,
+        blocks: [U2, U3],
+        range: { from: A + 20 * H, to: A + 22 * H },
+      },
+      { code: 'wal-segments-not-sequential', severity: 'error', message: 'gap', path: 'wal/00000002' },
+    ],
+  );
   const nodes = dumpChildren(r);
   assert.deepEqual(nodes.map((n) => n.label), [U1, U2, U3, 'Head', 'WAL']);
   assert.deepEqual(nodes.slice(0, 3).map((n) => n.severity), [undefined, 'warning', 'warning']);
@@ -76,7 +101,14 @@ test('dump children: blocks by minTime with level and badge, then Head and WAL; 
 
 test('timeline: greedy lanes; overlaps only where the analysis reports them', () => {
   const blocks = [block(U1, A, A + 18 * H, 3), block(U2, A + 18 * H, A + 24 * H, 2), block(U3, A + 20 * H, A + 22 * H)];
-  const overlap = { code: 'block-overlap' as const, severity: 'warning' as const, message: 'overlap', path: `${U3}/meta.json`, blocks: [U2, U3], range: { from: A + 20 * H, to: A + 22 * H } };
+  const overlap = {
+    code: 'block-overlap' as const,
+    severity: 'warning' as const,
+    message: 'overlap',
+    path: `${U3}/meta.json`,
+    blocks: [U2, U3],
+    range: { from: A + 20 * H, to: A + 22 * H },
+  };
   const t = timelineData('/x/d.tar.gz', 'd.tar.gz', result(blocks, [overlap]));
   assert.deepEqual(t.blocks.map((b) => [b.ulid, b.lane, b.overlap]), [[U1, 0, false], [U2, 0, true], [U3, 1, true]]);
   assert.deepEqual(t.overlaps, [{ from: A + 20 * H, to: A + 22 * H, blocks: [U2, U3] }]);
@@ -108,7 +140,10 @@ test('settings: one typed object; empty strings are unset, defaults are package.
     contributes: { configuration: { properties: Record<string, { default: unknown }> } };
   };
   const props = pkg.contributes.configuration.properties;
-  const lookup = (values: Record<string, unknown>) => (key: string) => ({ value: values[key] ?? props[`tsdbdump.${key}`].default, defaultValue: props[`tsdbdump.${key}`].default });
+  const lookup = (values: Record<string, unknown>) => (key: string) => ({
+    value: values[key] ?? props[`tsdbdump.${key}`].default,
+    defaultValue: props[`tsdbdump.${key}`].default,
+  });
   const d = readSettings(lookup({}));
   assert.equal(d.dumpGlob, props['tsdbdump.dumpGlob'].default);
   assert.equal(d.verify, props['tsdbdump.verify'].default);
@@ -134,7 +169,10 @@ test('report URIs round-trip for paths with spaces and for pod sources', () => {
   const uri = reportUri('/w/my dumps/a#1.tar.gz');
   assert.equal(uri, 'tsdbdump-report:/w/my%20dumps/a%231.tar.gz.tsdb-report');
   assert.equal(sourceOfReportPath(decodeURIComponent(new URL(uri).pathname)), '/w/my dumps/a#1.tar.gz');
-  assert.equal(sourceOfReportPath(decodeURIComponent(new URL(reportUri('pod:kind/monitoring/prom-0')).pathname)), 'pod:kind/monitoring/prom-0');
+  assert.equal(
+    sourceOfReportPath(decodeURIComponent(new URL(reportUri('pod:kind/monitoring/prom-0')).pathname)),
+    'pod:kind/monitoring/prom-0',
+  );
 });
 
 test('worker glue: report line per dump path, meta.json field per code, hover times', () => {
@@ -145,7 +183,10 @@ test('worker glue: report line per dump path, meta.json field per code, hover ti
   assert.equal(metaFieldFor('block-overlap'), 'minTime');
   assert.equal(metaFieldFor('block-ulid-mismatch'), 'ulid');
   assert.equal(metaFieldFor('meta-invalid'), undefined);
-  assert.deepEqual(blockDirsOf({ code: 'block-overlap', severity: 'warning', message: '', path: `${U2}/meta.json`, blocks: [U1, U2] }), [U1, U2]);
+  assert.deepEqual(blockDirsOf({ code: 'block-overlap', severity: 'warning', message: '', path: `${U2}/meta.json`, blocks: [U1, U2] }), [
+    U1,
+    U2,
+  ]);
   const text = `{\n\t"ulid": "${U1}",\n\t"minTime": ${A},\n\t"maxTime": ${A + H}\n}`;
   const at = text.indexOf(String(A)) + 3;
   assert.deepEqual(positionAt(text, text.indexOf('"minTime"')), { line: 2, character: 1 });
@@ -216,9 +257,20 @@ test('requested dump ranges: open ends read as everything / until now', () => {
 });
 
 test('dump done message: size and name; files changed while read and warnings are named, long lists cut', () => {
-  const base = { blocks: ['A', 'B'], bytes: 3 * 1024 * 1024, output: '/ws/prod.tar.gz', changedDuringDump: [] as string[], warnings: [] as string[], cleanedUp: [] as string[] };
+  const base = {
+    blocks: ['A', 'B'],
+    bytes: 3 * 1024 * 1024,
+    output: '/ws/prod.tar.gz',
+    changedDuringDump: [] as string[],
+    warnings: [] as string[],
+    cleanedUp: [] as string[],
+  };
   assert.equal(dumpDoneMessage(base), `Dumped 2 block(s), ${formatBytes(3 * 1024 * 1024)} to prod.tar.gz.`);
-  const busy = dumpDoneMessage({ ...base, changedDuringDump: ['wal/000001', 'wal/000002', 'chunks_head/000001', 'wal/000003'], warnings: ['wal/000000 vanished during the dump (gone)'] });
+  const busy = dumpDoneMessage({
+    ...base,
+    changedDuringDump: ['wal/000001', 'wal/000002', 'chunks_head/000001', 'wal/000003'],
+    warnings: ['wal/000000 vanished during the dump (gone)'],
+  });
   assert.match(busy, /4 file\(s\) changed while they were read .*: wal\/000001, wal\/000002, chunks_head\/000001, … and 1 more\./);
   assert.match(busy, /Warning: wal\/000000 vanished during the dump \(gone\)\.$/);
   const swept = dumpDoneMessage({ ...base, cleanedUp: ['/prometheus/snapshots/20250103T000000Z-1a2b'] });
@@ -305,11 +357,14 @@ test('restore confirmation: merge mode, skipped entries, warnings, unknown space
       mode: 'merge',
       replaces: [],
       adds,
-      skipped: ['01JAAAAAAAAAAAAAAAAAAAAAAA (already in the target)', 'chunks_head/ and wal/ (merge adds blocks only; the target keeps its own head)'],
+      skipped: [
+        '01JAAAAAAAAAAAAAAAAAAAAAAA (already in the target)',
+        'chunks_head/ and wal/ (merge adds blocks only; the target keeps its own head)',
+      ],
       freeBytes: undefined,
       prometheusVersion: undefined,
       uploadMethod: 'head',
-      warnings: ['2 block(s) end before the target\'s retention (15d)', '1 pair(s) of blocks would overlap (A/B)'],
+      warnings: ["2 block(s) end before the target's retention (15d)", '1 pair(s) of blocks would overlap (A/B)'],
     }),
     'C:\\dumps\\x.tgz',
   );
@@ -322,14 +377,27 @@ test('restore confirmation: merge mode, skipped entries, warnings, unknown space
   assert.match(c.detail, /^Skips 01JAAAAAAAAAAAAAAAAAAAAAAA \(already in the target\)$/m);
   assert.match(c.detail, /^Skips chunks_head\/ and wal\//m);
   assert.match(c.detail, /^Uploads 3\.0 MiB \(free space unknown\) as one `head -c` per file/m);
-  assert.match(c.detail, /\nWarnings:\n• 2 block\(s\) end before the target's retention \(15d\)\n• 1 pair\(s\) of blocks would overlap \(A\/B\)/);
+  assert.match(
+    c.detail,
+    /\nWarnings:\n• 2 block\(s\) end before the target's retention \(15d\)\n• 1 pair\(s\) of blocks would overlap \(A\/B\)/,
+  );
 });
 
 test('restore confirmation: data too new for the target\'s Prometheus is listed, and the restore needs force', () => {
-  const tooNewForTarget = [{ feature: 'native histogram chunks (encoding 2)', needs: '2.40.0', where: ['01JB/chunks/000001'], olderDoes: 'refuses to read the chunks' }];
+  const tooNewForTarget = [
+    {
+      feature: 'native histogram chunks (encoding 2)',
+      needs: '2.40.0',
+      where: ['01JB/chunks/000001'],
+      olderDoes: 'refuses to read the chunks',
+    },
+  ];
   const c = restoreConfirmation(restorePreview({ prometheusVersion: '2.39.1', tooNewForTarget, needsForce: true }), '/ws/new.tar.gz');
   assert.equal(c.button, 'Restore Anyway');
-  assert.match(c.detail, /\nToo new for Prometheus 2\.39\.1 in the pod \(it would fail or drop this data\):\n• native histogram chunks \(encoding 2\) needs 2\.40\.0: refuses to read the chunks$/);
+  assert.match(
+    c.detail,
+    /\nToo new for Prometheus 2\.39\.1 in the pod \(it would fail or drop this data\):\n• native histogram chunks \(encoding 2\) needs 2\.40\.0: refuses to read the chunks$/,
+  );
   assert.equal(restoreConfirmation(restorePreview(), '/ws/ok.tar.gz').button, 'Restore');
 });
 
@@ -339,7 +407,10 @@ test('restore confirmation: a dump with errors says so, lists them, and asks to 
   assert.equal(c.message, 'Restore bad.tar.gz into observability/prometheus-0 (dev) with mode "replace"? The dump has 1 error.');
   assert.equal(c.button, 'Restore Anyway');
   assert.match(c.detail, /^Replaces nothing: \/prometheus is empty$/m);
-  assert.match(c.detail, /\nErrors in the dump \(restoring it could make Prometheus fail or lose data\):\n• chunk-crc 01JB\/chunks\/000001: chunk 0 fails its CRC$/);
+  assert.match(
+    c.detail,
+    /\nErrors in the dump \(restoring it could make Prometheus fail or lose data\):\n• chunk-crc 01JB\/chunks\/000001: chunk 0 fails its CRC$/,
+  );
   const many = restoreConfirmation(restorePreview({ errors, needsForce: true }), '/ws/bad.tar.gz');
   assert.match(many.message, /The dump has 12 errors\.$/);
   assert.equal(many.detail.split('\n').filter((l) => l.startsWith('• chunk-crc')).length, 10);

@@ -65,7 +65,10 @@ export interface ReadEntry {
 }
 
 /** Reads every entry of a source (bodies hashed). */
-export async function readAllEntries(source: string, opts: { signal?: AbortSignal } = {}): Promise<{ opened: OpenedSource; entries: ReadEntry[] }> {
+export async function readAllEntries(
+  source: string,
+  opts: { signal?: AbortSignal } = {},
+): Promise<{ opened: OpenedSource; entries: ReadEntry[] }> {
   const opened = await openSource(source, opts);
   const entries: ReadEntry[] = [];
   for await (const e of opened.entries) {

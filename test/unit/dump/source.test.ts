@@ -39,13 +39,18 @@ test('a .tar.gz, its extracted data dir and a plain tar of it yield the same fil
     for (const e of r.entries) assert.equal(e.read, e.type === 'file' ? e.size : 0, e.path);
   }
   // promdump order: chunks_head, then wal, then blocks; the directory walk keeps it.
-  const firstKinds = (es: { path: string }[]) => [...new Set(es.map((e) => (/^[0-9A-Z]{26}/.test(e.path) ? 'block' : e.path.split('/')[0])))];
+  const firstKinds = (es: { path: string }[]) => [
+    ...new Set(es.map((e) => (/^[0-9A-Z]{26}/.test(e.path) ? 'block' : e.path.split('/')[0]))),
+  ];
   assert.deepEqual(firstKinds(gz.entries), ['chunks_head', 'wal', 'block']);
   assert.deepEqual(firstKinds(dir.entries), ['chunks_head', 'wal', 'block']);
   // In a directory, chunk files come before the index and meta.json (like promdump).
   const ulid = readdirSync(dataDir('healthy')).find((n) => /^[0-9A-Z]{26}$/.test(n))!;
   const order = dir.entries.filter((e) => e.path.startsWith(`${ulid}/`)).map((e) => e.path.slice(27));
-  assert.ok(order.indexOf('chunks/000001') < order.indexOf('index') && order.indexOf('index') < order.indexOf('meta.json'), order.join(','));
+  assert.ok(
+    order.indexOf('chunks/000001') < order.indexOf('index') && order.indexOf('index') < order.indexOf('meta.json'),
+    order.join(','),
+  );
 });
 
 test('the folder holding an extracted data dir is accepted too', async () => {
@@ -184,7 +189,12 @@ test('collectByteSource keeps small files in memory and spills big ones to a tem
   const spilled = await collectByteSource(chunks(), { memoryLimit: 100_000, tmpDir: dir });
   assert.equal(spilled.size, data.length);
   assert.equal(readdirSync(dir).length, 1);
-  for (const [o, n] of [[0, 10], [123_456, 5000], [299_000, 5000]]) assert.deepEqual(Buffer.from(spilled.read(o, n)), data.subarray(o, o + n));
+  for (const [o, n] of [
+    [0, 10],
+    [123_456, 5000],
+    [299_000, 5000],
+  ])
+    assert.deepEqual(Buffer.from(spilled.read(o, n)), data.subarray(o, o + n));
   spilled.dispose();
   assert.equal(readdirSync(dir).length, 0);
   assert.ok(!existsSync(path.join(dir, 'x')));
@@ -244,7 +254,10 @@ test('a cut .tar.gz yields the same complete entries to a fast and to a slow con
 
 test('unsafe entries: "..", links and devices are skipped whatever their path; files and dirs are not', () => {
   assert.match(unsafeEntryReason('a/../../etc/passwd', 'file', true)!, /contains "\.\."/);
-  assert.equal(unsafeEntryReason('wal/00000001', 'symlink', false, '/etc/shadow'), 'entry "wal/00000001" is a symbolic link (to "/etc/shadow")');
+  assert.equal(
+    unsafeEntryReason('wal/00000001', 'symlink', false, '/etc/shadow'),
+    'entry "wal/00000001" is a symbolic link (to "/etc/shadow")',
+  );
   assert.match(unsafeEntryReason('wal/x', 'link', false, 'wal/y')!, /hard link/);
   assert.match(unsafeEntryReason('dev/null', 'device', false)!, /device or FIFO/);
   assert.equal(unsafeEntryReason('wal/00000001', 'file', false), undefined);
@@ -255,7 +268,9 @@ test('entries are placed under the data dir root; absolute names only when they 
   const e = (name: string) => ({ name, parts: name.split('/').filter(Boolean), absolute: name.startsWith('/') });
   assert.deepEqual(placeUnderRoot(e('prometheus/wal/00000001'), ['prometheus']), { path: 'wal/00000001' });
   assert.deepEqual(placeUnderRoot(e('prometheus'), ['prometheus']), {}, 'the root itself is no entry');
-  assert.deepEqual(placeUnderRoot(e('/prometheus/01HAAAAAAAAAAAAAAAAAAAAAAA/index'), ['prometheus']), { path: '01HAAAAAAAAAAAAAAAAAAAAAAA/index' });
+  assert.deepEqual(placeUnderRoot(e('/prometheus/01HAAAAAAAAAAAAAAAAAAAAAAA/index'), ['prometheus']), {
+    path: '01HAAAAAAAAAAAAAAAAAAAAAAA/index',
+  });
   assert.match(placeUnderRoot(e('/etc/passwd'), ['prometheus']).unsafe!, /absolute path outside the data directory/);
   assert.match(placeUnderRoot(e('/prometheus/notes.txt'), ['prometheus']).unsafe!, /absolute path/);
   assert.deepEqual(placeUnderRoot(e('other/x'), ['prometheus']), { path: 'other/x' }, 'a relative name outside the root keeps its path');

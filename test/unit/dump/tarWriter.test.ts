@@ -39,7 +39,9 @@ test('writeDump writes plain tar for other names, from Uint8Array bodies', async
 
 test('writeDump removes the partial file on failure and on cancellation, and refuses ..', async () => {
   const dir = tmpDir();
-  await assert.rejects(writeDump(path.join(dir, 'bad.tar.gz'), [{ path: 'a', size: 5, body: new Uint8Array(3) }]), (e: unknown) => isToolError(e));
+  await assert.rejects(writeDump(path.join(dir, 'bad.tar.gz'), [{ path: 'a', size: 5, body: new Uint8Array(3) }]), (e: unknown) =>
+    isToolError(e),
+  );
   const ac = new AbortController();
   await assert.rejects(
     writeDump(
@@ -53,6 +55,9 @@ test('writeDump removes the partial file on failure and on cancellation, and ref
     ),
     (e: unknown) => isToolError(e) && e.code === 'cancelled',
   );
-  await assert.rejects(writeDump(path.join(dir, 'evil.tar'), [{ path: '../evil', size: 0 }]), (e: unknown) => isToolError(e) && e.code === 'tar-unsafe-path');
+  await assert.rejects(
+    writeDump(path.join(dir, 'evil.tar'), [{ path: '../evil', size: 0 }]),
+    (e: unknown) => isToolError(e) && e.code === 'tar-unsafe-path',
+  );
   assert.deepEqual(readdirSync(dir), []);
 });

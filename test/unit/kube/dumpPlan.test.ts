@@ -11,7 +11,10 @@ const A = '01HAAAAAAAAAAAAAAAAAAAAAAA';
 const B = '01HBBBBBBBBBBBBBBBBBBBBBBB';
 const C = '01HCCCCCCCCCCCCCCCCCCCCCCC';
 const H = 3_600_000;
-const meta = (ulid: string, minTime: number, maxTime: number) => [`@meta ${ulid}/meta.json`, JSON.stringify({ ulid, minTime, maxTime, compaction: { level: 1 } })];
+const meta = (ulid: string, minTime: number, maxTime: number) => [
+  `@meta ${ulid}/meta.json`,
+  JSON.stringify({ ulid, minTime, maxTime, compaction: { level: 1 } }),
+];
 const listing = () =>
   parseListing(
     '/prometheus',

@@ -11,7 +11,9 @@ test('statfs: available blocks times the fundamental block size', () => {
 test('df -k: the Available column in KiB, also when a long device name wraps the line', () => {
   const df = 'Filesystem     1K-blocks     Used Available Use% Mounted on\n/dev/vda       264212084 22640932  83749980  22% /prometheus\n';
   assert.equal(parseFreeSpace(df), 83749980 * 1024);
-  const wrapped = 'Filesystem           1K-blocks      Used Available Use% Mounted on\n/dev/mapper/very-long-volume-group-name\n                      10190136   2097152   7552312  22% /prometheus\n';
+  const wrapped =
+    'Filesystem           1K-blocks      Used Available Use% Mounted ' +
+      'on\n/dev/mapper/very-long-volume-group-name\n                      10190136   2097152   7552312  22% /prometheus\n';
   assert.equal(parseFreeSpace(wrapped), 7552312 * 1024);
 });
 

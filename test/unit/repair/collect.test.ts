@@ -37,7 +37,8 @@ test('head-gap: head chunk records decoded to exact sample times, WAL series and
   assert.equal(countHeld(allHoldings(f.model)), 372000);
 });
 
-test('meta-bad: blocks without a readable meta.json still get their index holdings and computed stats (maxTime = last sample + 1)', async () => {
+test('meta-bad: blocks without a readable meta.json still get their index ' +
+  'holdings and computed stats (maxTime = last sample + 1)', async () => {
   const { facts: f } = await collectFacts(dumpPath('meta-bad'));
   const dmg = facts('meta-bad').damage as { invalid: { block: string }; missing: { block: string } };
   const invalid = f.blocks.find((b) => b.dir === dmg.invalid.block)!;

@@ -39,7 +39,12 @@ function walSeg(number: number, from?: number, to?: number, opts: { series?: boo
     records.push({ offset: 200, refs: new Float64Array(ts.length).fill(2), times: ts });
   }
   const dir = opts.checkpoint !== undefined ? `wal/checkpoint.${String(opts.checkpoint).padStart(8, '0')}` : 'wal';
-  return { path: `${dir}/${String(opts.checkpoint !== undefined ? 0 : number).padStart(8, '0')}`, number: opts.checkpoint !== undefined ? 0 : number, sizeBytes: 32768, records };
+  return {
+    path: `${dir}/${String(opts.checkpoint !== undefined ? 0 : number).padStart(8, '0')}`,
+    number: opts.checkpoint !== undefined ? 0 : number,
+    sizeBytes: 32768,
+    records,
+  };
 }
 
 function headFile(number: number, from: number, to: number): HeadFileModel {
@@ -47,7 +52,14 @@ function headFile(number: number, from: number, to: number): HeadFileModel {
     path: `chunks_head/${String(number).padStart(6, '0')}`,
     number,
     headerOk: true,
-    records: [1, 2].map((ref, i) => ({ offset: 8 + i * 100, ref, minTime: from, maxTime: to, samples: times(from, to, 10).length, times: times(from, to, 10) })),
+    records: [1, 2].map((ref, i) => ({
+      offset: 8 + i * 100,
+      ref,
+      minTime: from,
+      maxTime: to,
+      samples: times(from, to, 10).length,
+      times: times(from, to, 10),
+    })),
   };
 }
 
@@ -97,7 +109,9 @@ function baseModel(): DumpModel {
     blocks: [block(ULID1, 0, 1000)],
     headFiles: [headFile(3, 1000, 1990)],
     wal: [walSeg(2, 1000, 1990), walSeg(3, 2000, 2990)],
-    checkpoints: [{ path: 'wal/checkpoint.00000001', number: 1, segments: [walSeg(0, undefined, undefined, { series: true, checkpoint: 1 })] }],
+    checkpoints: [
+      { path: 'wal/checkpoint.00000001', number: 1, segments: [walSeg(0, undefined, undefined, { series: true, checkpoint: 1 })] },
+    ],
   };
 }
 
@@ -197,7 +211,9 @@ test('checkpoint without segment N+1: the checkpoint is renamed, nothing lost', 
 test('damaged block chunk: blank that chunk only, the rest of the block stays', () => {
   const model = baseModel();
   const bf = blockFacts(model.blocks[0]);
-  bf.badChunks = [{ path: `${ULID1}/chunks/000001`, offset: 8, encodingOffset: 9, dataLength: 10, chunkId: '0:8', message: 'checksum mismatch' }];
+  bf.badChunks = [
+    { path: `${ULID1}/chunks/000001`, offset: 8, encodingOffset: 9, dataLength: 10, chunkId: '0:8', message: 'checksum mismatch' },
+  ];
   const plan = planFromFacts('x', facts(model, [bf]), []);
   const blank = plan.actions.find((a) => a.kind === 'blank-chunk')!;
   assert.equal(blank.loss.samples, 100);

@@ -16,7 +16,8 @@ test('crc32c check value, chaining and native/JS agreement', () => {
   assert.equal(crc32c(enc('56789'), crc32c(enc('1234'))), 0xe3069283);
   const r = rng(1);
   const big = new Uint8Array(5000).map(() => Math.floor(r() * 256));
-  for (const n of [0, 1, 7, 8, 63, 159, 160, 161, 1000, 5000]) assert.equal(crc32c(big.subarray(0, n)), crc32cJs(big.subarray(0, n)), `n=${n}`);
+  for (const n of [0, 1, 7, 8, 63, 159, 160, 161, 1000, 5000])
+    assert.equal(crc32c(big.subarray(0, n)), crc32cJs(big.subarray(0, n)), `n=${n}`);
 });
 
 test('cursor reads BE integers, Go varints and strings, and throws FormatError with the offset on overrun', () => {
@@ -84,7 +85,8 @@ test('meta.json errors carry the text Prometheus logs', () => {
 });
 
 test('tombstones: the empty file of every healthy block, entries, and each damage with its message and offset', () => {
-  for (const b of blocks('healthy')) assert.deepEqual(parseTombstones(bytesOf(path.join(b.dir, 'tombstones'))), { intervals: [], problems: [] });
+  for (const b of blocks('healthy'))
+    assert.deepEqual(parseTombstones(bytesOf(path.join(b.dir, 'tombstones'))), { intervals: [], problems: [] });
   // magic, version, {ref 5, mint -1, maxt 1000}, CRC over the entries.
   const entries = new Uint8Array([5, 1, 0xd0, 0x0f]);
   const file = new Uint8Array([0x01, 0x30, 0xba, 0x30, 1, ...entries, 0, 0, 0, 0]);
@@ -97,7 +99,9 @@ test('tombstones: the empty file of every healthy block, entries, and each damag
   // Short files, as promtool 2.42 reports them (verified; 8 bytes even crash it).
   assert.deepEqual(parseTombstones(file.subarray(0, 3)).problems, [{ message: 'tombstones header: invalid size', offset: 0 }]);
   assert.deepEqual(parseTombstones(file.subarray(0, 7)).problems, [{ message: 'invalid magic number 0', offset: 0 }]);
-  assert.deepEqual(parseTombstones(file.subarray(0, 8)).problems, [{ message: 'panic: runtime error: slice bounds out of range [1:0]', offset: 4 }]);
+  assert.deepEqual(parseTombstones(file.subarray(0, 8)).problems, [
+    { message: 'panic: runtime error: slice bounds out of range [1:0]', offset: 4 },
+  ]);
   // A truncated entry with a matching CRC still fails to decode.
   const cut = new Uint8Array([0x01, 0x30, 0xba, 0x30, 1, 5, 1, 0x80, 0, 0, 0, 0]);
   new DataView(cut.buffer).setUint32(8, crc32c(cut.subarray(5, 8)));

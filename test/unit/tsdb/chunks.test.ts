@@ -56,8 +56,12 @@ test('chunk header damage, framing damage and truncation become problems, not ex
   const b = blocks('healthy')[0];
   const bytes = bytesOf(path.join(b.dir, 'chunks/000001'));
   assert.deepEqual(scan(withByte(bytes, 0), 'quick').problems, [{ kind: 'header', message: 'invalid magic number 7abd40dd', offset: 0 }]);
-  assert.deepEqual(scan(withByte(bytes, 4, 3), 'quick').problems, [{ kind: 'header', message: 'invalid chunk format version 2', offset: 4 }]);
-  assert.deepEqual(scan(bytes.subarray(0, 5), 'quick').problems, [{ kind: 'header', message: 'invalid segment header in segment 0: invalid size', offset: 0 }]);
+  assert.deepEqual(scan(withByte(bytes, 4, 3), 'quick').problems, [
+    { kind: 'header', message: 'invalid chunk format version 2', offset: 4 },
+  ]);
+  assert.deepEqual(scan(bytes.subarray(0, 5), 'quick').problems, [
+    { kind: 'header', message: 'invalid segment header in segment 0: invalid size', offset: 0 },
+  ]);
   // The header is wrong but every chunk after it still frames.
   assert.equal(scan(withByte(bytes, 0), 'full').chunks, b.meta.stats?.numChunks);
 
@@ -76,12 +80,18 @@ test('chunk header damage, framing damage and truncation become problems, not ex
   const last = s.chunkOffsets[s.chunks - 1];
   const cut = scan(bytes.subarray(0, bytes.length - 3), 'full');
   assert.deepEqual(cut.problems, [
-    { kind: 'framing', message: `segment doesn't include enough bytes to read the chunk - required:${bytes.length}, available:${bytes.length - 3}`, offset: last },
+    {
+      kind: 'framing',
+      message: `segment doesn't include enough bytes to read the chunk - required:${bytes.length}, available:${bytes.length - 3}`,
+      offset: last,
+    },
   ]);
   assert.equal(cut.chunks, s.chunks - 1);
   // Cut inside a len field that needs two bytes.
   const twoByteLen = Array.from(s.chunkOffsets).find((o) => bytes[o] >= 0x80)!;
-  assert.deepEqual(scan(bytes.subarray(0, twoByteLen + 1), 'quick').problems, [{ kind: 'framing', message: 'reading chunk length failed with 0', offset: twoByteLen }]);
+  assert.deepEqual(scan(bytes.subarray(0, twoByteLen + 1), 'quick').problems, [
+    { kind: 'framing', message: 'reading chunk length failed with 0', offset: twoByteLen },
+  ]);
   // An empty file has no header.
   assert.equal(scan(new Uint8Array(0), 'full').problems[0].kind, 'header');
   // A flipped CRC byte is a CRC problem in full mode.

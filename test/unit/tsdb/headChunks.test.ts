@@ -1,7 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { createHeadChunkScanner, parseHeadChunkFileName, type HeadChunkFileSummary, type HeadChunkRecord } from '../../../server/src/tsdb/headChunks';
+import {
+  createHeadChunkScanner,
+  parseHeadChunkFileName,
+  type HeadChunkFileSummary,
+  type HeadChunkRecord,
+} from '../../../server/src/tsdb/headChunks';
 import { xorTimeRange } from '../../../server/src/tsdb/chunkenc';
 import { Cursor } from '../../../server/src/tsdb/cursor';
 import { crc32c } from '../../../server/src/tsdb/crc32c';
@@ -82,7 +87,9 @@ test('head chunk damage: record CRC, header, truncation and a dirty short tail, 
   assert.deepEqual(scan(withByte(bytes, r5.offset + 40), 'quick').problems, []);
   // Verified with Prometheus 2.42 on this very edit: `Loading on-disk chunks failed` err="iterate on on-disk
   // chunks: corruption in head chunk file …/000003: checksum mismatch expected:84cc9d07, actual:09c6c280".
-  assert.deepEqual(scan(withByte(bytes, 8 + 25 + 10), 'full').problems, [{ message: 'checksum mismatch expected:84cc9d07, actual:09c6c280', offset: 8 }]);
+  assert.deepEqual(scan(withByte(bytes, 8 + 25 + 10), 'full').problems, [
+    { message: 'checksum mismatch expected:84cc9d07, actual:09c6c280', offset: 8 },
+  ]);
   // Header.
   assert.deepEqual(scan(withByte(bytes, 1), 'quick').problems, [{ message: 'invalid magic number 1cfbc91', offset: 0 }]);
   assert.deepEqual(scan(withByte(bytes, 4, 2), 'quick').problems, [{ message: 'invalid chunk format version 3', offset: 4 }]);
@@ -97,13 +104,20 @@ test('head chunk damage: record CRC, header, truncation and a dirty short tail, 
   assert.equal(cut.records, 5);
   assert.equal(cut.dataEnd, r5.offset);
   assert.equal(cut.problems.length, 1);
-  assert.match(cut.problems[0].message, new RegExp(`^head chunk file doesn't include enough bytes to read the chunk header - required:${recs[6].offset}, available:${r5.offset + 60}, file:3$`));
+  assert.match(
+    cut.problems[0].message,
+    new RegExp(
+      `^head chunk file doesn't include enough bytes to read the chunk ` +
+        `header - required:${recs[6].offset}, available:${r5.offset + 60}, file:3$`,
+    ),
+  );
   // A non-zero byte in a tail shorter than 34 bytes is corruption.
   const dirty = bytes.slice(0, clean.dataEnd + 20);
   dirty[clean.dataEnd + 10] = 7;
   assert.deepEqual(scan(dirty, 'quick').problems, [
     {
-      message: `head chunk file has some unread data, but doesn't include enough bytes to read the chunk header - required:${clean.dataEnd + 34}, available:${clean.dataEnd + 20}, file:3`,
+      message: `head chunk file has some unread data, but doesn't include ` +
+        `enough bytes to read the chunk header - required:${clean.dataEnd + 34}, available:${clean.dataEnd + 20}, file:3`,
       offset: clean.dataEnd,
     },
   ]);

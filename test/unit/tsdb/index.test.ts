@@ -92,8 +92,12 @@ test('index damage: each flipped byte gives the Prometheus problem in the right 
   const tocAt = bytes.length - 52;
   const problems = (b: Uint8Array, v: Verify = 'full') => read(b, v).summary.problems.map((p) => ({ ...p }));
 
-  assert.deepEqual(problems(withByte(bytes, 0)), [{ section: 'header', message: 'invalid magic number 45aad700', offset: 0, fatalAtStartup: true }]);
-  assert.deepEqual(problems(withByte(bytes, 4, 7)), [{ section: 'header', message: 'unknown index file version 5', offset: 4, fatalAtStartup: true }]);
+  assert.deepEqual(problems(withByte(bytes, 0)), [
+    { section: 'header', message: 'invalid magic number 45aad700', offset: 0, fatalAtStartup: true },
+  ]);
+  assert.deepEqual(problems(withByte(bytes, 4, 7)), [
+    { section: 'header', message: 'unknown index file version 5', offset: 4, fatalAtStartup: true },
+  ]);
   assert.deepEqual(problems(withByte(bytes, tocAt + 3), 'quick'), [
     { section: 'toc', message: 'read TOC: read TOC: invalid checksum', offset: tocAt, fatalAtStartup: true },
   ]);

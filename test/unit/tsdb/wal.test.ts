@@ -2,7 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { compress } from 'snappyjs';
-import { createWalSegmentScanner, parseWalSegmentName, parseCheckpointName, WAL_PAGE_SIZE, type WalRecord, type WalSegmentSummary } from '../../../server/src/tsdb/wal';
+import {
+  createWalSegmentScanner,
+  parseWalSegmentName,
+  parseCheckpointName,
+  WAL_PAGE_SIZE,
+  type WalRecord,
+  type WalSegmentSummary,
+} from '../../../server/src/tsdb/wal';
 import { crc32c } from '../../../server/src/tsdb/crc32c';
 import { dataDir } from '../../helpers/fixtures';
 import { bytesOf, feed, pushPatterns, rng, withByte } from './helpers';
@@ -47,13 +54,43 @@ function writeSegment(records: Uint8Array[], opts: { snappy?: boolean; padLastPa
 
 class Enc {
   b: number[] = [];
-  u8(x: number) { this.b.push(x); return this; }
-  u64(x: number | bigint) { const v = BigInt.asUintN(64, BigInt(x)); for (let s = 56n; s >= 0n; s -= 8n) this.b.push(Number((v >> s) & 0xffn)); return this; }
-  f64(x: number) { const dv = new DataView(new ArrayBuffer(8)); dv.setFloat64(0, x); for (let i = 0; i < 8; i++) this.b.push(dv.getUint8(i)); return this; }
-  uvarint(x: number) { let v = BigInt(x); while (v >= 0x80n) { this.b.push(Number((v & 0x7fn) | 0x80n)); v >>= 7n; } this.b.push(Number(v)); return this; }
-  varint(x: number) { const v = BigInt(x); return this.uvarint(Number(v >= 0n ? v << 1n : ((-v) << 1n) - 1n)); }
-  str(s: string) { const e = new TextEncoder().encode(s); this.uvarint(e.length); this.b.push(...e); return this; }
-  done() { return new Uint8Array(this.b); }
+  u8(x: number) {
+    this.b.push(x);
+    return this;
+  }
+  u64(x: number | bigint) {
+    const v = BigInt.asUintN(64, BigInt(x));
+    for (let s = 56n; s >= 0n; s -= 8n) this.b.push(Number((v >> s) & 0xffn));
+    return this;
+  }
+  f64(x: number) {
+    const dv = new DataView(new ArrayBuffer(8));
+    dv.setFloat64(0, x);
+    for (let i = 0; i < 8; i++) this.b.push(dv.getUint8(i));
+    return this;
+  }
+  uvarint(x: number) {
+    let v = BigInt(x);
+    while (v >= 0x80n) {
+      this.b.push(Number((v & 0x7fn) | 0x80n));
+      v >>= 7n;
+    }
+    this.b.push(Number(v));
+    return this;
+  }
+  varint(x: number) {
+    const v = BigInt(x);
+    return this.uvarint(Number(v >= 0n ? v << 1n : (-v << 1n) - 1n));
+  }
+  str(s: string) {
+    const e = new TextEncoder().encode(s);
+    this.uvarint(e.length);
+    this.b.push(...e);
+    return this;
+  }
+  done() {
+    return new Uint8Array(this.b);
+  }
 }
 
 test('healthy WAL segments: sample counts and ranges of EXPECTED.md; the checkpoint holds 50 series and no samples', () => {
@@ -96,14 +133,45 @@ test('healthy WAL segments: sample counts and ranges of EXPECTED.md; the checkpo
 });
 
 test('WAL record types 1–8 decode from a segment written like wlog (plain and snappy, records across pages)', () => {
-  const series = new Enc().u8(1).u64(7).uvarint(2).str('__name__').str('up').str('job').str('x').u64(8).uvarint(1).str('__name__').str('y').done();
+  const series = new Enc()
+    .u8(1)
+    .u64(7)
+    .uvarint(2)
+    .str('__name__')
+    .str('up')
+    .str('job')
+    .str('x')
+    .u64(8)
+    .uvarint(1)
+    .str('__name__')
+    .str('y')
+    .done();
   const samples = new Enc().u8(2).u64(7).u64(1000).varint(0).varint(0).f64(1.5).varint(1).varint(-3).f64(2).done();
   const tomb = new Enc().u8(3).u64(7).varint(100).varint(200).done();
   const exemplars = new Enc().u8(4).u64(7).u64(1000).varint(0).varint(0).f64(1).uvarint(1).str('trace_id').str('abc').done();
   const markers = new Enc().u8(5).u64(7).u64(123).u64(8).u64(456).done();
   const meta = new Enc().u8(6).uvarint(7).u8(1).uvarint(2).str('UNIT').str('s').str('HELP').str('h').done();
-  const hist = new Enc().u8(7).u64(7).u64(5000).varint(0).varint(0)
-    .u8(0).varint(3).f64(0.001).uvarint(2).uvarint(10).f64(4.5).uvarint(1).varint(0).uvarint(2).uvarint(0).uvarint(2).varint(1).varint(1).uvarint(0).done();
+  const hist = new Enc()
+    .u8(7)
+    .u64(7)
+    .u64(5000)
+    .varint(0)
+    .varint(0)
+    .u8(0)
+    .varint(3)
+    .f64(0.001)
+    .uvarint(2)
+    .uvarint(10)
+    .f64(4.5)
+    .uvarint(1)
+    .varint(0)
+    .uvarint(2)
+    .uvarint(0)
+    .uvarint(2)
+    .varint(1)
+    .varint(1)
+    .uvarint(0)
+    .done();
   const fhist = new Enc().u8(8).u64(7).u64(6000).varint(0).varint(0)
     .u8(0).varint(3).f64(0.001).f64(2).f64(10).f64(4.5).uvarint(0).uvarint(0).uvarint(1).f64(1).uvarint(0).done();
   const big = new Enc().u8(2).u64(1).u64(0);
@@ -158,7 +226,9 @@ test('WAL damage: fragment CRC, padding, order, torn tails and zstd, with Promet
   // err="read records: corruption in segment …/00000005 at 50284: unexpected checksum 1253bba2, expected bea2db8d",
   // then the segment was rewritten with no record (goodUntil 0).
   const verified = scan(withByte(seg, 40000));
-  assert.deepEqual(verified.problems, [{ message: 'unexpected checksum 1253bba2, expected bea2db8d', offset: WAL_PAGE_SIZE, torn: false, readerOffset: 50284 }]);
+  assert.deepEqual(verified.problems, [
+    { message: 'unexpected checksum 1253bba2, expected bea2db8d', offset: WAL_PAGE_SIZE, torn: false, readerOffset: 50284 },
+  ]);
   assert.equal(verified.goodUntil, 0);
   // A data byte: the computed CRC changes, the stored one is quoted second.
   const dataFlip = scan(withByte(seg, 100));
@@ -167,7 +237,9 @@ test('WAL damage: fragment CRC, padding, order, torn tails and zstd, with Promet
   // Padding after the last fragment must be zero.
   const s = scan(seg);
   const pad = scan(withByte(seg, s.goodUntil + 10, 1));
-  assert.deepEqual(pad.problems, [{ message: 'unexpected non-zero byte in padded page', offset: s.goodUntil + 10, torn: false, readerOffset: 2 * WAL_PAGE_SIZE }]);
+  assert.deepEqual(pad.problems, [
+    { message: 'unexpected non-zero byte in padded page', offset: s.goodUntil + 10, torn: false, readerOffset: 2 * WAL_PAGE_SIZE },
+  ]);
   assert.equal(pad.goodUntil, s.goodUntil);
   assert.equal(pad.samples, 6000);
   // The segment cut at a page boundary inside the record: torn.
@@ -188,13 +260,17 @@ test('WAL damage: fragment CRC, padding, order, torn tails and zstd, with Promet
   // Fragment order: a "middle" where a record must start.
   const order = seg.slice();
   order[0] = (order[0] & ~7) | 3;
-  assert.deepEqual(scan(order).problems, [{ message: 'unexpected middle record, dropping buffer', offset: 0, torn: false, readerOffset: WAL_PAGE_SIZE }]);
+  assert.deepEqual(scan(order).problems, [
+    { message: 'unexpected middle record, dropping buffer', offset: 0, torn: false, readerOffset: WAL_PAGE_SIZE },
+  ]);
   const bad = seg.slice();
   bad[0] = (bad[0] & ~7) | 6;
   assert.deepEqual(scan(bad).problems, [{ message: 'unexpected record type 6', offset: 0, torn: false, readerOffset: WAL_PAGE_SIZE }]);
   const size = seg.slice();
   size[1] = 0xff;
-  assert.deepEqual(scan(size).problems, [{ message: `invalid record size ${(0xff << 8) | seg[2]}`, offset: 0, torn: false, readerOffset: 7 }]);
+  assert.deepEqual(scan(size).problems, [
+    { message: `invalid record size ${(0xff << 8) | seg[2]}`, offset: 0, torn: false, readerOffset: 7 },
+  ]);
   // zstd flag (2.46+) on bytes that are no zstd frame: damage (real zstd records: wal3.test.ts).
   // The CRC covers data only, so it stays valid.
   const z = seg.slice();

@@ -52,12 +52,18 @@ interface Modal {
  * host cannot click dialogs), recording what was asked; the real prompts are back afterwards.
  * `confirm` is the button pressed, and only if the modal offers it.
  */
-async function answeringPrompts<T>(answers: { pick: string; confirm?: string }, fn: () => Promise<T>): Promise<{ value: T; asked: string[]; modals: Modal[] }> {
+async function answeringPrompts<T>(
+  answers: { pick: string; confirm?: string },
+  fn: () => Promise<T>,
+): Promise<{ value: T; asked: string[]; modals: Modal[] }> {
   const win = vscode.window as unknown as Record<'showQuickPick' | 'showWarningMessage', unknown>;
   const original = { showQuickPick: win.showQuickPick, showWarningMessage: win.showWarningMessage };
   const asked: string[] = [];
   const modals: Modal[] = [];
-  win.showQuickPick = async (items: readonly vscode.QuickPickItem[] | Thenable<readonly vscode.QuickPickItem[]>, options?: vscode.QuickPickOptions) => {
+  win.showQuickPick = async (
+    items: readonly vscode.QuickPickItem[] | Thenable<readonly vscode.QuickPickItem[]>,
+    options?: vscode.QuickPickOptions,
+  ) => {
     asked.push(`pick: ${options?.title}`);
     return (await items).find((i) => i.label === answers.pick);
   };
@@ -188,7 +194,11 @@ suite('tsdbdump with a Kubernetes cluster', () => {
     assert.ok(fs.existsSync(output) && fs.existsSync(dump.manifest), 'the dump and its manifest exist');
     assert.deepEqual(fs.readdirSync(work).filter((n) => n.endsWith('.partial')), []);
     assert.equal(dump.blocks.length, 4);
-    const state = await poll(() => api.dumps.get(output)?.status === 'done' && api.dumps.get(output), 'the dump analysed in the tree', 60_000);
+    const state = await poll(
+      () => api.dumps.get(output)?.status === 'done' && api.dumps.get(output),
+      'the dump analysed in the tree',
+      60_000,
+    );
     assert.equal(state.result?.blocks.length, 4);
     assert.deepEqual(state.result?.diagnostics.filter((d) => d.severity === 'error').map((d) => d.code), []);
     assert.match(String(api.dumps.getTreeItem(state.node).description), /^4 blocks · /);
@@ -198,7 +208,8 @@ suite('tsdbdump with a Kubernetes cluster', () => {
     this.timeout(120_000);
     const pod = await node('prod', 'monitoring', 'prometheus-0');
     const output = path.join(work, 'prod-prometheus-0-snapshot.tar.gz');
-    const result = (await vscode.commands.executeCommand('tsdbdump.dump', pod, { output, confirm: false, snapshot: true })) as DumpResult | undefined;
+    const result = (await vscode.commands.executeCommand('tsdbdump.dump', pod, { output, confirm: false, snapshot: true })) as
+      DumpResult | undefined;
     assert.ok(result, 'the snapshot dump returned no result (see the tsdbdump output)');
     const manifest = JSON.parse(fs.readFileSync(result.manifest, 'utf8')) as { snapshot?: string; blocks: { dir: string }[] };
     // Prometheus names snapshots <UTC time>-<random hex>
@@ -228,7 +239,10 @@ suite('tsdbdump with a Kubernetes cluster', () => {
       const children = await api.pods.getChildren(pod);
       const items = children.filter((c): c is Extract<PodNode, { type: 'info' }> => c.type === 'info');
       assert.match(items.find((i) => i.label === 'Analysis')?.description ?? '', /[1-9]\d* error\(s\)/);
-      assert.ok(items.some((i) => i.label === 'meta-invalid' && i.error && i.description?.includes('01JA0000000000000000000000')), 'the diagnostic is an error item under the pod');
+      assert.ok(
+        items.some((i) => i.label === 'meta-invalid' && i.error && i.description?.includes('01JA0000000000000000000000')),
+        'the diagnostic is an error item under the pod',
+      );
       const problems = await poll(() => {
         const ds = vscode.languages.getDiagnostics(vscode.Uri.parse(reportUri(result.source))).filter((d) => d.code === 'meta-invalid');
         return ds.length > 0 && ds;
@@ -246,7 +260,11 @@ suite('tsdbdump with a Kubernetes cluster', () => {
     assert.ok(result, 'the analyzePod command returned no result');
     assert.ok(result.blocks.length >= 4, `${result.blocks.length} blocks`);
     const verdict = infoOf(await api.pods.getChildren(pod)).get('Analysis');
-    assert.equal(verdict, `${result.blocks.length} blocks · ${result.diagnostics.filter((d) => d.severity === 'error').length} error(s) · ${result.diagnostics.filter((d) => d.severity !== 'error').length} other`);
+    assert.equal(
+      verdict,
+      `${result.blocks.length} blocks · ${result.diagnostics.filter((d) => d.severity === 'error').length} ` +
+        `error(s) · ${result.diagnostics.filter((d) => d.severity !== 'error').length} other`,
+    );
   });
 
   test('an Explorer drop (text/uri-list) on a container: a dump file reaches its restore, other files are refused', async () => {
@@ -261,7 +279,10 @@ suite('tsdbdump with a Kubernetes cluster', () => {
     const toDump = await answeringPrompts({ pick: 'merge' }, () => drop([vscode.Uri.file(dump!.output)]));
     assert.equal(toDump.asked.length, 2, toDump.asked.join('\n'));
     assert.equal(toDump.asked[0], 'pick: Restore into prometheus-0');
-    assert.match(toDump.asked[1], /^modal: Restore prod-prometheus-0\.tar\.gz into observability\/prometheus-0 \(dev\) with mode "merge"\?$/);
+    assert.match(
+      toDump.asked[1],
+      /^modal: Restore prod-prometheus-0\.tar\.gz into observability\/prometheus-0 \(dev\) with mode "merge"\?$/,
+    );
     // Merge keeps the dev pod's data: the dry run found nothing of it to replace.
     assert.match(toDump.modals[0].detail ?? '', /^Keeps the pod's blocks and head$/m);
     assert.doesNotMatch(toDump.modals[0].detail ?? '', /Replaces/);
@@ -273,7 +294,8 @@ suite('tsdbdump with a Kubernetes cluster', () => {
     assert.deepEqual(refused.asked, ['warning: Only a dump (.tar.gz, .tgz, .tar) or a TSDB data directory can be restored to a pod.']);
   });
 
-  test('dropping the dump from Dump Files on the dev pod restores it there (mode asked, then what the dry run found, confirmed)', async function () {
+  test('dropping the dump from Dump Files on the dev pod restores it there ' +
+    '(mode asked, then what the dry run found, confirmed)', async function () {
     this.timeout(150_000);
     assert.ok(dump, 'needs the dump of the previous test');
     const source = dump.output;
@@ -318,7 +340,8 @@ suite('tsdbdump with a Kubernetes cluster', () => {
 
     const devData = dataDirOf('dev', 'observability', 'prometheus-0');
     const blockDirs = fs.readdirSync(devData).filter((n) => BLOCK_DIR.test(n));
-    for (const b of result.restoredBlocks) assert.ok(blockDirs.includes(b) && fs.existsSync(path.join(devData, b, 'meta.json')), `${b} in the dev data dir`);
+    for (const b of result.restoredBlocks)
+      assert.ok(blockDirs.includes(b) && fs.existsSync(path.join(devData, b, 'meta.json')), `${b} in the dev data dir`);
     assert.equal(blockDirs.length, 4, blockDirs.join(', '));
 
     const children = await podChildrenWithBlocks(devPod, 4, 30_000);

@@ -39,14 +39,24 @@ suite('tsdbdump extension host', () => {
     assert.ok(api.worker.isRunning(), 'language client not running');
     assert.equal(typeof api.worker.pid(), 'number');
     assert.notEqual(api.worker.pid(), process.pid, 'the worker must be its own process');
-    console.log(`TSDBDUMP_ACTIVATION_MS=${api.activationMs.toFixed(0)} TSDBDUMP_WORKER_START_MS=${workerMs} vscode=${vscode.version} app=${vscode.env.appName}`);
+    console.log(
+      `TSDBDUMP_ACTIVATION_MS=${api.activationMs.toFixed(0)} ` +
+        `TSDBDUMP_WORKER_START_MS=${workerMs} vscode=${vscode.version} app=${vscode.env.appName}`,
+    );
   });
 
   test('registers every command of the manifest', async () => {
     const manifest = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON as { contributes: { commands: { command: string }[] } };
     const registered = new Set(await vscode.commands.getCommands(true));
     const wanted = manifest.contributes.commands.map((c) => c.command);
-    for (const c of ['tsdbdump.analyze', 'tsdbdump.showTimeline', 'tsdbdump.repair', 'tsdbdump.restore', 'tsdbdump.dump', 'tsdbdump.refresh']) {
+    for (const c of [
+      'tsdbdump.analyze',
+      'tsdbdump.showTimeline',
+      'tsdbdump.repair',
+      'tsdbdump.restore',
+      'tsdbdump.dump',
+      'tsdbdump.refresh',
+    ]) {
       assert.ok(wanted.includes(c), `${c} missing from package.json`);
     }
     assert.deepEqual(wanted.filter((c) => !registered.has(c)), []);
@@ -107,7 +117,10 @@ suite('tsdbdump extension host', () => {
     const head = children.find((c) => c.model.kind === 'head')!;
     assert.deepEqual(head.children.map((c) => c.model.label), ['000003', '000004', '000005', '000006']);
     const wal = children.find((c) => c.model.kind === 'wal')!;
-    assert.deepEqual(wal.children.map((c) => c.model.label), ['checkpoint.00000001', '00000002', '00000003', '00000004', '00000005', '00000006']);
+    assert.deepEqual(
+      wal.children.map((c) => c.model.label),
+      ['checkpoint.00000001', '00000002', '00000003', '00000004', '00000005', '00000006'],
+    );
     const dumpItem = api.dumps.getTreeItem({ type: 'dump', source });
     assert.match(String(dumpItem.description), /4 blocks · no problems/);
   });
@@ -139,10 +152,18 @@ suite('tsdbdump extension host', () => {
 
   test('overlap: block-overlap warning on the report and on the minTime of the extracted meta.json', async () => {
     const dir = path.join(ws(), 'extracted/overlap');
-    const onReport = await poll(() => reportDiagnostics(dir).filter((d) => d.code === 'block-overlap').length > 0 && reportDiagnostics(dir), 'block-overlap on the data dir report');
+    const onReport = await poll(
+      () => reportDiagnostics(dir).filter((d) => d.code === 'block-overlap').length > 0 && reportDiagnostics(dir),
+      'block-overlap on the data dir report',
+    );
     assert.equal(onReport.find((d) => d.code === 'block-overlap')!.severity, vscode.DiagnosticSeverity.Warning);
     const metaWithDiag = await poll(() => {
-      const hits = vscode.languages.getDiagnostics().filter(([uri, ds]) => uri.fsPath.startsWith(dir + path.sep) && uri.fsPath.endsWith('meta.json') && ds.some((d) => d.code === 'block-overlap'));
+      const hits = vscode.languages
+        .getDiagnostics()
+        .filter(
+          ([uri, ds]) =>
+            uri.fsPath.startsWith(dir + path.sep) && uri.fsPath.endsWith('meta.json') && ds.some((d) => d.code === 'block-overlap'),
+        );
       return hits.length >= 2 ? hits : undefined;
     }, 'block-overlap on both meta.json files');
     for (const [uri, ds] of metaWithDiag) {
@@ -180,10 +201,10 @@ suite('tsdbdump extension host', () => {
 
   test('timeline of the overlap dump marks both overlapping blocks and the shared range', async () => {
     const source = path.join(ws(), 'overlap.tar.gz');
-    const data = await vscode.commands.executeCommand<{ overlaps: { from: number; to: number; blocks: string[] }[]; blocks: { overlap: boolean }[] }>(
-      'tsdbdump.showTimeline',
-      source,
-    );
+    const data = await vscode.commands.executeCommand<{
+      overlaps: { from: number; to: number; blocks: string[] }[];
+      blocks: { overlap: boolean }[];
+    }>('tsdbdump.showTimeline', source);
     assert.equal(data.overlaps.length, 1);
     assert.equal(data.overlaps[0].from, 1735934400001);
     assert.equal(data.overlaps[0].to, 1735941585011);
@@ -244,7 +265,10 @@ suite('tsdbdump extension host', () => {
     await config.update('kubeconfig', kubeconfig, vscode.ConfigurationTarget.Global);
     try {
       const roots = await api.pods.getChildren();
-      assert.deepEqual(roots.map((r) => (r.type === 'context' ? r.context.name : `${r.type}:${(r as { label?: string }).label}`)), ['test-nowhere']);
+      assert.deepEqual(
+        roots.map((r) => (r.type === 'context' ? r.context.name : `${r.type}:${(r as { label?: string }).label}`)),
+        ['test-nowhere'],
+      );
       const children = await api.pods.getChildren(roots[0]);
       assert.equal(children.length, 1);
       const item = api.pods.getTreeItem(children[0]);
@@ -258,7 +282,16 @@ suite('tsdbdump extension host', () => {
   });
 
   test('Pods view: an in-place analysis shows its verdict and diagnostics under the pod', async () => {
-    const pod = { context: 'ctx', namespace: 'monitoring', name: 'prometheus-0', phase: 'Running', ready: true, containers: ['prometheus'], prometheusContainer: 'prometheus', labels: {} };
+    const pod = {
+      context: 'ctx',
+      namespace: 'monitoring',
+      name: 'prometheus-0',
+      phase: 'Running',
+      ready: true,
+      containers: ['prometheus'],
+      prometheusContainer: 'prometheus',
+      labels: {},
+    };
     const result = await api.worker.request(api.requests.analyze, { source: path.join(ws(), 'head-gap.tar.gz') });
     api.pods.setAnalysis(pod, result);
     const children = await api.pods.getChildren({ type: 'pod', pod });

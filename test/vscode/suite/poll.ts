@@ -1,7 +1,11 @@
 // Shared by the extension-host suites (index.ts loads only *.test.js, so this is no suite).
 
 /** Calls `fn` until it returns a truthy value (returned) or `timeoutMs` passes (thrown, naming `what`). */
-export async function poll<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 45_000): Promise<T> {
+export async function poll<T>(
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 45_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

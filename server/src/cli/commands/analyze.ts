@@ -46,12 +46,14 @@ Exit status: 0 no error diagnostics, 1 error diagnostics found, 2 usage or I/O e
     try {
       // `pod:<pod>`: stream the pod's data dir straight into the analysis (server/src/kube)
       const onProgress = (p: { bytes: number; totalBytes?: number; entry?: string }) => progress.update(p.bytes, p.totalBytes, p.entry);
-      if (positionals[0].startsWith('pod:')) result = await analyzePod(targetFrom(positionals[0], values), { verify, signal: ctx.signal, onProgress });
-      else result = await analyzeSource(positionals[0], {
-        verify,
-        signal: ctx.signal,
-        onProgress: (p) => progress.update(p.bytes, p.totalBytes, p.entry),
-      });
+      if (positionals[0].startsWith('pod:'))
+        result = await analyzePod(targetFrom(positionals[0], values), { verify, signal: ctx.signal, onProgress });
+      else
+        result = await analyzeSource(positionals[0], {
+          verify,
+          signal: ctx.signal,
+          onProgress: (p) => progress.update(p.bytes, p.totalBytes, p.entry),
+        });
     } finally {
       progress.done();
     }

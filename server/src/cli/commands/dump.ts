@@ -67,33 +67,56 @@ ${KUBE_USAGE}
     const { from, to } = requestedRange(values, now);
     if (values.exact) return runExact(positionals[0], from, to, values.output as string | undefined, !!values.json, ctx);
     const level = values['gzip-level'] !== undefined ? Number(values['gzip-level']) : undefined;
-    if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 9)) throw new ToolError('usage', 'dump: --gzip-level must be 0-9');
+    if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 9))
+      throw new ToolError('usage', 'dump: --gzip-level must be 0-9');
     const rate = values['rate-limit'] !== undefined ? Number(values['rate-limit']) : undefined;
     if (rate !== undefined && !(rate > 0)) throw new ToolError('usage', 'dump: --rate-limit must be a positive number of MB/s');
     const target = targetFrom(positionals[0], values);
     const plan = await planDump({ target, from, to, snapshot: !!values.snapshot, signal: ctx.signal });
     const stamp = new Date(now).toISOString().replace(/[:.]/g, '').replace(/\d{3}Z$/, 'Z');
-    const output = path.resolve((values.output as string | undefined) ?? `${plan.pod.conn.context}-${plan.pod.namespace}-${plan.pod.name}-${stamp}.tar.gz`);
+    const output = path.resolve(
+      (values.output as string | undefined) ?? `${plan.pod.conn.context}-${plan.pod.namespace}-${plan.pod.name}-${stamp}.tar.gz`,
+    );
     const log = (s: string) => ctx.stderr.write(`${s}\n`);
-    log(`dumping ${plan.pod.conn.context}/${plan.pod.namespace}/${plan.pod.name}:${plan.root} (Prometheus ${plan.status.version ?? 'unknown'})`);
+    log(
+      `dumping ${plan.pod.conn.context}/${plan.pod.namespace}/${plan.pod.name}:${plan.root} ` +
+        `(Prometheus ${plan.status.version ?? 'unknown'})`,
+    );
     if (from !== undefined || to !== undefined) log(`requested ${utc(from)} – ${utc(to)}`);
-    log(`blocks: ${plan.blocks.length} included${plan.skippedBlocks.length ? `, ${plan.skippedBlocks.length} outside the range` : ''}; effective block range ${utc(plan.effectiveRange.minTime)} – ${utc(plan.effectiveRange.maxTime)}, plus the head`);
+    log(
+      `blocks: ${plan.blocks.length} included${plan.skippedBlocks.length ? `, ${plan.skippedBlocks.length} outside the range` : ''}; ` +
+        `effective block range ${utc(plan.effectiveRange.minTime)} – ${utc(plan.effectiveRange.maxTime)}, plus the head`,
+    );
     for (const b of plan.blocks) log(`  ${b.dir}  ${utc(b.minTime)} – ${utc(b.maxTime)}`);
     for (const n of plan.notes) log(`note: ${n}`);
-    log(`estimated size ${humanBytes(plan.estimatedBytes)} before compression${plan.useTar ? '' : ' (no tar in the pod: reading files one by one)'}`);
+    log(
+      `estimated size ${humanBytes(plan.estimatedBytes)} before ` +
+        `compression${plan.useTar ? '' : ' (no tar in the pod: reading files one by one)'}`,
+    );
     const progress = ctx.progress('dumping');
     let result;
     try {
-      result = await executeDump(plan, output, { signal: ctx.signal, gzipLevel: level, maxBytesPerSecond: rate ? rate * 1e6 : undefined, onProgress: (p) => progress.update(p.bytes, p.totalBytes, p.entry) });
+      result = await executeDump(plan, output, {
+        signal: ctx.signal,
+        gzipLevel: level,
+        maxBytesPerSecond: rate ? rate * 1e6 : undefined,
+        onProgress: (p) => progress.update(p.bytes, p.totalBytes, p.entry),
+      });
     } finally {
       progress.done();
     }
     if (values.json) {
       const { manifestData, plan: _plan, ...rest } = result;
-      ctx.stdout.write(`${JSON.stringify({ ...rest, prometheusVersion: manifestData.prometheusVersion, warnings: manifestData.warnings }, null, 2)}\n`);
+      ctx.stdout.write(
+        `${JSON.stringify({ ...rest, prometheusVersion: manifestData.prometheusVersion, warnings: manifestData.warnings }, null, 2)}\n`,
+      );
     } else {
-      ctx.stdout.write(`wrote ${result.output} (${humanBytes(result.bytes)}, ${result.files} files, checksums verified) and ${path.basename(result.manifest)}\n`);
-      if (result.changedDuringDump.length) ctx.stdout.write(`changed during the dump (hash of what was sent recorded): ${result.changedDuringDump.join(', ')}\n`);
+      ctx.stdout.write(
+        `wrote ${result.output} ` +
+          `(${humanBytes(result.bytes)}, ${result.files} files, checksums verified) and ${path.basename(result.manifest)}\n`,
+      );
+      if (result.changedDuringDump.length)
+        ctx.stdout.write(`changed during the dump (hash of what was sent recorded): ${result.changedDuringDump.join(', ')}\n`);
       for (const w of result.manifestData.warnings) ctx.stdout.write(`warning: ${w}\n`);
       for (const c of result.cleanedUp) ctx.stdout.write(`removed ${c}, left in the pod by an interrupted tsdbdump run\n`);
     }
@@ -101,9 +124,18 @@ ${KUBE_USAGE}
   },
 };
 
-async function runExact(source: string, from: number | undefined, to: number | undefined, output: string | undefined, json: boolean, ctx: CliContext): Promise<number> {
-  if (from === undefined || to === undefined || output === undefined) throw new ToolError('usage', 'dump --exact: needs --from, --to and -o');
-  if (!existsSync(source)) throw new ToolError('usage', `dump --exact: ${source} is not a local dump or data dir (exact dumps from a pod are not supported yet)`);
+async function runExact(
+  source: string,
+  from: number | undefined,
+  to: number | undefined,
+  output: string | undefined,
+  json: boolean,
+  ctx: CliContext,
+): Promise<number> {
+  if (from === undefined || to === undefined || output === undefined)
+    throw new ToolError('usage', 'dump --exact: needs --from, --to and -o');
+  if (!existsSync(source))
+    throw new ToolError('usage', `dump --exact: ${source} is not a local dump or data dir (exact dumps from a pod are not supported yet)`);
   const r = await exactDump(source, output, { from, to }, { signal: ctx.signal });
   if (json) {
     ctx.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
@@ -117,11 +149,16 @@ async function runExact(source: string, from: number | undefined, to: number | u
   }
   for (const d of r.unreadableBlocks) ctx.stdout.write(`left out: block ${d} (no readable meta.json)\n`);
   for (const c of r.droppedEdgeChunks) {
-    ctx.stdout.write(`dropped: encoding-${c.encoding} chunk of {${c.labels.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}} ${utc(c.minTime)} – ${utc(c.maxTime)} (${c.samples} samples) crosses an edge and cannot be re-encoded\n`);
+    ctx.stdout.write(
+      `dropped: encoding-${c.encoding} chunk of {${c.labels.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}} ${utc(c.minTime)} ` +
+        `– ${utc(c.maxTime)} (${c.samples} samples) crosses an edge and cannot be re-encoded\n`,
+    );
   }
   if (r.head) {
     const l = r.head.left;
-    const lost = Object.entries(l).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`);
+    const lost = Object.entries(l)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${n} ${k}`);
     if (lost.length) ctx.stdout.write(`head samples not converted: ${lost.join(', ')}\n`);
     for (const p of r.head.problems) ctx.stdout.write(`head: ${p}\n`);
   }

@@ -48,7 +48,8 @@ Options:
       return 0;
     }
     const rows = [['CONTEXT', 'NAMESPACE', 'POD', 'READY', 'STATUS', 'CONTAINER', 'CONTAINERS']];
-    for (const p of pods) rows.push([p.context, p.namespace, p.name, p.ready ? 'yes' : 'no', p.phase, p.prometheusContainer ?? '-', p.containers.join(',')]);
+    for (const p of pods)
+      rows.push([p.context, p.namespace, p.name, p.ready ? 'yes' : 'no', p.phase, p.prometheusContainer ?? '-', p.containers.join(',')]);
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     for (const r of rows) ctx.stdout.write(`${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}\n`);
     return 0;

@@ -79,12 +79,19 @@ function actionLine(a: RepairAction): string {
           : a.kind === 'rebuild-meta'
             ? `write ${a.path}`
             : `drop ${a.path}`;
-  const cost = a.loss.samples === 0 ? 'loses nothing' : `loses ${a.loss.samples} samples of ${a.loss.series} series in ${ranges(a.loss.ranges)}`;
+  const cost =
+    a.loss.samples === 0 ? 'loses nothing' : `loses ${a.loss.samples} samples of ${a.loss.series} series in ${ranges(a.loss.ranges)}`;
   const lines = [`  - ${what} [${a.fixes}]`, `      why:  ${a.reason}`, `      cost: ${cost}`];
   for (const s of a.lostSeries ?? []) lines.push(`        ${s.series}: ${s.samples} samples in ${ranges(s.ranges)}`);
   if (a.lostSeries && a.loss.series > a.lostSeries.length) lines.push(`        … and ${a.loss.series - a.lostSeries.length} more series`);
   for (const alt of a.alternatives ?? []) {
-    const verdict = !alt.startable ? 'Prometheus would still refuse to start' : alt.samples > 0 ? `would lose ${alt.samples} more samples` : alt.samples < 0 ? `would lose ${-alt.samples} fewer samples` : 'would lose the same';
+    const verdict = !alt.startable
+      ? 'Prometheus would still refuse to start'
+      : alt.samples > 0
+        ? `would lose ${alt.samples} more samples`
+        : alt.samples < 0
+          ? `would lose ${-alt.samples} fewer samples`
+          : 'would lose the same';
     lines.push(`      instead of: ${alt.summary} (${verdict})`);
   }
   return lines.join('\n');

@@ -17,12 +17,16 @@ const UPLOAD_METHODS: Record<UploadMethod, string> = {
 
 function describe(p: RestorePreview): string {
   const lines = [
-    `restore into ${p.pod.context}/${p.pod.namespace}/${p.pod.name}:${p.dataDir} (container ${p.pod.container}, Prometheus ${p.prometheusVersion ?? 'unknown'}), mode ${p.mode}`,
+    `restore into ${p.pod.context}/${p.pod.namespace}/${p.pod.name}:${p.dataDir} ` +
+      `(container ${p.pod.container}, Prometheus ${p.prometheusVersion ?? 'unknown'}), mode ${p.mode}`,
   ];
   if (p.mode === 'replace') lines.push(`replaces everything now in ${p.dataDir}: ${p.replaces.join(', ') || '(empty)'}`);
   lines.push(`adds ${p.adds.length} block(s): ${p.adds.join(', ') || '-'}`);
   for (const s of p.skipped) lines.push(`skips ${s}`);
-  lines.push(`uploads ${humanBytes(p.uploadBytes)}${p.freeBytes !== undefined ? ` (${humanBytes(p.freeBytes)} free in the pod)` : ''}; backup of the current data first: ${p.backup}`);
+  lines.push(
+    `uploads ${humanBytes(p.uploadBytes)}${p.freeBytes !== undefined ? ` (${humanBytes(p.freeBytes)} free in the pod)` : ''}; ` +
+      `backup of the current data first: ${p.backup}`,
+  );
   lines.push(`upload: ${UPLOAD_METHODS[p.uploadMethod]}${p.execProtocol ? ` (exec protocol ${p.execProtocol})` : ''}`);
   lines.push(`data volume: ${p.dataVolume.description}; ${p.dataVolume.restartDescription}`);
   for (const w of p.warnings) lines.push(`warning: ${w}`);
@@ -78,7 +82,13 @@ ${KUBE_USAGE}
     }
     if (positionals.length !== 2) throw new ToolError('usage', 'restore: expected <dump> and <pod> (see `tsdbdump restore --help`)');
     const mode = oneOf('restore', 'mode', values.mode as string | undefined, ['replace', 'merge'] as const, 'replace');
-    const request = { source: positionals[0], target: targetFrom(positionals[1], values), mode, backup: values.backup as string | undefined, force: !!values.force };
+    const request = {
+      source: positionals[0],
+      target: targetFrom(positionals[1], values),
+      mode,
+      backup: values.backup as string | undefined,
+      force: !!values.force,
+    };
     if (values['dry-run']) {
       const { preview } = await restoreToPod({ ...request, dryRun: true }, { signal: ctx.signal });
       ctx.stdout.write(values.json ? `${JSON.stringify(preview, null, 2)}\n` : `${describe(preview)}\n(dry run: nothing was changed)\n`);
@@ -114,9 +124,16 @@ ${KUBE_USAGE}
       const { backupResult: _b, ...rest } = result;
       ctx.stdout.write(`${JSON.stringify(rest, null, 2)}\n`);
     } else {
-      ctx.stdout.write(`restored ${result.restoredBlocks.length} block(s) into ${result.target.context}/${result.target.namespace}/${result.target.pod}; backup at ${result.backup}\n`);
+      ctx.stdout.write(
+        `restored ${result.restoredBlocks.length} block(s) ` +
+          `into ${result.target.context}/${result.target.namespace}/${result.target.pod}; backup at ${result.backup}\n`,
+      );
       for (const c of result.cleanedUp ?? []) ctx.stdout.write(`removed ${c}, left in the pod by an interrupted tsdbdump run\n`);
-      if (result.verifiedRange) ctx.stdout.write(`verified: ${result.verifiedSeries} series answer queries over ${utc(result.verifiedRange.from)} – ${utc(result.verifiedRange.to)}\n`);
+      if (result.verifiedRange)
+        ctx.stdout.write(
+          `verified: ${result.verifiedSeries} series answer queries ` +
+            `over ${utc(result.verifiedRange.from)} – ${utc(result.verifiedRange.to)}\n`,
+        );
       for (const w of result.warnings) ctx.stdout.write(`warning: ${w}\n`);
     }
     return 0;

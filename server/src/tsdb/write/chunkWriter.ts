@@ -1,5 +1,5 @@
 /**
- * Block chunk segment writer (tsdb-format.md §4), as Prometheus's tsdb/chunks/chunks.go Writer:
+ * Block chunk segment writer (docs/tsdb-format.md §4), as Prometheus's tsdb/chunks/chunks.go Writer:
  * segments of at most `segmentSize` bytes (512 MiB by default) with the 8-byte header
  * (magic 0x85BD40DD, version 1, 3 zero bytes), each chunk framed as
  * `len uvarint | encoding | data | CRC32C(encoding | data)`. The chunks of one series go in one

@@ -1,5 +1,5 @@
 /**
- * Block index writer, format v2 (tsdb-format.md §3), laid out byte for byte as Prometheus's
+ * Block index writer, format v2 (docs/tsdb-format.md §3), laid out byte for byte as Prometheus's
  * tsdb/index/index.go Writer: header, symbols, series (16-byte aligned), label indices (4-byte
  * aligned, written up to 3.6), postings (the all-series list first, then by name and value),
  * label offset table, postings offset table, TOC; every section with its CRC32C.

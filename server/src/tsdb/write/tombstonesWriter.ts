@@ -1,5 +1,5 @@
 /**
- * Block tombstones file (tsdb-format.md §8), as tsdb/tombstones/tombstones.go WriteFile:
+ * Block tombstones file (docs/tsdb-format.md §8), as tsdb/tombstones/tombstones.go WriteFile:
  * magic, format byte 1, `series uvarint | mint varint | maxt varint` per interval, CRC32C of the
  * entries (not the magic nor the format byte). Prometheus walks a map, so the order of series in
  * its files varies; this writes them by series ID, then interval.

@@ -1,5 +1,5 @@
 /**
- * XOR chunk encoder (tsdb-format.md §5), bit for bit as Prometheus's xorAppender
+ * XOR chunk encoder (docs/tsdb-format.md §5), bit for bit as Prometheus's xorAppender
  * (tsdb/chunkenc/xor.go): u16 sample count, first timestamp as varint and value as 64 bits, the
  * second timestamp as a uvarint delta, then delta-of-delta timestamps in 1/14/17/20/64-bit
  * buckets and Gorilla XOR values (leading zeros clamped to 31, window reused when it fits).
