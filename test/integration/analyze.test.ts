@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AnalysisResult } from '../../server/src/protocol';
 import { SCENARIOS, dataDir, dumpPath, facts, type Scenario } from '../helpers/fixtures';
-import { analyzeJson, errorsOf, hasStackTrace, runCli, warningsOf } from './cliHelpers';
+import { analysisBlockFacts, analyzeJson, errorsOf, hasStackTrace, promtoolList, runCli, warningsOf } from './cliHelpers';
 
 const A = 1735862400000;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-analyze-'));
@@ -185,45 +185,10 @@ test('analyze --verify full on healthy data finds nothing either', async () => {
   assert.deepEqual(result.diagnostics.filter((d) => d.severity === 'error' || d.severity === 'warning'), []);
 });
 
-/** `promtool tsdb list` table → block facts. */
-function promtoolList(
-  dir: string,
-): { ulid: string; minTime: number; maxTime: number; numSamples: number; numChunks: number; numSeries: number; size: number }[] {
-  const out = execFileSync('promtool', ['tsdb', 'list', dir], { encoding: 'utf8' });
-  const [header, ...rows] = out.trim().split('\n');
-  assert.match(header, /^BLOCK ULID\s+MIN TIME\s+MAX TIME\s+DURATION\s+NUM SAMPLES\s+NUM CHUNKS\s+NUM SERIES\s+SIZE$/);
-  return rows.map((row) => {
-    const [ulid, min, max, , samples, chunks, series, size] = row.trim().split(/\s+/);
-    return {
-      ulid,
-      minTime: Number(min),
-      maxTime: Number(max),
-      numSamples: Number(samples),
-      numChunks: Number(chunks),
-      numSeries: Number(series),
-      size: Number(size),
-    };
-  });
-}
-
 for (const s of SCENARIOS) {
   test(`block facts of ${s} equal what promtool tsdb list prints`, async () => {
-    const listed = promtoolList(dataDir(s));
     const { result } = await analyzeJson(dumpPath(s));
-    // promtool silently lists only blocks whose meta.json it can read.
-    const ours = result.blocks
-      .filter((b) => b.metaReadable)
-      .map((b) => ({
-        ulid: b.ulid,
-        minTime: b.minTime,
-        maxTime: b.maxTime,
-        numSamples: b.numSamples,
-        numChunks: b.numChunks,
-        numSeries: b.numSeries,
-        size: b.sizeBytes,
-      }));
-    const byUlid = (x: { ulid: string }, y: { ulid: string }) => (x.ulid < y.ulid ? -1 : 1);
-    assert.deepEqual([...ours].sort(byUlid), [...listed].sort(byUlid));
+    assert.deepEqual(analysisBlockFacts(result), promtoolList(dataDir(s)));
   });
 }
 

@@ -52,3 +52,40 @@ export function hasStackTrace(stderr: string): boolean {
 
 export const errorsOf = (r: AnalysisResult) => r.diagnostics.filter((d) => d.severity === 'error');
 export const warningsOf = (r: AnalysisResult) => r.diagnostics.filter((d) => d.severity === 'warning');
+
+export interface BlockFacts {
+  ulid: string;
+  minTime: number;
+  maxTime: number;
+  numSamples: number;
+  numChunks: number;
+  numSeries: number;
+  size: number;
+}
+
+/** `promtool tsdb list` of a data dir (promtool: Debian's 2.42 by default, or a 3.x binary) → block facts, by ULID. */
+export function promtoolList(dir: string, promtool = 'promtool'): BlockFacts[] {
+  const out = execFileSync(promtool, ['tsdb', 'list', dir], { encoding: 'utf8' });
+  const [header, ...rows] = out.trim().split('\n');
+  if (!/^BLOCK ULID\s+MIN TIME\s+MAX TIME\s+DURATION\s+NUM SAMPLES\s+NUM CHUNKS\s+NUM SERIES\s+SIZE$/.test(header)) {
+    throw new Error(`unexpected promtool tsdb list header: ${header}`);
+  }
+  return rows.map((row) => {
+    const [ulid, min, max, , samples, chunks, series, size] = row.trim().split(/\s+/);
+    const facts = { ulid, minTime: Number(min), maxTime: Number(max), numSamples: Number(samples) };
+    return { ...facts, numChunks: Number(chunks), numSeries: Number(series), size: Number(size) };
+  }).sort(byUlid);
+}
+
+/** The same facts from the analysis, of the blocks promtool lists (it silently skips those without a readable meta.json). */
+export function analysisBlockFacts(result: AnalysisResult): BlockFacts[] {
+  return result.blocks
+    .filter((b) => b.metaReadable)
+    .map((b) => ({
+      ulid: b.ulid, minTime: b.minTime, maxTime: b.maxTime, numSamples: b.numSamples, numChunks: b.numChunks, numSeries: b.numSeries,
+      size: b.sizeBytes,
+    }))
+    .sort(byUlid);
+}
+
+const byUlid = (x: { ulid: string }, y: { ulid: string }) => (x.ulid < y.ulid ? -1 : 1);
