@@ -7,6 +7,7 @@
  * pod removes it with what it marks. Snapshots without a marker (made by people or by prombackup)
  * and the previous data a replace-mode restore moved aside are never touched.
  */
+import { ToolError } from '../errors';
 import { execCollect, execOk } from './exec';
 import type { ResolvedPod } from './prometheusPods';
 
@@ -63,16 +64,23 @@ export async function keepAlive(pod: ResolvedPod, marker: string, signal?: Abort
   return () => clearInterval(timer);
 }
 
-/** Creates the marker, or sets its time to now. */
+/**
+ * Creates the marker, or sets its time to now. A pod without `touch` gets no marker: what this run
+ * leaves there is then never swept, but the run itself goes on.
+ */
 export async function touchMarker(pod: ResolvedPod, marker: string, signal?: AbortSignal): Promise<void> {
-  await execOk(pod.conn, {
-    namespace: pod.namespace,
-    pod: pod.name,
-    container: pod.container,
-    command: ['touch', marker],
-    signal,
-    timeoutMs: 30_000,
-  });
+  try {
+    await execOk(pod.conn, {
+      namespace: pod.namespace,
+      pod: pod.name,
+      container: pod.container,
+      command: ['touch', marker],
+      signal,
+      timeoutMs: 30_000,
+    });
+  } catch (e) {
+    if (!(e instanceof ToolError && e.code === 'pod-missing-tool')) throw e;
+  }
 }
 
 export async function removeMarked(pod: ResolvedPod, path: string, marker: string): Promise<void> {
