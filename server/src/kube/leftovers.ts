@@ -12,6 +12,11 @@ import { execCollect, execOk } from './exec';
 import type { ResolvedPod } from './prometheusPods';
 
 export const HEARTBEAT_MS = 60_000;
+
+/** How the CLI reports one removed leftover (DumpResult/RestoreResult `cleanedUp`). */
+export function removedLeftoverLine(path: string): string {
+  return `removed ${path}, left in the pod by an interrupted tsdbdump run`;
+}
 /** Ten heartbeats missed: no live run is that late (an exec that hangs times out long before). */
 export const STALE_AFTER_S = 600;
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { humanBytes, utc } from '../../analysis/goFormat';
 import { ToolError } from '../../errors';
 import { executeDump, planDump } from '../../kube/dump';
+import { removedLeftoverLine } from '../../kube/leftovers';
 import { KUBE_OPTIONS, KUBE_USAGE, targetFrom } from '../kubeArgs';
 import { parseTimeBound } from '../../timeInput';
 import { parseCommandArgs } from '../args';
@@ -118,7 +119,7 @@ ${KUBE_USAGE}
       if (result.changedDuringDump.length)
         ctx.stdout.write(`changed during the dump (hash of what was sent recorded): ${result.changedDuringDump.join(', ')}\n`);
       for (const w of result.manifestData.warnings) ctx.stdout.write(`warning: ${w}\n`);
-      for (const c of result.cleanedUp) ctx.stdout.write(`removed ${c}, left in the pod by an interrupted tsdbdump run\n`);
+      for (const c of result.cleanedUp) ctx.stdout.write(`${removedLeftoverLine(c)}\n`);
     }
     return 0;
   },

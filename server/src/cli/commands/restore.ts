@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { humanBytes, utc } from '../../analysis/goFormat';
 import { ToolError } from '../../errors';
 import { restoreToPod } from '../../kube/restore';
+import { removedLeftoverLine } from '../../kube/leftovers';
 import { KUBE_OPTIONS, KUBE_USAGE, targetFrom } from '../kubeArgs';
 import type { RestorePreview, UploadMethod } from '../../protocol';
 
@@ -128,7 +129,7 @@ ${KUBE_USAGE}
         `restored ${result.restoredBlocks.length} block(s) ` +
           `into ${result.target.context}/${result.target.namespace}/${result.target.pod}; backup at ${result.backup}\n`,
       );
-      for (const c of result.cleanedUp ?? []) ctx.stdout.write(`removed ${c}, left in the pod by an interrupted tsdbdump run\n`);
+      for (const c of result.cleanedUp ?? []) ctx.stdout.write(`${removedLeftoverLine(c)}\n`);
       if (result.verifiedRange)
         ctx.stdout.write(
           `verified: ${result.verifiedSeries} series answer queries ` +
