@@ -147,7 +147,9 @@ export type RepairActionKind =
   | 'truncate-file'
   | 'drop-entry'
   /** Replace one damaged block chunk by an empty chunk of the same size (the block keeps everything else). */
-  | 'blank-chunk';
+  | 'blank-chunk'
+  /** Write a block's index again from the series and chunk refs that read (the block writer's index). */
+  | 'rewrite-index';
 
 export interface RepairAction {
   kind: RepairActionKind;

@@ -31,6 +31,10 @@ import { dataDir, dataDir3, dumpPath, ensureFixtures, facts, repoRoot, type Scen
 import type { RepairResult } from '../../server/src/protocol';
 import { repairDump } from '../../server/src/repair/repair';
 import { startPrometheus } from '../helpers/prometheus';
+import { readIndex } from '../../server/src/tsdb/index';
+import { memoryByteSource } from '../../server/src/dump/byteSource';
+import { crc32c } from '../../server/src/tsdb/crc32c';
+import { seriesKey } from '../../server/src/repair/model';
 
 const A = 1735862400000;
 const TOTAL = 372000;
@@ -334,16 +338,19 @@ function healthyBlock(i: number): string {
 }
 
 describe('repair of damaged blocks and checkpoints (own corruptions)', () => {
-  test('index with a damaged TOC: the block is dropped and its loss is stated from meta.json', async () => {
+  test('index with a damaged TOC offset: the index is rewritten from its series (the old repair dropped 24000 samples)', async () => {
     const src = healthyCopy('index-toc');
     const l1b = healthyBlock(2);
     flipByte(path.join(src, l1b, 'index'), statSync(path.join(src, l1b, 'index')).size - 30);
     const { result, served } = await repairAndServe('index-toc', src);
-    const drop = action(result, 'drop-block', `${l1b}/`);
-    assert.ok(drop, JSON.stringify(result.actions, null, 1));
-    assert.equal(drop.loss.samples, 24000);
-    assert.equal(drop.loss.series, 50);
-    assert.equal(served, TOTAL - 24000);
+    const rewrite = action(result, 'rewrite-index', `${l1b}/index`);
+    assert.ok(rewrite, JSON.stringify(result.actions, null, 1));
+    assert.equal(rewrite.fixes, 'index-corrupt');
+    assert.equal(rewrite.loss.samples, 0);
+    // Dropping the block (what repair did before the block writer) is the rejected alternative.
+    assert.equal(rewrite.alternatives?.find((a) => a.summary === 'drop the block')?.samples, 24000);
+    assert.equal(result.totals!.samplesLost, 0);
+    assert.equal(served, TOTAL);
   });
 
   test('garbage after the last chunk of a chunk file: cut off, the block stays', async () => {
@@ -443,6 +450,167 @@ describe('repair of damaged blocks and checkpoints (own corruptions)', () => {
     // The one series record is gone: the 36000 head samples cannot be tied to a series any more.
     assert.equal(result.totals!.samplesLost, 36000);
     assert.equal(served, TOTAL - 36000);
+  });
+});
+
+/** Varint helpers for editing an index series entry in place (docs/tsdb-format.md §3). */
+function readUvarint(b: Uint8Array, at: number): [number, number] {
+  let v = 0;
+  let mul = 1;
+  for (let i = at; ; i++) {
+    v += (b[i] & 0x7f) * mul;
+    if (b[i] < 0x80) return [v, i + 1];
+    mul *= 128;
+  }
+}
+function uvarintBytes(v: number): number[] {
+  const out: number[] = [];
+  while (v >= 0x80) {
+    out.push((v % 128) | 0x80);
+    v = Math.floor(v / 128);
+  }
+  out.push(v);
+  return out;
+}
+const zigzag = (v: number) => (v >= 0 ? 2 * v : -2 * v - 1);
+const unzigzag = (u: number) => (u % 2 === 0 ? u / 2 : -(u + 1) / 2);
+
+/**
+ * Moves the last chunk ref of one series of a block's index by one byte (into the middle of its
+ * chunk) and recomputes that entry's CRC: a well-formed entry with one bad chunk reference.
+ * Returns the series' labels and the moved chunk's time range.
+ */
+function misdirectLastChunkRef(indexFile: string): { series: string; minTime: number; maxTime: number } {
+  const bytes = readFileSync(indexFile);
+  const series: { id: number; labels: [string, string][]; chunks: { minTime: number; maxTime: number }[] }[] = [];
+  readIndex(memoryByteSource(bytes), { verify: 'quick', onSeries: (x) => series.push(x) });
+  for (const s of [...series].reverse()) {
+    if (s.chunks.length < 2) continue;
+    const pos = s.id * 16;
+    const [len, bodyAt] = readUvarint(bytes, pos);
+    const [n, labelsAt] = readUvarint(bytes, bodyAt);
+    let p = labelsAt;
+    for (let i = 0; i < 2 * n; i++) p = readUvarint(bytes, p)[1];
+    const [chunks, chunksAt] = readUvarint(bytes, p);
+    p = chunksAt;
+    p = readUvarint(bytes, p)[1]; // mint (varint)
+    p = readUvarint(bytes, p)[1]; // maxt delta
+    p = readUvarint(bytes, p)[1]; // ref
+    let refAt = p;
+    for (let i = 1; i < chunks; i++) {
+      p = readUvarint(bytes, p)[1];
+      p = readUvarint(bytes, p)[1];
+      refAt = p;
+      p = readUvarint(bytes, p)[1];
+    }
+    const [u, refEnd] = readUvarint(bytes, refAt);
+    const moved = uvarintBytes(zigzag(unzigzag(u) + 1));
+    if (moved.length !== refEnd - refAt) continue;
+    Buffer.from(moved).copy(bytes, refAt);
+    const crc = crc32c(bytes.subarray(bodyAt, bodyAt + len));
+    bytes.writeUInt32BE(crc, bodyAt + len);
+    writeFileSync(indexFile, bytes);
+    const last = s.chunks[s.chunks.length - 1];
+    return { series: seriesKey(s.labels), minTime: last.minTime, maxTime: last.maxTime };
+  }
+  throw new Error(`no series in ${indexFile} whose last ref could be moved in place`);
+}
+
+describe('least-lossy repair with the block writer (own damage of real 2.42 blocks)', () => {
+  test('TOC intact except its CRC: the index is rewritten with the CRCs recomputed, nothing lost', async () => {
+    const src = healthyCopy('toc-crc');
+    const l1b = healthyBlock(2);
+    const index = path.join(src, l1b, 'index');
+    flipByte(index, statSync(index).size - 1);
+    const { result, served } = await repairAndServe('toc-crc', src);
+    const rewrite = action(result, 'rewrite-index', `${l1b}/index`);
+    assert.ok(rewrite, JSON.stringify(result.actions, null, 1));
+    assert.equal(rewrite.loss.samples, 0);
+    assert.equal(rewrite.alternatives?.find((a) => a.summary === 'drop the block')?.samples, 24000);
+    assert.equal(served, TOTAL);
+    // The rewritten index has every series and chunk: promtool agrees with the source block.
+    const data = extract(path.join(work, 'toc-crc.repaired.tar.gz'));
+    const meta = JSON.parse(readFileSync(path.join(data, l1b, 'meta.json'), 'utf8')) as { stats: Record<string, number> };
+    assert.deepEqual(
+      { s: meta.stats.numSamples, n: meta.stats.numSeries, c: meta.stats.numChunks },
+      { s: 24000, n: 50, c: facts('healthy').blocks[2].numChunks },
+    );
+  });
+
+  test('postings offset table with a bad CRC (Prometheus refuses the block): rewritten, nothing lost', async () => {
+    const src = healthyCopy('postings-crc');
+    const l1b = healthyBlock(2);
+    const index = path.join(src, l1b, 'index');
+    const toc = readFileSync(index).subarray(statSync(index).size - 52);
+    const postingsTable = Number(toc.readBigUInt64BE(40));
+    flipByte(index, postingsTable + 8);
+    const { result, served } = await repairAndServe('postings-crc', src);
+    assert.ok(action(result, 'rewrite-index', `${l1b}/index`), JSON.stringify(result.actions, null, 1));
+    assert.equal(result.totals!.samplesLost, 0);
+    assert.equal(served, TOTAL);
+  });
+
+  test('a series entry with one bad chunk reference: only that chunk is left out of the rewritten index', async () => {
+    const src = healthyCopy('bad-ref');
+    const l1b = healthyBlock(2);
+    const moved = misdirectLastChunkRef(path.join(src, l1b, 'index'));
+    const { result, served } = await repairAndServe('bad-ref', src);
+    const rewrite = action(result, 'rewrite-index', `${l1b}/index`);
+    assert.ok(rewrite, JSON.stringify(result.actions, null, 1));
+    assert.equal(rewrite.fixes, 'chunk-ref-out-of-range');
+    // Exactly the samples of that one chunk (meta.json counts them; at most 120 per chunk here).
+    const lost = rewrite.loss.samples;
+    assert.ok(lost > 0 && lost <= 120, `lost ${lost}`);
+    assert.equal(rewrite.loss.series, 1);
+    assert.deepEqual(rewrite.loss.ranges, [{ from: moved.minTime, to: moved.maxTime + 1 }]);
+    const drop = rewrite.alternatives?.find((a) => a.summary === 'drop the block');
+    assert.equal(drop?.samples, 24000 - lost, 'the old repair (drop the block) lost the whole block');
+    assert.equal(result.totals!.samplesLost, lost);
+    assert.equal(served, TOTAL - lost);
+  });
+
+  test('a chunk file cut after its last complete chunks: cut there, only the refs beyond are dropped', async () => {
+    const src = healthyCopy('chunks-cut');
+    const l1b = healthyBlock(2);
+    const file = path.join(src, l1b, 'chunks/000001');
+    truncateSync(file, statSync(file).size - 500);
+    const { result, served } = await repairAndServe('chunks-cut', src);
+    const rewrite = action(result, 'rewrite-index', `${l1b}/index`);
+    const cut = result.actions.find((a) => a.kind === 'truncate-file' && a.path === `${l1b}/chunks/000001`);
+    assert.ok(rewrite && cut, JSON.stringify(result.actions, null, 1));
+    assert.ok(cut.offset! < statSync(file).size);
+    const lost = rewrite.loss.samples;
+    assert.ok(lost > 0 && lost <= 3 * 120, `lost ${lost}: the chunks the cut reaches, no more`);
+    assert.equal(rewrite.alternatives?.find((a) => a.summary === 'drop the block')?.samples, 24000 - lost);
+    assert.equal(result.totals!.samplesLost, lost);
+    assert.equal(served, TOTAL - lost);
+  });
+
+  test('a block wrongly marked deletable that holds data nothing else holds: un-marked, nothing lost', async () => {
+    const src = healthyCopy('deletable-unique');
+    const l1b = healthyBlock(2);
+    const metaPath = path.join(src, l1b, 'meta.json');
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { compaction: Record<string, unknown> };
+    meta.compaction.deletable = true;
+    writeFileSync(metaPath, JSON.stringify(meta, null, '\t'));
+    // Real Prometheus deletes the block at startup: 24000 samples gone.
+    const before = path.join(work, 'deletable-before');
+    cpSync(src, before, { recursive: true });
+    const prom = await startPrometheus(before);
+    try {
+      assert.equal(await servedSamples(prom.port), TOTAL - 24000);
+    } finally {
+      await prom.stop();
+    }
+    const { result, served } = await repairAndServe('deletable-unique', src);
+    const unmark = action(result, 'rebuild-meta', `${l1b}/meta.json`);
+    assert.ok(unmark, JSON.stringify(result.actions, null, 1));
+    assert.equal(unmark.fixes, 'block-deletable');
+    assert.equal(unmark.alternatives?.find((a) => a.summary === 'drop the deletable block')?.samples, 24000);
+    const data = extract(path.join(work, 'deletable-unique.repaired.tar.gz'));
+    const fixed = JSON.parse(readFileSync(path.join(data, l1b, 'meta.json'), 'utf8')) as { compaction: Record<string, unknown> };
+    assert.equal(fixed.compaction.deletable, undefined);
+    assert.equal(served, TOTAL);
   });
 });
 

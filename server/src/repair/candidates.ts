@@ -411,7 +411,7 @@ function blockCase(bf: BlockFacts, bm: BlockModel, parentOf: Map<string, string>
           series: bf.meta.stats?.numSeries ?? 0,
           range: { from: bf.meta.minTime, to: bf.meta.maxTime },
         }
-      : undefined;
+      : unreadableOf(bf);
   return {
     bf,
     bm,
@@ -432,14 +432,47 @@ function blockCase(bf: BlockFacts, bm: BlockModel, parentOf: Map<string, string>
 
 const only = (c: BlockCase, summary: string, step: Step): Group => ({ title: c.bf.dir, candidates: [{ summary, steps: [step] }] });
 
-/** meta.json marks the block deletable: Prometheus deletes it at startup. */
+/** Samples meta.json counts that no readable chunk holds (refs into nothing, series entries with a bad CRC). */
+function unreadableOf(bf: BlockFacts): Step['unreadable'] {
+  if (bf.unreadableSamples <= 0) return undefined;
+  const range = bf.unreadableRange ?? (bf.meta ? { from: bf.meta.minTime, to: bf.meta.maxTime } : undefined);
+  return { samples: bf.unreadableSamples, series: bf.unreadableSeries ?? 0, range };
+}
+
+/**
+ * meta.json marks the block deletable: Prometheus deletes it at startup. Dropping it is listed first
+ * (a tie keeps Prometheus's own choice); un-marking it wins when it holds what nothing else does.
+ */
 function deletableBlock(c: BlockCase): Group | undefined {
-  if (!c.bf.meta?.compaction.deletable) return undefined;
-  return only(
-    c,
-    'drop the deletable block',
-    c.drop('block-deletable', 'meta.json marks the block deletable; Prometheus deletes it at startup'),
-  );
+  const m = c.bf.meta;
+  if (!m?.compaction.deletable) return undefined;
+  const { deletable: _deletable, ...compaction } = m.compaction;
+  void _deletable;
+  const unmarked: BlockMeta = { ...m, compaction };
+  return {
+    title: c.bf.dir,
+    candidates: [
+      {
+        summary: 'drop the deletable block',
+        steps: [c.drop('block-deletable', 'meta.json marks the block deletable; Prometheus deletes it at startup')],
+      },
+      {
+        summary: 'un-mark the block deletable (meta.json rewritten without compaction.deletable)',
+        steps: [
+          {
+            kind: 'rebuild-meta',
+            path: `${c.bf.dir}/meta.json`,
+            fixes: 'block-deletable',
+            reason:
+              'meta.json marks the block deletable (Prometheus would delete it at startup), but it holds samples that no other ' +
+              'block, head chunk or WAL segment holds: compaction.deletable removed, everything else kept',
+            affected: {},
+            apply: (e) => void e.metas.set(c.bf.dir, unmarked),
+          },
+        ],
+      },
+    ],
+  };
 }
 
 /** Another block lists this one as a parent: Prometheus deletes it at startup. */
@@ -449,22 +482,128 @@ function supersededBlock(c: BlockCase): Group | undefined {
   return only(c, 'drop the superseded block', c.drop('block-superseded', reason));
 }
 
-/** The index cannot be read: nothing in the block can be served. */
+/** Stats of what the block's readable chunks hold (blanked chunks count no samples). */
+function pieceStats(bm: BlockModel, blanked: ReadonlySet<string>): NonNullable<BlockMeta['stats']> {
+  let numSamples = 0;
+  let numHistogramSamples = 0;
+  let numChunks = 0;
+  let numSeries = 0;
+  for (const pieces of bm.series?.values() ?? []) {
+    if (pieces.length === 0) continue;
+    numSeries++;
+    for (const p of pieces) {
+      numChunks++;
+      const n = p.chunkId && blanked.has(p.chunkId) ? 0 : p.samples;
+      numSamples += n;
+      if (p.histogram) numHistogramSamples += n;
+    }
+  }
+  return { numSamples, numSeries, numChunks, numFloatSamples: numSamples - numHistogramSamples, numHistogramSamples };
+}
+
+/** Stats as meta.json keeps them: the float/histogram split only where the block had it (3.6+). */
+export function metaStats(
+  base: BlockMeta['stats'] | undefined,
+  counted: NonNullable<BlockMeta['stats']>,
+  numTombstones?: number,
+): NonNullable<BlockMeta['stats']> {
+  const out: NonNullable<BlockMeta['stats']> = {
+    numSamples: counted.numSamples,
+    numSeries: counted.numSeries,
+    numChunks: counted.numChunks,
+  };
+  if (base?.numTombstones !== undefined || numTombstones) out.numTombstones = numTombstones ?? base?.numTombstones;
+  if (base?.numFloatSamples !== undefined || base?.numHistogramSamples !== undefined) {
+    out.numFloatSamples = counted.numFloatSamples;
+    out.numHistogramSamples = counted.numHistogramSamples;
+  }
+  return out;
+}
+
+/**
+ * The index written again (block/rewriteIndex.ts) from the series entries that read and their refs
+ * to chunks that are there, chunk files cut after their last whole chunk, meta.json's stats rebuilt
+ * from what is written; what only the dropped refs held is lost.
+ */
+function rewriteCandidate(c: BlockCase, fixes: DiagnosticCode, why: string): Candidate | undefined {
+  const { bf, bm } = c;
+  if (!bm.series) return undefined;
+  const metaFix = metaFixOf(c);
+  const base = metaFix?.meta ?? bf.meta ?? rebuiltMeta(bf);
+  if (!base) return undefined;
+  const blanked = blankChunkSteps(c, { reason: '', fixes });
+  const blankedIds = new Set(bf.badChunks.map((b) => b.chunkId));
+  const counted = pieceStats(bm, blankedIds);
+  const computed = bf.computed;
+  const meta: BlockMeta = {
+    ...base,
+    minTime: computed ? Math.min(base.minTime, computed.minTime) : base.minTime,
+    maxTime: computed ? Math.max(base.maxTime, computed.maxTime) : base.maxTime,
+    stats: metaStats(base.stats, counted, bf.numTombstones),
+  };
+  const dropped = [
+    bf.unresolvedRefs ? `${bf.unresolvedRefs} chunk refs into nothing` : '',
+    bf.badSeries ? `${bf.badSeries} series entries with a bad CRC` : '',
+  ].filter(Boolean);
+  const steps: Step[] = [
+    {
+      kind: 'rewrite-index',
+      path: `${bf.dir}/index`,
+      fixes,
+      reason:
+        `${why}: the index is written again from the ${counted.numSeries} series entries that read and their ${counted.numChunks} ` +
+        `chunk refs (symbols, postings, label indices, TOC and every CRC recomputed)` +
+        (dropped.length ? `, leaving out ${dropped.join(' and ')}` : ''),
+      affected: {},
+      unreadable: unreadableOf(bf),
+      apply: (e) => void e.rewriteIndex.add(bf.dir),
+    },
+    ...blanked.steps,
+    ...chunkTailSteps(c),
+    ...tombstoneSteps(c),
+    {
+      kind: 'rebuild-meta',
+      path: `${bf.dir}/meta.json`,
+      fixes,
+      reason:
+        `meta.json stats rebuilt from what the rewritten index and chunks hold: ${meta.stats!.numSeries} series, ` +
+        `${meta.stats!.numChunks} chunks, ${meta.stats!.numSamples} samples` +
+        (metaFix?.reason ? `; ${metaFix.reason}` : ''),
+      affected: {},
+      apply: (e) => void e.metas.set(bf.dir, meta),
+    },
+  ];
+  return { summary: 'rewrite the index from what reads (block writer)', steps };
+}
+
+/** The index cannot be read: rewrite it from the series that still read, else nothing in the block can be served. */
 function unreadableIndexBlock(c: BlockCase): Group | undefined {
   if (!c.bm.indexFatal && c.bf.indexReadable) return undefined;
   const why = c.metaOk ? ': Prometheus refuses to start ("corrupted block")' : ' and meta.json is unusable';
-  return only(
-    c,
-    'drop the block',
-    c.drop(c.metaOk ? 'index-corrupt' : c.metaCode, `the index cannot be read${why}; nothing in the block can be served`),
-  );
+  const code: DiagnosticCode = c.metaOk ? 'index-corrupt' : c.metaCode;
+  const drop = c.drop(code, `the index cannot be read${why}; nothing in the block can be served`);
+  const rewrite =
+    c.bf.indexProblems.length > 0
+      ? rewriteCandidate(c, code, `the index is damaged (${c.bf.indexProblems.slice(0, 3).join('; ')})${why}`)
+      : undefined;
+  if (!rewrite) return only(c, 'drop the block', drop);
+  return { title: c.bf.dir, candidates: [rewrite, { summary: 'drop the block', steps: [drop] }] };
 }
 
-/** Index chunk refs that land on no chunk: queries touching them fail. */
+/** Index chunk refs that land on no chunk: queries touching them fail. Rewrite the index without them, or drop the block. */
 function danglingRefsBlock(c: BlockCase): Group | undefined {
-  if (c.bf.unresolvedRefs === 0) return undefined;
-  const reason = `${c.bf.unresolvedRefs} index chunk refs point at no chunk: queries touching them fail`;
-  return only(c, 'drop the block', c.drop('chunk-ref-out-of-range', reason));
+  if (c.bf.unresolvedRefs === 0 && c.bf.badSeries === 0) return undefined;
+  const what = [
+    c.bf.unresolvedRefs ? `${c.bf.unresolvedRefs} index chunk refs point at no chunk` : '',
+    c.bf.badSeries ? `${c.bf.badSeries} series entries have a bad CRC` : '',
+  ]
+    .filter(Boolean)
+    .join(' and ');
+  const code: DiagnosticCode = c.bf.unresolvedRefs ? 'chunk-ref-out-of-range' : 'index-corrupt';
+  const drop = c.drop(code, `${what}: queries touching them fail`);
+  const rewrite = rewriteCandidate(c, code, `${what} (queries touching them fail)`);
+  if (!rewrite) return only(c, 'drop the block', drop);
+  return { title: c.bf.dir, candidates: [rewrite, { summary: 'drop the block', steps: [drop] }] };
 }
 
 interface MetaFix {
@@ -556,12 +695,16 @@ function blankChunkSteps(c: BlockCase, metaFix: MetaFix): { steps: Step[]; metaF
 
 /** Unreadable bytes after the last chunk the index refers to: cut off. */
 function chunkTailSteps(c: BlockCase): Step[] {
+  const beyond = c.bf.unresolvedRefs > 0;
   return (c.bf.chunkTails ?? []).map((t) => ({
     kind: 'truncate-file',
     path: t.path,
     offset: t.offset,
     fixes: 'chunk-corrupt',
-    reason: `unreadable bytes from offset ${t.offset} (${t.message}) after the last chunk the index refers to: cut them off`,
+    reason: beyond
+      ? `unreadable bytes from offset ${t.offset} (${t.message}): cut the file after its last whole chunk ` +
+        '(the rewritten index leaves out the refs beyond)'
+      : `unreadable bytes from offset ${t.offset} (${t.message}) after the last chunk the index refers to: cut them off`,
     affected: {},
     apply: (e) => void e.cuts.set(t.path, t.offset),
   }));
@@ -578,6 +721,14 @@ function tombstoneSteps(c: BlockCase): Step[] {
 
 /** A block worth keeping: its meta.json, chunk and tombstone fixes as one candidate, dropping it as the other. */
 function repairableBlock(c: BlockCase): Group | undefined {
+  if (c.bf.indexProblems.length > 0) {
+    const rewrite = rewriteCandidate(c, 'index-corrupt', `the index has problems (${c.bf.indexProblems.slice(0, 3).join('; ')})`);
+    if (rewrite)
+      return {
+        title: c.bf.dir,
+        candidates: [rewrite, { summary: 'drop the block', steps: [c.drop('index-corrupt', 'drop the whole block')] }],
+      };
+  }
   const metaFix = metaFixOf(c);
   if (!metaFix) return only(c, 'drop the block', c.drop(c.metaCode, 'meta.json is unusable and cannot be rebuilt'));
   const blanked = blankChunkSteps(c, metaFix);

@@ -13,7 +13,7 @@ import { classifyPath } from '../tsdb/blockDir';
 import { crc32c, hex } from '../tsdb/crc32c';
 import { decodeXor } from '../tsdb/chunkenc';
 import { createHeadChunkScanner, type HeadChunkRecord } from '../tsdb/headChunks';
-import { readIndex } from '../tsdb/index';
+import { readIndex, type IndexSeries } from '../tsdb/index';
 import { parseMetaJson, type BlockMeta } from '../tsdb/metaJson';
 import { parseTombstones } from '../tsdb/tombstones';
 import { createWalSegmentScanner } from '../tsdb/wal';
@@ -45,6 +45,8 @@ export interface CollectOptions extends SourceOptions {
 export interface ChunkFileScan {
   offsets: number[];
   samples: number[];
+  /** Whether each chunk holds histogram samples (encodings 2, 3, 5, 6). */
+  histogram: boolean[];
   bad: { offset: number; encodingOffset: number; dataLength: number; message: string }[];
   framingError?: { offset: number; message: string };
 }
@@ -54,7 +56,7 @@ export class ChunkCounter {
   private carry: Uint8Array = new Uint8Array(0);
   private base = 0; // file offset of carry[0]
   private headerDone = false;
-  readonly result: ChunkFileScan = { offsets: [], samples: [], bad: [] };
+  readonly result: ChunkFileScan = { offsets: [], samples: [], histogram: [], bad: [] };
 
   push(bytes: Uint8Array): void {
     if (this.result.framingError) return;
@@ -115,6 +117,7 @@ export class ChunkCounter {
       const actual = crc32c(buf.subarray(p, crcAt));
       this.result.offsets.push(this.base + pos);
       this.result.samples.push(count);
+      this.result.histogram.push(enc === 2 || enc === 3 || enc === 5 || enc === 6);
       if (stored !== actual) {
         this.result.bad.push({
           offset: this.base + pos,
@@ -145,6 +148,10 @@ interface BlockAcc {
   indexSeen: boolean;
   indexReadable: boolean;
   indexFatal: boolean;
+  /** What a strict read of the index found wrong (the series then come from a salvage read). */
+  indexProblems: string[];
+  /** Series entries whose CRC does not match (left out of a rewritten index). */
+  badSeries: number;
   series: { key: string; chunks: { minTime: number; maxTime: number; ref: bigint }[] }[];
   chunkFiles: Map<number, { path: string; scan: ChunkFileScan }>;
   tombstonesBad: boolean;
@@ -207,6 +214,8 @@ export async function collectFacts(source: string, opts: CollectOptions = {}): P
         indexSeen: false,
         indexReadable: false,
         indexFatal: false,
+        indexProblems: [],
+        badSeries: 0,
         series: [],
         chunkFiles: new Map(),
         tombstonesBad: false,
@@ -255,20 +264,33 @@ export async function collectFacts(source: string, opts: CollectOptions = {}): P
           const b = blockOf(kind.ulid);
           b.indexSeen = true;
           const src = await collectByteSource(body);
-          try {
-            const summary = readIndex(src, {
-              verify: 'quick',
-              onSeries: (s) =>
-                b.series.push({
-                  key: seriesKey(s.labels),
-                  chunks: s.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, ref: c.ref })),
-                }),
+          const onSeries = (s: IndexSeries) =>
+            b.series.push({
+              key: seriesKey(s.labels),
+              chunks: s.chunks.map((c) => ({ minTime: c.minTime, maxTime: c.maxTime, ref: c.ref })),
             });
+          try {
+            // Full: postings and series CRCs too, so a rewritten index can fix what queries would trip on.
+            const strict: IndexSeries[] = [];
+            const summary = readIndex(src, { verify: 'full', onSeries: (s) => strict.push(s) });
             b.indexFatal = summary.problems.some((p) => p.fatalAtStartup);
             b.indexReadable = !b.indexFatal;
+            b.indexProblems = summary.problems.map((p) => `${p.message}${p.offset !== undefined ? ` (at byte ${p.offset})` : ''}`);
+            if (b.indexProblems.length === 0) for (const s of strict) onSeries(s);
+            else {
+              // What a rewritten index keeps: every series entry that parses with its CRC intact.
+              const salvaged = readIndex(src, {
+                verify: 'quick',
+                salvage: true,
+                onSeries: (s) => (s.crcOk === false ? b.badSeries++ : onSeries(s)),
+              });
+              if (b.series.length === 0 && salvaged.problems.length > 0) b.indexProblems = [];
+            }
           } catch {
             b.indexFatal = true;
             b.indexReadable = false;
+            b.series = [];
+            b.indexProblems = [];
           } finally {
             src.dispose();
           }
@@ -406,6 +428,10 @@ function finishBlock(b: BlockAcc): { model: BlockModel; facts: BlockFacts } {
   let unresolved = 0;
   let numSamples = 0;
   let numChunks = 0;
+  let seriesWithChunks = 0;
+  const danglingSeries = new Set<string>();
+  let danglingFrom = Infinity;
+  let danglingTo = -Infinity;
   let minTime = Infinity;
   let maxTime = -Infinity;
   const badChunks: BadChunk[] = [];
@@ -430,15 +456,21 @@ function finishBlock(b: BlockAcc): { model: BlockModel; facts: BlockFacts } {
       const i = f ? binarySearch(f.scan.offsets, off) : -1;
       if (i < 0) {
         unresolved++;
+        if (!danglingSeries.has(s.key)) danglingSeries.add(s.key);
+        danglingFrom = Math.min(danglingFrom, c.minTime);
+        danglingTo = Math.max(danglingTo, c.maxTime + 1);
         continue;
       }
       const samples = f.scan.samples[i];
-      pieces.push({ minTime: c.minTime, maxTime: c.maxTime, samples, chunkId: `${pos}:${off}` });
+      const piece: IntervalPiece = { minTime: c.minTime, maxTime: c.maxTime, samples, chunkId: `${pos}:${off}` };
+      if (f.scan.histogram[i]) piece.histogram = true;
+      pieces.push(piece);
       numSamples += samples;
       numChunks++;
       minTime = Math.min(minTime, c.minTime);
       maxTime = Math.max(maxTime, c.maxTime);
     }
+    if (pieces.length > 0) seriesWithChunks++;
     const list = series.get(s.key);
     if (list) list.push(...pieces);
     else series.set(s.key, pieces);
@@ -448,15 +480,19 @@ function finishBlock(b: BlockAcc): { model: BlockModel; facts: BlockFacts } {
     .map((f) => ({ path: f.path, offset: f.scan.framingError!.offset, message: f.scan.framingError!.message }));
   const metaReadable = b.meta !== undefined;
   const computed =
-    b.indexReadable && numChunks > 0 ? { minTime, maxTime: maxTime + 1, numSamples, numSeries: b.series.length, numChunks } : undefined;
+    (b.indexReadable || b.indexProblems.length > 0) && numChunks > 0
+      ? { minTime, maxTime: maxTime + 1, numSamples, numSeries: seriesWithChunks, numChunks }
+      : undefined;
   const model: BlockModel = {
     dir: b.dir,
     metaReadable,
     minTime: b.meta?.minTime ?? computed?.minTime,
     maxTime: b.meta?.maxTime ?? computed?.maxTime,
     hasHints: (b.meta?.compaction.hints?.length ?? 0) > 0,
+    deletable: b.meta?.compaction.deletable === true,
     indexFatal: b.indexFatal || !b.indexSeen,
-    series: b.indexReadable ? series : undefined,
+    // A fatally damaged index whose series still read (salvage) holds them: a rewrite can keep them.
+    series: b.indexReadable || b.indexProblems.length > 0 ? series : undefined,
   };
   const facts: BlockFacts = {
     dir: b.dir,
@@ -464,13 +500,23 @@ function finishBlock(b: BlockAcc): { model: BlockModel; facts: BlockFacts } {
     indexReadable: b.indexReadable,
     badChunks,
     unresolvedRefs: unresolved,
+    indexProblems: b.indexProblems,
+    badSeries: b.badSeries,
+    chunkFiles: files.map((f) => ({ path: f.path, offsets: f.scan.offsets, samples: f.scan.samples, histogram: f.scan.histogram })),
+    unreadableSamples: 0,
     tombstonesBad: b.tombstonesBad,
     hasTombstonesFile: b.hasTombstonesFile,
   };
   if (b.meta) facts.meta = b.meta;
   if (b.metaError) facts.metaError = b.metaError;
   if (computed) facts.computed = computed;
-  if (chunkTails.length && unresolved === 0) facts.chunkTails = chunkTails;
+  if (chunkTails.length) facts.chunkTails = chunkTails;
+  if ((unresolved > 0 || b.badSeries > 0) && b.meta?.stats?.numSamples !== undefined)
+    facts.unreadableSamples = Math.max(0, b.meta.stats.numSamples - numSamples);
+  if (danglingSeries.size > 0 && b.badSeries === 0) {
+    facts.unreadableSeries = danglingSeries.size;
+    facts.unreadableRange = { from: danglingFrom, to: danglingTo };
+  }
   if (b.numTombstones) facts.numTombstones = b.numTombstones;
   return { model, facts };
 }

@@ -14,10 +14,20 @@ export interface EditState {
   renames: Map<string, string>;
   /** File path → bytes kept (WAL: the file is cut; head chunks: zero-filled from there, size kept). */
   cuts: Map<string, number>;
+  /** Block dirs whose index is written again (block/rewriteIndex.ts) from the series and chunks that read. */
+  rewriteIndex: Set<string>;
 }
 
 export function emptyEdits(): EditState {
-  return { dropBlocks: new Set(), metas: new Map(), blanked: new Map(), dropPaths: new Set(), renames: new Map(), cuts: new Map() };
+  return {
+    dropBlocks: new Set(),
+    metas: new Map(),
+    blanked: new Map(),
+    dropPaths: new Set(),
+    renames: new Map(),
+    cuts: new Map(),
+    rewriteIndex: new Set(),
+  };
 }
 
 export function cloneEdits(e: EditState): EditState {
@@ -28,6 +38,7 @@ export function cloneEdits(e: EditState): EditState {
     dropPaths: new Set(e.dropPaths),
     renames: new Map(e.renames),
     cuts: new Map(e.cuts),
+    rewriteIndex: new Set(e.rewriteIndex),
   };
 }
 
@@ -42,11 +53,13 @@ export function layoutOf(model: DumpModel, e: EditState): Layout {
     .filter((b) => !e.dropBlocks.has(b.dir))
     .map((b) => {
       const meta = e.metas.get(b.dir);
+      const deletable = meta ? meta.compaction.deletable === true : b.deletable === true;
       return {
         block: b,
-        loadable: b.metaReadable || meta !== undefined,
+        loadable: (b.metaReadable || meta !== undefined) && !deletable,
         maxTime: meta?.maxTime ?? b.maxTime,
         blanked: e.blanked.get(b.dir),
+        indexRewritten: e.rewriteIndex.has(b.dir),
       };
     });
   const headFiles = model.headFiles

@@ -24,8 +24,19 @@ export interface BlockFacts {
   badChunks: BadChunk[];
   /** Index chunk refs that land on no chunk. */
   unresolvedRefs: number;
-  /** Chunk files whose framing breaks after every chunk the index uses: cut there. */
+  /** Chunk files whose framing breaks: cut there (after the last whole chunk). */
   chunkTails?: { path: string; offset: number; message: string }[];
+  /** What a strict read of the index found wrong (empty: nothing); its series then come from a salvage read. */
+  indexProblems: string[];
+  /** Index series entries with a bad CRC (a rewritten index leaves them out). */
+  badSeries: number;
+  /** The chunks of each chunk file (by ref position) that read whole: a rewritten index keeps only refs to these. */
+  chunkFiles: { path: string; offsets: number[]; samples: number[]; histogram: boolean[] }[];
+  /** Samples meta.json counts that no chunk read here holds (refs into nothing, bad series entries). */
+  unreadableSamples: number;
+  /** The series and time range of those samples (from the chunk metas that point at nothing). */
+  unreadableSeries?: number;
+  unreadableRange?: { from: number; to: number };
   tombstonesBad: boolean;
   hasTombstonesFile: boolean;
   /** Computed from the index and the chunk files. maxTime = last sample + 1. */

@@ -21,6 +21,8 @@ export interface IntervalPiece {
   samples: number;
   /** Block chunk identity (`<file position>:<offset>`), so a single chunk can be blanked. */
   chunkId?: string;
+  /** Histogram samples (a histogram chunk encoding, or a WAL histogram record). */
+  histogram?: boolean;
 }
 
 export interface BlockModel {
@@ -32,6 +34,8 @@ export interface BlockModel {
   maxTime?: number;
   /** meta.json compaction hints (OOO blocks do not raise the head's minimum valid time). */
   hasHints: boolean;
+  /** meta.json marks it deletable: Prometheus deletes it at startup (tsdb/db.go deletableBlocks). */
+  deletable?: boolean;
   /** The index failed a check Prometheus makes when opening the block (startup is then fatal). */
   indexFatal: boolean;
   /** Series pieces from the index; undefined when the index could not be read. */
@@ -92,7 +96,7 @@ export interface DumpModel {
 
 /** The data after some edits, as Prometheus would find it. */
 export interface Layout {
-  blocks: { block: BlockModel; loadable: boolean; maxTime?: number; blanked?: Set<string> }[];
+  blocks: { block: BlockModel; loadable: boolean; maxTime?: number; blanked?: Set<string>; indexRewritten?: boolean }[];
   headFiles: { file: HeadFileModel; number: number; cutAt?: number }[];
   wal: { seg: WalSegmentModel; number: number; cutAt?: number }[];
   checkpoints: { cp: CheckpointModel; number: number; cuts?: Map<string, number> }[];
@@ -201,7 +205,7 @@ export function startupFailures(layout: Layout): StartupFailure[] {
     }
   }
   for (const b of layout.blocks)
-    if (b.loadable && b.block.indexFatal)
+    if (b.loadable && b.block.indexFatal && !b.indexRewritten)
       out.push({ code: 'index-corrupt', block: b.block.dir, message: `corrupted block ${b.block.dir}` });
   return out;
 }
@@ -215,7 +219,8 @@ export const pad8 = (n: number): string => String(n).padStart(8, '0');
 export function minValidTime(layout: Layout): number {
   let t = -Infinity;
   for (const b of layout.blocks) {
-    if (b.loadable && !b.block.indexFatal && !b.block.hasHints && b.maxTime !== undefined) t = Math.max(t, b.maxTime);
+    if (b.loadable && (!b.block.indexFatal || b.indexRewritten) && !b.block.hasHints && b.maxTime !== undefined)
+      t = Math.max(t, b.maxTime);
   }
   return t;
 }
@@ -246,7 +251,7 @@ export function servedBy(layout: Layout): HoldSet {
   const out: HoldSet = new Map();
   const minValid = minValidTime(layout);
   for (const b of layout.blocks) {
-    if (!b.loadable || b.block.indexFatal || !b.block.series) continue;
+    if (!b.loadable || (b.block.indexFatal && !b.indexRewritten) || !b.block.series) continue;
     for (const [key, pieces] of b.block.series) {
       const h = holdOf(out, key);
       for (const p of pieces) if (!(p.chunkId && b.blanked?.has(p.chunkId))) h.intervals.push(p);

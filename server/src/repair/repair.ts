@@ -17,6 +17,11 @@ import type { AnalysisResult, RepairResult } from '../protocol';
 import { classifyPath, isUlid } from '../tsdb/blockDir';
 import { crc32c } from '../tsdb/crc32c';
 import { serializeMetaJson, type BlockMeta } from '../tsdb/metaJson';
+import { collectByteSource } from '../dump/byteSource';
+import { rewriteIndex, type RewrittenIndex } from '../block/rewriteIndex';
+import { parseTombstones } from '../tsdb/tombstones';
+import { encodeTombstones } from '../tsdb/write/tombstonesWriter';
+import { metaStats } from './candidates';
 import { collectFacts, type EntryInfo } from './collect';
 import { emptyEdits } from './edits';
 import type { BadChunk, RepairFacts } from './facts';
@@ -142,6 +147,50 @@ async function writeRepaired(source: string, output: string, outcome: PlanOutcom
   if (!facts || !entries) throw new ToolError('internal', 'repair plan without collected facts');
   const e = plan.edits;
   const metaBytes = new Map<string, Uint8Array>([...e.metas].map(([dir, m]) => [dir, serializeMetaJson(m)]));
+  const factsOf = new Map(facts.blocks.map((b) => [b.dir, b]));
+  /** Rewritten indexes (block dir → what the writer wrote): meta.json stats and tombstones follow them. */
+  const rewritten = new Map<string, RewrittenIndex>();
+  const metaFor = (dir: string): Uint8Array | undefined => {
+    const w = rewritten.get(dir);
+    const m = e.metas.get(dir);
+    if (!w || !m) return metaBytes.get(dir);
+    // Stats from what the writer wrote (meta.json comes after the index in every order used here).
+    const counted = {
+      numSamples: w.samples,
+      numSeries: w.series,
+      numChunks: w.chunks,
+      numFloatSamples: w.samples - w.histogramSamples,
+      numHistogramSamples: w.histogramSamples,
+    };
+    return serializeMetaJson({ ...m, stats: metaStats(m.stats, counted, m.stats?.numTombstones) });
+  };
+  const rewriteBlockIndex = async (dir: string, body: AsyncIterable<Uint8Array>): Promise<Uint8Array> => {
+    const bf = factsOf.get(dir);
+    if (!bf) throw new ToolError('internal', `no facts for block ${dir}`);
+    const blankedIds = e.blanked.get(dir);
+    const at = (segment: number, offset: number): number => {
+      const f = bf.chunkFiles[segment];
+      return f ? sortedIndexOf(f.offsets, offset) : -1;
+    };
+    const src = await collectByteSource(body);
+    try {
+      const out = rewriteIndex(src, (segment, offset) => at(segment, offset) >= 0, {
+        weigh: (segment, offset) => {
+          const i = at(segment, offset);
+          const f = bf.chunkFiles[segment];
+          return {
+            samples: blankedIds?.has(`${segment}:${offset}`) ? 0 : f.samples[i],
+            histogram: f.histogram[i],
+          };
+        },
+      });
+      if (!out) throw new ToolError('repair-failed', `the index of block ${dir} no longer reads as it did when the repair was planned`);
+      rewritten.set(dir, out);
+      return out.bytes;
+    } finally {
+      src.dispose();
+    }
+  };
   const blanks = new Map<string, BadChunk[]>();
   for (const b of facts.blocks) {
     const ids = e.blanked.get(b.dir);
@@ -178,7 +227,7 @@ async function writeRepaired(source: string, output: string, outcome: PlanOutcom
         continue;
       }
       if (x.type !== 'file') continue;
-      const meta = x.path === `${dir}/meta.json` ? metaBytes.get(dir) : undefined;
+      const meta = x.path === `${dir}/meta.json` ? metaFor(dir) : undefined;
       if (meta) {
         yield { path: x.path, size: meta.length, body: meta };
         continue;
@@ -193,7 +242,24 @@ async function writeRepaired(source: string, output: string, outcome: PlanOutcom
     const kind = classifyPath(p);
     if (kind.kind === 'block-meta' && metaBytes.has(kind.ulid)) {
       for await (const _ of body) void _;
-      const bytes = metaBytes.get(kind.ulid)!;
+      const bytes = metaFor(kind.ulid)!;
+      yield { path: to, size: bytes.length, body: bytes };
+      return;
+    }
+    if (kind.kind === 'block-index' && e.rewriteIndex.has(kind.ulid)) {
+      const bytes = await rewriteBlockIndex(kind.ulid, body);
+      yield { path: to, size: bytes.length, body: bytes };
+      return;
+    }
+    const moved = kind.kind === 'block-tombstones' ? rewritten.get(kind.ulid) : undefined;
+    if (moved) {
+      // Tombstones name series by ID (= offset / 16): follow the series to their new offsets.
+      const parsed = parseTombstones(Buffer.concat(await arrayOf(body)));
+      const intervals = parsed.intervals.flatMap((t) => {
+        const id = moved.ids.get(t.seriesId);
+        return id === undefined ? [] : [{ ...t, seriesId: id }];
+      });
+      const bytes = encodeTombstones(intervals);
       yield { path: to, size: bytes.length, body: bytes };
       return;
     }
@@ -273,7 +339,7 @@ async function writeRepaired(source: string, output: string, outcome: PlanOutcom
     async function* missingMeta(dir: string): AsyncGenerator<DumpWriteEntry> {
       if (missingMetaDone.has(dir)) return;
       missingMetaDone.add(dir);
-      const bytes = metaBytes.get(dir);
+      const bytes = metaFor(dir);
       const had = entries!.some((x) => x.path === `${dir}/meta.json`);
       if (bytes && !had) yield { path: `${dir}/meta.json`, size: bytes.length, body: bytes };
     }
@@ -309,7 +375,7 @@ async function writeRepaired(source: string, output: string, outcome: PlanOutcom
       }
       const kind = classifyPath(x.path);
       if (kind.kind === 'block-meta' && metaBytes.has(kind.ulid)) {
-        const bytes = metaBytes.get(kind.ulid)!;
+        const bytes = metaFor(kind.ulid)!;
         yield { path: x.path, size: bytes.length, body: bytes };
         continue;
       }
@@ -338,6 +404,24 @@ async function writeRepaired(source: string, output: string, outcome: PlanOutcom
     signal: opts.signal,
     onProgress: (p) => opts.onProgress?.({ phase: 'write', bytes: p.bytes, entry: p.entry }),
   });
+}
+
+async function arrayOf(body: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
+  const parts: Uint8Array[] = [];
+  for await (const c of body) parts.push(Uint8Array.from(c));
+  return parts;
+}
+
+function sortedIndexOf(sorted: number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < x) lo = mid + 1;
+    else if (sorted[mid] > x) hi = mid - 1;
+    else return mid;
+  }
+  return -1;
 }
 
 export async function* takeBytes(body: AsyncIterable<Uint8Array>, n: number): AsyncGenerator<Uint8Array> {

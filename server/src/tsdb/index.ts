@@ -128,6 +128,7 @@ class IndexReader {
     readonly verify: Verify,
     readonly onSeries?: (s: IndexSeries) => void,
     readonly onSymbols?: (symbols: readonly string[]) => void,
+    readonly salvage = false,
   ) {
     this.full = verify === 'full';
     this.size = src.size;
@@ -166,6 +167,7 @@ class IndexReader {
 
   read(): IndexSummary {
     if (!this.header()) return this.summary;
+    if (this.salvage) return this.salvageRead();
     const toc = this.toc();
     if (!toc) return this.summary;
     this.summary.toc = toc;
@@ -181,6 +183,47 @@ class IndexReader {
       this.checkLabelIndices(toc);
     }
     return this.summary;
+  }
+
+  /**
+   * Salvage (for repair): the TOC is not trusted. Prometheus's writer puts the symbols right after
+   * the header and the series, 16-byte aligned, right after the symbols (tsdb/index/index.go), so
+   * both are found without it; the symbols' CRC is not required, each series entry's CRC is
+   * checked (crcOk), and the series region ends at the first aligned position that starts no entry.
+   */
+  private salvageRead(): IndexSummary {
+    if (this.summary.version === 1) {
+      this.problem('header', 'index format v1 (Prometheus 2.0) cannot be salvaged', 4);
+      return this.summary;
+    }
+    const symbols = this.frame('symbols', HEADER_LEN, 'read symbols', false);
+    if (!symbols) return this.summary;
+    const symbolsEnd = HEADER_LEN + 4 + (symbols.end - symbols.position) + 4;
+    const toc: IndexToc = { symbols: HEADER_LEN, series: symbolsEnd, labelIndices: 0, labelIndicesTable: 0, postings: 0, postingsTable: 0 };
+    this.readSymbols(toc);
+    if (!this.symbolsOk) return this.summary;
+    this.readSeries(toc, this.plausibleSeriesEnd(symbolsEnd));
+    return this.summary;
+  }
+
+  /**
+   * Where the series region ends per the TOC, used only when its offsets are in the writer's order
+   * (a TOC whose CRC alone is damaged); else the series are walked up to the TOC.
+   */
+  private plausibleSeriesEnd(seriesStart: number): number {
+    const at = this.size - TOC_LEN;
+    const c = this.win.at(at, TOC_LEN);
+    const [symbols, series, labelIndices, labelIndicesTable, postings, postingsTable] = [0, 1, 2, 3, 4, 5].map(() => c.u64n());
+    const ordered =
+      symbols === HEADER_LEN &&
+      series >= seriesStart - 16 &&
+      series <= labelIndices &&
+      labelIndices <= postings &&
+      postings <= labelIndicesTable &&
+      labelIndicesTable <= postingsTable &&
+      postingsTable < at;
+    if (!ordered) return at;
+    return this.seriesEnd({ symbols, series, labelIndices, labelIndicesTable, postings, postingsTable });
   }
 
   private header(): boolean {
@@ -325,9 +368,11 @@ class IndexReader {
     return after.length ? Math.min(...after) : this.size - TOC_LEN;
   }
 
-  private readSeries(toc: IndexToc): void {
+  /** @param salvageEnd set in salvage mode: the end of the series region found without trusting the TOC. */
+  private readSeries(toc: IndexToc, salvageEnd?: number): void {
     if (toc.series === 0) return;
-    const end = this.seriesEnd(toc);
+    const salvage = salvageEnd !== undefined;
+    const end = salvageEnd ?? this.seriesEnd(toc);
     let pos = align(toc.series, 16);
     let prevLabels: [string, string][] | undefined;
     while (pos < end) {
@@ -345,10 +390,11 @@ class IndexReader {
         return;
       }
       if (len === 0) {
-        this.problem('series', `series at ${pos}: empty entry`, pos);
+        if (!salvage) this.problem('series', `series at ${pos}: empty entry`, pos);
         return;
       }
       if (pos + n + len + 4 > end) {
+        if (salvage) return;
         this.problem('series', `series at ${pos}: invalid size (entry of ${len} bytes runs past the series section end ${end})`, pos);
         return;
       }
@@ -356,7 +402,7 @@ class IndexReader {
       const c = this.win.at(pos, n + len + 4);
       const bodyStart = c.position + n;
       let crcOk: boolean | undefined;
-      if (this.full) {
+      if (this.full || salvage) {
         crcOk = crc32c(c.buf.subarray(bodyStart, bodyStart + len)) === readCrc(c.buf, bodyStart + len);
         if (!crcOk) this.problem('series', `series ${id}: invalid checksum`, pos);
       }
@@ -503,9 +549,15 @@ function formatLabels(labels: [string, string][]): string {
  */
 export function readIndex(
   src: ByteSource,
-  opts: { verify: Verify; onSeries?: (s: IndexSeries) => void; onSymbols?: (symbols: readonly string[]) => void },
+  opts: {
+    verify: Verify;
+    onSeries?: (s: IndexSeries) => void;
+    onSymbols?: (symbols: readonly string[]) => void;
+    /** Read symbols and series without the TOC (see salvageRead): what a rewritten index can keep. */
+    salvage?: boolean;
+  },
 ): IndexSummary {
-  const r = new IndexReader(src, opts.verify, opts.onSeries, opts.onSymbols);
+  const r = new IndexReader(src, opts.verify, opts.onSeries, opts.onSymbols, opts.salvage);
   try {
     return r.read();
   } catch (e) {

@@ -76,7 +76,7 @@ function actionLine(a: RepairAction): string {
         ? `cut ${a.path} at byte ${a.offset}`
         : a.kind === 'blank-chunk'
           ? `blank the chunk at offset ${a.offset} of ${a.path}`
-          : a.kind === 'rebuild-meta'
+          : a.kind === 'rebuild-meta' || a.kind === 'rewrite-index'
             ? `write ${a.path}`
             : `drop ${a.path}`;
   const cost =
