@@ -11,6 +11,8 @@ export const DIAGNOSTIC_CODES = [
   'coverage-gap',
   'head-chunks-out-of-sequence',
   'head-chunk-corrupt',
+  /** An m-mapped head chunk starts before the previous one of its series ends: Prometheus deletes every head chunk file. */
+  'head-chunk-mmap-out-of-sequence',
   'wal-segments-not-sequential',
   'wal-record-corrupt',
   'wal-torn-tail',

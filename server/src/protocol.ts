@@ -180,7 +180,14 @@ export interface RepairPlan {
    * WAL segment), what Prometheus will serve after the repair, and what is lost (by the actions, plus
    * samples the dump holds that Prometheus would not serve whatever the repair).
    */
-  totals?: { samplesHeld: number; samplesServedAfter: number; samplesLost: number; notServedAnyway: number };
+  totals?: {
+    samplesHeld: number;
+    samplesServedAfter: number;
+    samplesLost: number;
+    notServedAnyway: number;
+    /** Of samplesServedAfter, the samples of histogram series (present when the dump has any). */
+    histogramSamplesServedAfter?: number;
+  };
 }
 
 export interface RepairResult extends RepairPlan {

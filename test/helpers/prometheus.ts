@@ -54,21 +54,28 @@ export interface RunningProm {
  * waits (with a deadline) until /-/ready answers 200 and OUR process logged that it serves
  * (another process may have taken the port meanwhile: retry).
  */
-export async function startPrometheus(data: string, binary = 'prometheus'): Promise<RunningProm> {
+export interface StartOptions {
+  /** Extra lines of prometheus.yml (e.g. a `storage:` section with an out_of_order_time_window). */
+  config?: string;
+  /** Extra command-line flags. */
+  flags?: string[];
+}
+
+export async function startPrometheus(data: string, binary = 'prometheus', opts: StartOptions = {}): Promise<RunningProm> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startPrometheusOnce(data, binary);
+      return await startPrometheusOnce(data, binary, opts);
     } catch (e) {
       if (attempt >= 3 || !/address already in use/.test(String(e))) throw e;
     }
   }
 }
 
-async function startPrometheusOnce(data: string, binary: string): Promise<RunningProm> {
+async function startPrometheusOnce(data: string, binary: string, opts: StartOptions): Promise<RunningProm> {
   const port = await freePort();
   const configDir = mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-prom-'));
   const config = path.join(configDir, 'prometheus.yml');
-  writeFileSync(config, 'scrape_configs: []\n');
+  writeFileSync(config, `scrape_configs: []\n${opts.config ?? ''}`);
   const child: ChildProcess = spawn(
     binary,
     [
@@ -76,6 +83,7 @@ async function startPrometheusOnce(data: string, binary: string): Promise<Runnin
       `--config.file=${config}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--storage.tsdb.retention.time=100y',
+      ...(opts.flags ?? []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

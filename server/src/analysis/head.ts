@@ -2,6 +2,7 @@
 import type { AnalysisResult, BlockInfo, HeadChunkFileInfo } from '../protocol';
 import { pad } from './goFormat';
 import { numberingGaps } from '../tsdb/blockDir';
+import { mmapSequenceBreak } from '../tsdb/headChunks';
 import { type Analysis, scrapeInterval, unionWithin } from './state';
 import { walCoverage } from './wal';
 
@@ -71,6 +72,7 @@ export function headInfo(a: Analysis, blocks: BlockInfo[]): AnalysisResult['head
       });
     }
   }
+  mmapSequence(a, files, newestBlockEnd, walCover);
   // What Prometheus reports as the head range: data newer than the newest in-order block.
   const newest = Math.max(-Infinity, ...blocks.filter((b) => b.metaReadable && !b.deletable).map((b) => b.maxTime));
   const ranges = [
@@ -86,3 +88,35 @@ export function headInfo(a: Analysis, blocks: BlockInfo[]): AnalysisResult['head
 }
 
 /** The checkpoint Prometheus replays (the highest), if any. */
+
+/**
+ * Prometheus loads m-mapped head chunks file by file and refuses a chunk that starts at or before
+ * the end of the previous one of its series (tsdb/head.go loadMmappedChunks: "out of sequence
+ * m-mapped chunk"); it then deletes every head chunk file and rebuilds the head from the WAL
+ * (observed with 3.16: `Deletion of corrupted mmap chunk files failed, discarding chunk files
+ * completely`). Chunks ending before the newest block are skipped before the check.
+ */
+function mmapSequence(a: Analysis, files: Analysis['headFiles'], minValid: number, walCover: { from: number; to: number }[]): void {
+  if (files.some((f) => f.error || !f.summary?.headerOk || f.summary.problems.length > 0)) return;
+  const hit = mmapSequenceBreak(files.map((f) => f.inOrder ?? []), minValid);
+  if (!hit) return;
+  const { ref, prevMaxTime: prev, minTime, maxTime } = hit;
+  const f = files[hit.file];
+  const lost = files
+    .filter((x) => x.summary?.minTime !== undefined)
+    .map((x) => ({ from: Math.max(x.summary!.minTime!, minValid), to: x.summary!.maxTime! + 1 }))
+    .filter((x) => x.to > x.from && !walCover.some((w) => w.from <= x.from && x.to <= w.to));
+  a.diag({
+    code: 'head-chunk-mmap-out-of-sequence',
+    severity: lost.length > 0 ? 'error' : 'warning',
+    path: f.path,
+    range: lost.length > 0 ? { from: Math.min(...lost.map((x) => x.from)), to: Math.max(...lost.map((x) => x.to)) } : undefined,
+    prometheusMessage: `level=ERROR msg="Loading on-disk chunks failed" err="iterate on-disk chunks: out of sequence m-mapped ` +
+      `chunk for series ref ${ref}, last chunk: [.., ${prev}], new: [${minTime}, ${maxTime}]"`,
+    message: `Head chunk file ${f.path} holds a chunk of series ref ${ref} starting at ${minTime}, before the previous one ` +
+      `of that series ends (${prev}): the head chunk files are out of order. Prometheus starts, deletes every head chunk ` +
+      `file and rebuilds the head from the WAL: ` +
+      `${lost.length > 0 ? 'samples not in the WAL are lost' : 'the WAL holds their samples, so nothing is lost'}. ` +
+      'Run `tsdbdump repair` (drops the files, or renumbers them in time order when that loses less).',
+  });
+}

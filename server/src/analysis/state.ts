@@ -75,6 +75,8 @@ export interface HeadFileState {
   size: number;
   summary?: HeadChunkFileSummary;
   error?: string;
+  /** In-order (not OOO) chunks: series ref, minTime, maxTime, three numbers each, in file order. */
+  inOrder?: number[];
 }
 
 export class Analysis {
@@ -211,7 +213,16 @@ export class Analysis {
         const f: HeadFileState = { name: e.path.split('/').pop()!, number: kind.number, path: e.path, size: e.size };
         this.headFiles.push(f);
         // Prometheus checks every head chunk's CRC at startup, and the files are small: always verify.
-        const r = await scan(e.stream, () => createHeadChunkScanner({ verify: 'full', fileNumber: kind.number }));
+        const inOrder: number[] = [];
+        const r = await scan(e.stream, () =>
+          createHeadChunkScanner({
+            verify: 'full',
+            fileNumber: kind.number,
+            // For the m-map sequence check (analysis/head.ts): OOO chunks (bit 0x80) are loaded apart.
+            onRecord: (rec) => void ((rec.encoding & 0x80) === 0 && inOrder.push(rec.seriesRef, rec.minTime, rec.maxTime)),
+          }),
+        );
+        f.inOrder = inOrder;
         if ('error' in r) f.error = r.error;
         else f.summary = r.summary;
         return;

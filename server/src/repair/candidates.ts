@@ -7,7 +7,7 @@ import type { RepairActionKind, TimeRange, TsdbDiagnostic } from '../protocol';
 import type { BlockMeta } from '../tsdb/metaJson';
 import { cloneEdits, emptyEdits, layoutOf, type EditState } from './edits';
 import type { BlockFacts, RepairFacts } from './facts';
-import { type BlockModel, type RawSelection, countHeld, pad6, pad8, rawHoldings } from './model';
+import { type BlockModel, type RawSelection, countHeld, minValidTime, mmapOutOfSequence, pad6, pad8, rawHoldings } from './model';
 
 export interface Step {
   kind: RepairActionKind;
@@ -71,7 +71,7 @@ export function headGroup(facts: RepairFacts): Group | undefined {
   const hasGap = runs(files).length > 1;
   const badHeader = files.filter((f) => !f.headerOk);
   const damaged = files.filter((f) => f.headerOk && f.corruptAt !== undefined);
-  if (!hasGap && badHeader.length === 0 && damaged.length === 0) return undefined;
+  if (!hasGap && badHeader.length === 0 && damaged.length === 0) return mmapSequenceGroup(facts);
 
   const gapCode: DiagnosticCode = 'head-chunks-out-of-sequence';
   const corruptCode: DiagnosticCode = 'head-chunk-corrupt';
@@ -184,6 +184,43 @@ export function headGroup(facts: RepairFacts): Group | undefined {
     });
   }
   return { title: 'head chunk files', candidates: dedupe(candidates), joint: 'head' };
+}
+
+/**
+ * Head chunk files in sequence by number but not by time (an m-mapped chunk out of sequence):
+ * Prometheus deletes them all at startup (what dropping them does), or they are renumbered so
+ * that each file's in-order chunks follow the previous file's.
+ */
+function mmapSequenceGroup(facts: RepairFacts): Group | undefined {
+  const files = [...facts.model.headFiles].sort((a, b) => a.number - b.number);
+  const minValid = minValidTime(layoutOf(facts.model, emptyEdits()));
+  const bad = mmapOutOfSequence(files.map((file) => ({ file, number: file.number })), minValid);
+  if (!bad) return undefined;
+  const code: DiagnosticCode = 'head-chunk-mmap-out-of-sequence';
+  const candidates: Candidate[] = [
+    {
+      summary: 'drop every head chunk file (what Prometheus does at startup)',
+      steps: files.map((f) =>
+        dropStep(f.path, code, `${bad.path} holds an out-of-sequence m-mapped chunk: Prometheus deletes every head chunk file; ` +
+          'the head is rebuilt from the WAL', { headFiles: [{ file: f }] }),
+      ),
+    },
+  ];
+  // Files by the start of their first in-order chunk (files without any keep their place at the end).
+  const start = (f: (typeof files)[number]) => Math.min(Infinity, ...f.records.filter((r) => !r.ooo).map((r) => r.minTime));
+  const ordered = [...files].sort((a, b) => start(a) - start(b) || a.number - b.number);
+  const renames: Step[] = [];
+  ordered.forEach((f, i) => {
+    const n = files[i].number;
+    if (f.number !== n)
+      renames.push(renameStep(f.path, headPath(n), code, `renumber the head chunk files in the time order of their chunks`, {}));
+  });
+  const e = emptyEdits();
+  for (const s of renames) s.apply(e);
+  const after = layoutOf(facts.model, e).headFiles;
+  if (renames.length && !mmapOutOfSequence(after, minValid))
+    candidates.push({ summary: 'renumber the head chunk files in the time order of their chunks', steps: renames });
+  return { title: 'head chunk files', candidates, joint: 'head' };
 }
 
 export function walGroup(facts: RepairFacts): Group | undefined {

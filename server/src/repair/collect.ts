@@ -11,7 +11,7 @@ import { openSource, type DumpEntry, type SourceOptions } from '../dump/source';
 import { collectByteSource } from '../dump/byteSource';
 import { classifyPath } from '../tsdb/blockDir';
 import { crc32c, hex } from '../tsdb/crc32c';
-import { decodeXor } from '../tsdb/chunkenc';
+import { decodeChunkSamples, isHistogramEncoding, isKnownEncoding } from '../tsdb/chunkenc';
 import { createHeadChunkScanner, type HeadChunkRecord } from '../tsdb/headChunks';
 import { readIndex, type IndexSeries } from '../tsdb/index';
 import { parseMetaJson, type BlockMeta } from '../tsdb/metaJson';
@@ -173,7 +173,7 @@ async function readAll(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
 }
 
 function decodeHeadTimes(bytes: Uint8Array, r: HeadChunkRecord): Float64Array | undefined {
-  if ((r.encoding & 0x7f) !== 1) return undefined;
+  if (!isKnownEncoding(r.encoding & 0x7f)) return undefined;
   try {
     // seriesRef u64 | mint i64 | maxt i64 | encoding u8 | len uvarint | data
     let p = r.offset + 25;
@@ -185,7 +185,7 @@ function decodeHeadTimes(bytes: Uint8Array, r: HeadChunkRecord): Float64Array | 
       if (b < 0x80) break;
       mul *= 128;
     }
-    const samples = decodeXor(bytes.subarray(p, p + len));
+    const samples = decodeChunkSamples(r.encoding & 0x7f, bytes.subarray(p, p + len));
     if (samples.length !== r.samples && r.samples > 0) return undefined;
     const times = Float64Array.from(samples, (s) => s.t);
     if (times.length && (times[0] !== r.minTime || times[times.length - 1] !== r.maxTime)) return undefined;
@@ -201,6 +201,7 @@ export async function collectFacts(source: string, opts: CollectOptions = {}): P
   const blocks = new Map<string, BlockAcc>();
   const headFiles: HeadFileModel[] = [];
   const wal: WalSegmentModel[] = [];
+  const wbl: WalSegmentModel[] = [];
   const checkpoints = new Map<number, CheckpointModel>();
   const lockPaths: string[] = [];
   const tmpRoots = new Set<string>();
@@ -329,6 +330,7 @@ export async function collectFacts(source: string, opts: CollectOptions = {}): P
               times: decodeHeadTimes(bytes, r),
             };
             if (r.encoding & 0x80) rec.ooo = true;
+            if (isHistogramEncoding(r.encoding & 0x7f)) rec.histogram = true;
             records.push(rec);
           }
           const firstBad = raw.find((r) => r.crcOk === false)?.offset;
@@ -346,6 +348,7 @@ export async function collectFacts(source: string, opts: CollectOptions = {}): P
           break;
         }
         case 'wal-segment':
+        case 'wbl-segment':
         case 'checkpoint-segment': {
           const records: WalRecordModel[] = [];
           const scanner = createWalSegmentScanner({
@@ -354,7 +357,12 @@ export async function collectFacts(source: string, opts: CollectOptions = {}): P
               else if (r.type === 'samples' && r.samples.length) {
                 records.push({ offset, refs: Float64Array.from(r.samples, (s) => s.ref), times: Float64Array.from(r.samples, (s) => s.t) });
               } else if (r.type === 'histograms' && r.samples.length) {
-                records.push({ offset, refs: Float64Array.from(r.samples, (s) => s.ref), times: Float64Array.from(r.samples, (s) => s.t) });
+                records.push({
+                  offset,
+                  refs: Float64Array.from(r.samples, (s) => s.ref),
+                  times: Float64Array.from(r.samples, (s) => s.t),
+                  histogram: true,
+                });
               }
             },
           });
@@ -374,6 +382,7 @@ export async function collectFacts(source: string, opts: CollectOptions = {}): P
             seg.torn = damage[0].torn;
           }
           if (kind.kind === 'wal-segment') wal.push(seg);
+          else if (kind.kind === 'wbl-segment') wbl.push(seg);
           else {
             let cp = checkpoints.get(kind.checkpoint);
             if (!cp) {
@@ -411,7 +420,7 @@ export async function collectFacts(source: string, opts: CollectOptions = {}): P
   const unsafe = opened.problems.filter((p) => p.code === 'tar-unsafe-path').map((p) => ({ path: p.path, message: p.message }));
   const trunc = opened.problems.find((p) => p.code === 'dump-truncated');
   const facts: RepairFacts = {
-    model: { blocks: blockModels, headFiles, wal, checkpoints: [...checkpoints.values()] },
+    model: { blocks: blockModels, headFiles, wal, wbl, checkpoints: [...checkpoints.values()] },
     blocks: blockFacts,
     lockPaths,
     tmpRoots: [...tmpRoots],

@@ -81,5 +81,5 @@ export function layoutOf(model: DumpModel, e: EditState): Layout {
       const cuts = new Map(c.segments.filter((s) => e.cuts.has(s.path)).map((s) => [s.path, e.cuts.get(s.path)!]));
       return { cp: c, number: to ? (lastNumber(to, /checkpoint\.(\d+)$/) ?? c.number) : c.number, cuts };
     });
-  return { blocks, headFiles, wal, checkpoints };
+  return { blocks, headFiles, wal, checkpoints, wbl: model.wbl };
 }

@@ -13,6 +13,7 @@ import { missingFirstReplayedSegment, newestCheckpoint, replayedSegments } from 
 import type { DiagnosticCode } from '../errors';
 import type { TimeRange } from '../protocol';
 import { numberingGaps } from '../tsdb/blockDir';
+import { mmapSequenceBreak } from '../tsdb/headChunks';
 
 /** Inclusive [minTime, maxTime] with the number of samples in it. */
 export interface IntervalPiece {
@@ -52,6 +53,8 @@ export interface HeadRecordModel {
   times?: Float64Array;
   /** Out-of-order chunk (encoding bit 0x80): loaded apart, does not move the in-order m-map time. */
   ooo?: boolean;
+  /** A histogram chunk encoding. */
+  histogram?: boolean;
 }
 
 export interface HeadFileModel {
@@ -68,6 +71,8 @@ export interface WalRecordModel {
   series?: { ref: number; key: string }[];
   refs?: Float64Array;
   times?: Float64Array;
+  /** Histogram samples (record types 7, 8, 9, 10, 12, 13). */
+  histogram?: boolean;
 }
 
 export interface WalSegmentModel {
@@ -91,6 +96,8 @@ export interface DumpModel {
   blocks: BlockModel[];
   headFiles: HeadFileModel[];
   wal: WalSegmentModel[];
+  /** Write-behind log (out-of-order samples, 2.39+): replayed into the OOO head after the WAL. */
+  wbl?: WalSegmentModel[];
   checkpoints: CheckpointModel[];
 }
 
@@ -100,6 +107,8 @@ export interface Layout {
   headFiles: { file: HeadFileModel; number: number; cutAt?: number }[];
   wal: { seg: WalSegmentModel; number: number; cutAt?: number }[];
   checkpoints: { cp: CheckpointModel; number: number; cuts?: Map<string, number> }[];
+  /** WBL segments (repair leaves them as they are). */
+  wbl?: WalSegmentModel[];
 }
 
 export interface SeriesHold {
@@ -320,7 +329,33 @@ export function servedBy(layout: Layout): HoldSet {
       holdOf(out, key).points.push(t);
     }
   }
+
+  // The WBL replays into the out-of-order head (tsdb/head_wal.go loadWBL), up to its first damage;
+  // no minimum valid time applies to it. Points are a set, so what OOO head chunks hold counts once.
+  for (const seg of [...(layout.wbl ?? [])].sort((a, b) => a.number - b.number)) {
+    for (const rec of seg.records) {
+      if (!rec.refs || !rec.times) continue;
+      for (let i = 0; i < rec.refs.length; i++) {
+        const key = refs.get(rec.refs[i]);
+        if (key !== undefined) holdOf(out, key).points.push(rec.times[i]);
+      }
+    }
+    if (seg.corruptAt !== undefined) break;
+  }
   return out;
+}
+
+/**
+ * The first head chunk file (in number order) holding an in-order chunk that starts at or before
+ * the end of the previous chunk of its series (chunks ending before minValid skipped, as
+ * Prometheus does): "out of sequence m-mapped chunk". Undefined when the files are in sequence.
+ */
+export function mmapOutOfSequence(files: { file: HeadFileModel; number: number }[], minValid = -Infinity): HeadFileModel | undefined {
+  const sorted = [...files].sort((a, b) => a.number - b.number);
+  if (sorted.some((f) => !f.file.headerOk || f.file.corruptAt !== undefined)) return undefined;
+  const triples = sorted.map((f) => f.file.records.filter((r) => !r.ooo).flatMap((r) => [r.ref, r.minTime, r.maxTime]));
+  const hit = mmapSequenceBreak(triples, minValid);
+  return hit ? sorted[hit.file].file : undefined;
 }
 
 /** Series refs → label keys from every series record anywhere (checkpoints and segments). */
@@ -340,6 +375,24 @@ export interface RawSelection {
   chunks?: { block: BlockModel; chunkIds: Set<string> }[];
   headFiles?: Iterable<{ file: HeadFileModel; from?: number }>;
   wal?: Iterable<{ seg: WalSegmentModel; from?: number }>;
+}
+
+/** Label keys of the series that hold histogram samples anywhere in the dump. */
+export function histogramSeries(model: DumpModel): Set<string> {
+  const out = new Set<string>();
+  const refs = allSeriesRefs(model);
+  for (const b of model.blocks) for (const [key, pieces] of b.series ?? []) if (pieces.some((p) => p.histogram)) out.add(key);
+  for (const f of model.headFiles) for (const r of f.records) if (r.histogram && refs.has(r.ref)) out.add(refs.get(r.ref)!);
+  for (const s of [...model.wal, ...(model.wbl ?? []), ...model.checkpoints.flatMap((c) => c.segments)])
+    for (const rec of s.records) if (rec.histogram && rec.refs) for (const r of rec.refs) if (refs.has(r)) out.add(refs.get(r)!);
+  return out;
+}
+
+/** The part of a holding set that belongs to the given series. */
+export function onlySeries(set: HoldSet, keys: Set<string>): HoldSet {
+  const out: HoldSet = new Map();
+  for (const [k, h] of set) if (keys.has(k)) out.set(k, h);
+  return out;
 }
 
 /**
@@ -394,7 +447,7 @@ export function allHoldings(model: DumpModel): HoldSet {
     {
       blocks: model.blocks,
       headFiles: model.headFiles.map((file) => ({ file })),
-      wal: [...model.wal, ...model.checkpoints.flatMap((c) => c.segments)].map((seg) => ({ seg })),
+      wal: [...model.wal, ...(model.wbl ?? []), ...model.checkpoints.flatMap((c) => c.segments)].map((seg) => ({ seg })),
     },
     refs,
     newestBlockEnd,

@@ -44,6 +44,8 @@ import {
   allHoldings,
   allSeriesRefs,
   countHeld,
+  histogramSeries,
+  onlySeries,
   lossOf,
   newestBlockEndOf,
   rawHoldings,
@@ -205,6 +207,7 @@ export function planFromFacts(source: string, facts: RepairFacts, diagnostics: T
   }
   const held = countHeld(data) + unreadableHeld;
   const lost = lossOf(data, served).samples + unreadableHeld;
+  const histSeries = histogramSeries(model);
   const fixed = new Set(actions.map((a) => a.fixes));
   const unfixable = diagnostics.filter((d) => d.severity === 'error' && !fixed.has(d.code) && !fixedIndirectly(d, actions));
   return {
@@ -212,7 +215,13 @@ export function planFromFacts(source: string, facts: RepairFacts, diagnostics: T
     actions,
     unfixable,
     nothingToRepair: actions.length === 0,
-    totals: { samplesHeld: held, samplesServedAfter: held - lost, samplesLost: lost, notServedAnyway: Math.max(0, lost - actionLoss) },
+    totals: {
+      samplesHeld: held,
+      samplesServedAfter: held - lost,
+      samplesLost: lost,
+      notServedAnyway: Math.max(0, lost - actionLoss),
+      ...(histSeries.size ? { histogramSamplesServedAfter: countHeld(onlySeries(served, histSeries)) } : {}),
+    },
     edits,
   };
 }

@@ -284,3 +284,27 @@ export function createHeadChunkScanner(opts: HeadChunkScanOptions): PushScanner<
 export function parseHeadChunkFileName(name: string): number | undefined {
   return parseDecimalName(name);
 }
+
+/**
+ * Prometheus's m-map sequence check (tsdb/head.go loadMmappedChunks): files in number order, each
+ * given as its in-order chunks (OOO ones are loaded apart) as flat `seriesRef, minTime, maxTime`
+ * triples; a chunk ending before `minValid` is skipped, and one that starts at or before the end
+ * of its series' previous chunk is "out of sequence". Returns the first such chunk.
+ */
+export function mmapSequenceBreak(
+  files: readonly (readonly number[])[],
+  minValid = -Infinity,
+): { file: number; ref: number; prevMaxTime: number; minTime: number; maxTime: number } | undefined {
+  const last = new Map<number, number>();
+  for (let f = 0; f < files.length; f++) {
+    const r = files[f];
+    for (let i = 0; i + 2 < r.length; i += 3) {
+      const [ref, minTime, maxTime] = [r[i], r[i + 1], r[i + 2]];
+      if (maxTime < minValid) continue;
+      const prev = last.get(ref);
+      if (prev !== undefined && prev >= minTime) return { file: f, ref, prevMaxTime: prev, minTime, maxTime };
+      last.set(ref, maxTime);
+    }
+  }
+  return undefined;
+}

@@ -1,7 +1,8 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import {
+  mmapSequenceBreak,
   createHeadChunkScanner,
   parseHeadChunkFileName,
   type HeadChunkFileSummary,
@@ -162,4 +163,14 @@ test('randomized mutations of head chunk files never throw and always end in a s
     assert.ok(s.dataEnd >= 0 && s.dataEnd <= m.length, `mutation ${i}`);
     for (const p of s.problems) assert.equal(typeof p.message, 'string');
   }
+});
+
+describe('mmapSequenceBreak (Prometheus loadMmappedChunks)', () => {
+  test('in sequence across files; a chunk starting at or before its series\' previous end breaks it; old chunks are skipped', () => {
+    assert.equal(mmapSequenceBreak([[1, 0, 9, 2, 0, 9], [1, 10, 19]]), undefined);
+    assert.deepEqual(mmapSequenceBreak([[1, 10, 19], [2, 0, 5, 1, 19, 25]]), { file: 1, ref: 1, prevMaxTime: 19, minTime: 19, maxTime: 25 });
+    // The earlier chunk ends before the minimum valid time: Prometheus skips it, no break.
+    assert.equal(mmapSequenceBreak([[1, 10, 19], [1, 0, 5]], 6), undefined);
+    assert.equal(mmapSequenceBreak([[1, 10, 19], [1, 0, 5]])?.file, 1);
+  });
 });

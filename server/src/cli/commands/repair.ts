@@ -115,7 +115,9 @@ export function renderRepair(r: RepairResult): string {
     const t = r.totals;
     out.push(
       '',
-      `Samples: ${t.samplesHeld} held by the dump, ${t.samplesServedAfter} served by Prometheus after the repair, ${t.samplesLost} lost` +
+      `Samples: ${t.samplesHeld} held by the dump, ${t.samplesServedAfter} served by Prometheus after the repair` +
+        (t.histogramSamplesServedAfter !== undefined ? ` (${t.histogramSamplesServedAfter} of them histogram samples)` : '') +
+        `, ${t.samplesLost} lost` +
         (t.notServedAnyway > 0 ? ` (${t.notServedAnyway} of them Prometheus would not serve whatever the repair)` : ''),
     );
   }
