@@ -65,6 +65,8 @@ export const FAILURE_CODES = [
   'repair-failed',
   /** A block to be rewritten or cut cannot be read: its meta.json, index or chunk files are damaged. */
   'block-unreadable',
+  /** A series selector that does not parse; `details.position` is the 0-based offset in the text. */
+  'selector-invalid',
   'internal',
 ] as const;
 export type FailureCode = (typeof FAILURE_CODES)[number];

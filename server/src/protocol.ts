@@ -460,6 +460,122 @@ export interface ProbeResult {
   reason?: string;
 }
 
+// ---- Series and samples read from the dump itself (server/src/data/) ----------------------------
+
+export type LabelMatcherOp = '=' | '!=' | '=~' | '!~';
+export interface LabelMatcher {
+  name: string;
+  op: LabelMatcherOp;
+  value: string;
+}
+
+export interface SeriesParams {
+  source: string;
+  /** A series selector (`up{job="x"}`, `{__name__=~"go_.*"}`); all series when absent. */
+  match?: string;
+  /** How many entries each "heaviest" list keeps (default 10). */
+  top?: number;
+}
+
+/** One series as stored: its labels (sorted by name) and what the dump holds of it. */
+export interface SeriesInfo {
+  labels: Record<string, string>;
+  /** Samples stored over all blocks and the head (overlapping copies counted each time). */
+  samples: number;
+  /** Of which histogram samples. */
+  histogramSamples: number;
+  minTime: number;
+  maxTime: number;
+  /** Where it is stored: block ULIDs and `head`. */
+  in: string[];
+}
+
+export interface MetricInfo {
+  name: string;
+  series: number;
+  samples: number;
+  /** The metric holds histogram samples. */
+  histogram: boolean;
+}
+
+export interface LabelNameInfo {
+  name: string;
+  /** Distinct values (cardinality). */
+  values: number;
+  /** Series carrying this label. */
+  series: number;
+}
+
+export interface SeriesResult {
+  source: string;
+  match?: string;
+  totals: { series: number; samples: number; metrics: number; labelNames: number; labelPairs: number };
+  /** Every metric name with its series and sample counts, by name. */
+  metrics: MetricInfo[];
+  /** Every label name with its cardinality, by name. */
+  labels: LabelNameInfo[];
+  /** Each label name's values (sorted), capped at 1000 per name (`truncated` then true). */
+  labelValues: Record<string, { values: string[]; truncated: boolean }>;
+  /** Like `promtool tsdb analyze`: the heaviest first. */
+  heaviest: {
+    metricsBySeries: MetricInfo[];
+    labelNamesByValues: LabelNameInfo[];
+    /** Label pairs by the number of series carrying them. */
+    labelPairsBySeries: { name: string; value: string; series: number }[];
+  };
+  /** The matched series (capped at `seriesLimit`; `seriesTruncated` then true), in label order. */
+  series: SeriesInfo[];
+  seriesLimit: number;
+  seriesTruncated: boolean;
+  /** Parts that could not be read (a block whose index is damaged…), with why. */
+  skipped: { path: string; reason: string }[];
+}
+
+export interface SamplesParams {
+  source: string;
+  match: string;
+  /** Epoch ms, inclusive; all when absent. */
+  from?: number;
+  /** Epoch ms, inclusive. */
+  to?: number;
+}
+
+/** A histogram sample: absolute bucket counts (integer histograms' deltas summed up). */
+export interface HistogramSample {
+  schema: number;
+  count: number;
+  sum: number;
+  zeroThreshold: number;
+  zeroCount: number;
+  positiveSpans: { offset: number; length: number }[];
+  negativeSpans: { offset: number; length: number }[];
+  positiveBuckets: number[];
+  negativeBuckets: number[];
+  /** Upper bounds of the custom buckets (schema −53 only). */
+  customValues?: number[];
+  counterResetHint?: number;
+}
+
+/** One series' samples after merging blocks, head and WAL as Prometheus merges them. */
+export interface SeriesSamples {
+  labels: Record<string, string>;
+  /** Float samples: [t ms, value]; a staleness marker has value null and `stale` lists its t. */
+  floats: [number, number | null][];
+  histograms: [number, HistogramSample][];
+  /** Timestamps of staleness markers (Prometheus's special NaN; range queries leave them out). */
+  stale: number[];
+}
+
+export interface SamplesResult {
+  source: string;
+  match: string;
+  from?: number;
+  to?: number;
+  series: SeriesSamples[];
+  totals: { series: number; floats: number; histograms: number; stale: number; duplicatesDropped: number; tombstoned: number };
+  skipped: { path: string; reason: string }[];
+}
+
 /**
  * The report document of a source as a VS Code virtual document: `tsdbdump-report:<path>.tsdb-report`.
  * The worker publishes diagnostics on this URI; the client serves its text with the `report` request.
@@ -503,6 +619,10 @@ export const Requests = {
   probe: new RequestType<ProbeParams, ProbeResult[], FailureInfo>('tsdbdump/probe'),
   /** Time texts typed by the user → instants, by the same parser as the CLI's --from/--to. */
   parseTimes: new RequestType<ParseTimesParams, ParsedTime[], FailureInfo>('tsdbdump/parseTimes'),
+  /** Metric names, series, label cardinality of a dump, read from the dump itself (no Prometheus). */
+  series: new RequestType<SeriesParams, SeriesResult, FailureInfo>('tsdbdump/series'),
+  /** One selector's samples from blocks, head and WAL, merged as Prometheus merges them. */
+  samples: new RequestType<SamplesParams, SamplesResult, FailureInfo>('tsdbdump/samples'),
 } as const;
 
 /** Notification worker → client: an analysis finished (drives the trees and the Problems panel). */
