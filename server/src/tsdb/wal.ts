@@ -78,6 +78,8 @@ export interface WalSegmentSummary {
 export interface WalScanOptions {
   /** Called for each decoded record, with the offset of its first fragment. */
   onRecord?: (r: WalRecord, offset: number) => void;
+  /** Called for each record's bytes after decompression (valid only during the call), before it is decoded. */
+  onRawRecord?: (body: Uint8Array, offset: number) => void;
 }
 
 // Fragment types (low 3 bits of the type byte).
@@ -267,6 +269,7 @@ class WalSegmentScanner implements PushScanner<WalSegmentSummary> {
         return false;
       }
     } else c.none++;
+    this.opts.onRawRecord?.(body, this.recStart);
     const err = this.decodeRecord(body);
     if (err) {
       this.problem(err, this.recStart, false, endOffset);
