@@ -9,6 +9,7 @@ import { analyze, openDump, refresh, revealBlock, showReport } from './dumps';
 import { analyzePod } from './analyzePod';
 import { repair } from './repair';
 import { restore } from './restore';
+import { filterSeries } from './series';
 import type { Command, Services } from './services';
 import { showTimeline } from './timeline';
 
@@ -23,6 +24,7 @@ export const COMMANDS: Record<string, Command> = {
   'tsdbdump.dump': dumpFromPod,
   'tsdbdump.restore': restore,
   'tsdbdump.analyzePod': analyzePod,
+  'tsdbdump.filterSeries': filterSeries,
 };
 
 export function registerCommands(s: Services): vscode.Disposable[] {

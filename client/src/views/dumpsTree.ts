@@ -1,7 +1,8 @@
 /**
  * The Dump Files view: dumps found in the workspace (the `tsdbdump.dumpGlob` setting, filtered to
  * files that look like TSDB dumps), extracted data dirs, and dumps opened with a command. Each
- * expands to its blocks, Head and WAL once the worker has analysed it.
+ * expands to its blocks, Head and WAL once the worker has analysed it, and a Series node whose
+ * metrics → series the worker reads from the dump itself when it is expanded (`series` request).
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -10,6 +11,7 @@ import {
   type AnalysisResult,
   type FailureInfo,
   type ProbeResult,
+  type SeriesResult,
   type Severity,
   type VerifyDepth,
 } from '../../../server/src/protocol';
@@ -18,6 +20,7 @@ import { dataDirOfFile } from '../model/discovery';
 import { DUMPS_MIME, encodeDumpSources } from '../model/dragDrop';
 import { dumpChildren, dumpSummary, type ModelNode } from '../model/dumpTree';
 import { formatBytes } from '../model/format';
+import { seriesChildren, seriesFailureNode, seriesRootNode, type SeriesModelNode } from '../model/seriesTree';
 import type { Worker } from '../worker';
 import { toWorkerError } from '../worker';
 
@@ -30,6 +33,19 @@ export interface DumpState {
   failure?: FailureInfo;
   node: DumpNode;
   children?: EntryNode[];
+  /** The selector of the Series node's filter (Filter Series…); all series when absent. */
+  seriesFilter?: string;
+  series?: SeriesState;
+}
+
+/** The Series node of a dump and what its last `series` request returned. */
+export interface SeriesState {
+  root: SeriesNode;
+  /** The request for the current filter, made when the node is first expanded. */
+  loading?: Promise<SeriesNode[]>;
+  result?: SeriesResult;
+  failure?: FailureInfo;
+  children?: SeriesNode[];
 }
 
 export interface DumpNode {
@@ -53,7 +69,16 @@ export interface MessageNode {
   parent: DumpNode;
 }
 
-export type TreeNode = DumpNode | EntryNode | MessageNode;
+/** A node under a dump's Series node: the node itself, a metric, a series or a message. */
+export interface SeriesNode {
+  type: 'series';
+  source: string;
+  model: SeriesModelNode;
+  parent: DumpNode | SeriesNode;
+  children: SeriesNode[];
+}
+
+export type TreeNode = DumpNode | EntryNode | MessageNode | SeriesNode;
 
 const EXCLUDE = '**/{node_modules,.git}/**';
 const DATA_FILES_GLOB = '**/{meta.json,wal/[0-9]*,chunks_head/[0-9]*}';
@@ -89,6 +114,7 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
           d.failure = undefined;
           d.status = 'done';
           d.children = undefined;
+          d.series = undefined;
         } else if (n.failure && n.failure.code !== 'cancelled') {
           d.failure = n.failure;
           d.status = 'failed';
@@ -139,6 +165,7 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
         d.status = 'pending';
         d.result = undefined;
         d.children = undefined;
+        d.series = undefined;
       }
     }
     clearTimeout(this.debounce);
@@ -261,6 +288,7 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
 
   getTreeItem(node: TreeNode): vscode.TreeItem {
     if (node.type === 'dump') return this.dumpItem(this.dumps.get(node.source));
+    if (node.type === 'series') return this.seriesItem(node);
     if (node.type === 'message') {
       const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
       item.iconPath = severityIcon(node.severity);
@@ -326,6 +354,7 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
     if (!node) return this.all().map((d) => d.node);
     if (node.type === 'entry') return node.children;
     if (node.type === 'message') return [];
+    if (node.type === 'series') return node.model.kind === 'seriesRoot' ? this.loadSeries(node.source) : node.children;
     const d = this.dumps.get(node.source);
     if (!d) return [];
     if (!d.result && d.status !== 'failed') {
@@ -336,7 +365,7 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
         // shown as a message below
       }
     }
-    if (d.result) return this.entriesOf(d);
+    if (d.result) return [...this.entriesOf(d), this.seriesOf(d).root];
     const text = d.failure ? `${d.failure.message}` : 'not analysed';
     return [{ type: 'message', source: d.source, text, severity: 'error', parent: d.node }];
   }
@@ -351,6 +380,80 @@ export class DumpsProvider implements vscode.TreeDataProvider<TreeNode>, vscode.
       d.children = dumpChildren(d.result).map((m) => build(m, d.node));
     }
     return d.children ?? [];
+  }
+
+  private seriesOf(d: DumpState): SeriesState {
+    d.series ??= { root: { type: 'series', source: d.source, model: seriesRootNode(d.seriesFilter), parent: d.node, children: [] } };
+    return d.series;
+  }
+
+  /**
+   * The metrics → series of a dump's Series node, read by the worker from the dump itself with the
+   * node's filter; one request per filter (a failure, such as a selector that does not parse, is
+   * shown as a message node under it).
+   */
+  loadSeries(source: string): Promise<SeriesNode[]> {
+    const d = this.dumps.get(source);
+    if (!d) return Promise.resolve([]);
+    const st = this.seriesOf(d);
+    if (st.children) return Promise.resolve(st.children);
+    st.loading ??= (async () => {
+      const build = (m: SeriesModelNode, parent: SeriesNode): SeriesNode => {
+        const n: SeriesNode = { type: 'series', source, model: m, parent, children: [] };
+        n.children = (m.children ?? []).map((c) => build(c, n));
+        return n;
+      };
+      let models: SeriesModelNode[];
+      try {
+        const result = await vscode.window.withProgress(
+          { location: { viewId: 'tsdbdump.dumps' }, title: `Reading the series of ${path.basename(source)}` },
+          (progress) => this.worker.request(Requests.series, { source, match: d.seriesFilter }, { progress }),
+        );
+        st.result = result;
+        st.failure = undefined;
+        st.root.model = seriesRootNode(d.seriesFilter, result);
+        models = seriesChildren(result);
+      } catch (e) {
+        const err = toWorkerError(e);
+        st.failure = { code: err.code, message: err.message };
+        st.result = undefined;
+        st.root.model = seriesRootNode(d.seriesFilter);
+        models = [seriesFailureNode(st.failure)];
+        this.log.warn(`series of ${source}: ${err.message}`);
+      }
+      if (d.series !== st) return [];
+      st.children = models.map((m) => build(m, st.root));
+      st.loading = undefined;
+      this.changed.fire(st.root);
+      return st.children;
+    })();
+    return st.loading;
+  }
+
+  /** Sets the filter (a series selector; empty for all) of a dump's Series node and reads its series again. */
+  setSeriesFilter(source: string, filter: string | undefined): Promise<SeriesNode[]> {
+    const d = this.dumps.get(source);
+    if (!d) return Promise.resolve([]);
+    d.seriesFilter = filter?.trim() || undefined;
+    const root = this.seriesOf(d).root;
+    d.series = { root };
+    root.model = seriesRootNode(d.seriesFilter);
+    this.changed.fire(root);
+    return this.loadSeries(source);
+  }
+
+  private seriesItem(node: SeriesNode): vscode.TreeItem {
+    const m = node.model;
+    const collapsible = m.kind === 'seriesRoot' || m.children?.length;
+    const state = collapsible ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None;
+    const item = new vscode.TreeItem(m.label, state);
+    item.id = `${node.source}::${m.id}`;
+    item.description = m.description;
+    item.tooltip = new vscode.MarkdownString(m.tooltip);
+    item.iconPath = m.severity ? severityIcon(m.severity) : new vscode.ThemeIcon(m.icon);
+    item.contextValue = m.kind;
+    if (m.kind === 'series') item.accessibilityInformation = { label: `series ${m.selector ?? m.label} ${m.description ?? ''}` };
+    return item;
   }
 
   /** Puts the sources of the dragged dump nodes under the tree's mime; other nodes add nothing. */
