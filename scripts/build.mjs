@@ -30,6 +30,8 @@ await Promise.all([
   build({ ...common, external: [...common.external, '@kubernetes/client-node'], entryPoints: ['server/src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
   // Worker thread that parses big block indexes beside the archive reader (server/src/analysis/indexPool.ts).
   build({ ...common, entryPoints: ['server/src/analysis/indexWorker.ts'], outfile: 'dist/indexWorker.js' }),
+  // The process between a local Prometheus and its parent (server/src/query/queryGuard.ts).
+  build({ ...common, entryPoints: ['server/src/query/queryGuard.ts'], outfile: 'dist/queryGuard.js' }),
 ]);
 if (args.has('--tests')) {
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });

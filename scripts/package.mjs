@@ -33,6 +33,8 @@ const entries = [
   ['server/src/lsp/cluster.ts', 'cluster.js'],
   // Worker thread for big block indexes, loaded from beside server.js (in-process when absent).
   ['server/src/analysis/indexWorker.ts', 'indexWorker.js'],
+  // The guard between a local Prometheus (Query Dump) and the worker, spawned from beside server.js.
+  ['server/src/query/queryGuard.ts', 'queryGuard.js'],
 ].filter(([entry]) => fs.existsSync(path.join(root, entry)));
 await Promise.all(entries.map(([entry, out]) => build({ ...common, entryPoints: [entry], outfile: path.join(stage, 'dist', out) })));
 

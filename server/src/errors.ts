@@ -67,6 +67,18 @@ export const FAILURE_CODES = [
   'block-unreadable',
   /** A series selector that does not parse; `details.position` is the 0-based offset in the text. */
   'selector-invalid',
+  /** query: no Prometheus binary (setting tsdbdump.prometheusPath, --prometheus, or PATH). */
+  'prometheus-missing',
+  /** query: the local Prometheus exited before it was ready on the dump's copy (the analysis says why). */
+  'prometheus-refused',
+  /** query: the local Prometheus did not get ready in time, or stopped while queried. */
+  'prometheus-failed',
+  /** query: the PromQL expression does not parse (position in details). */
+  'query-invalid',
+  /** query: the local Prometheus's sample limit or timeout stopped the query. */
+  'query-too-heavy',
+  /** query: Prometheus answered with another error (its errorType in details). */
+  'query-failed',
   'internal',
 ] as const;
 export type FailureCode = (typeof FAILURE_CODES)[number];

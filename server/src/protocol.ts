@@ -91,6 +91,21 @@ export interface WalCheckpointInfo {
   samples: number;
 }
 
+/** One head chunk file or WAL segment, or a number missing from the sequence (analysis/fileMarks.ts). */
+export interface FileMark {
+  kind: 'file' | 'missing';
+  number: number;
+  /** Path in the dump; for a missing number the path the file would have. */
+  path: string;
+  minTime?: number;
+  maxTime?: number;
+  /** The worst diagnostic about it (for a missing number: the one about the gap). */
+  severity?: Severity;
+  code?: DiagnosticCode;
+  /** The path of that diagnostic (what a click on the mark opens). */
+  diagnosticPath?: string;
+}
+
 export interface AnalysisResult {
   source: string;
   verify: VerifyDepth;
@@ -105,6 +120,8 @@ export interface AnalysisResult {
   };
   wbl?: { segments: WalSegmentInfo[] };
   coverage: { minTime?: number; maxTime?: number; gaps: TimeRange[] };
+  /** Head chunk files and WAL segments one by one, with missing numbers and their diagnostics (the timeline's marks). */
+  files?: { head: FileMark[]; wal: FileMark[] };
   diagnostics: TsdbDiagnostic[];
   /** The oldest Prometheus that reads the whole dump without loss, and why (analysis/compat.ts). */
   compatibility?: CompatibilityInfo;
@@ -391,6 +408,110 @@ export interface RestoreResult {
   cleanedUp?: string[];
 }
 
+// ---- PromQL over a dump (server/src/query/) ----------------------------------------------------
+
+/** Where a PromQL expression stops parsing (Prometheus's grammar, @prometheus-io/lezer-promql). */
+export interface PromqlSyntaxError {
+  /** 0-based character offset into the expression. */
+  offset: number;
+  /** 1-based line and column, as Prometheus prints them. */
+  line: number;
+  column: number;
+  message: string;
+}
+
+/** A float sample [unix seconds, value as Prometheus prints it] or a native histogram sample. */
+export type PromSample = [number, string];
+export interface PromHistogram {
+  count: string;
+  sum: string;
+  /** [boundaryRule, lower, upper, count] as in Prometheus's API. */
+  buckets?: [number, string, string, string][];
+}
+export type PromHistogramSample = [number, PromHistogram];
+
+/** One series of a query result, exactly as Prometheus's HTTP API returns it. */
+export interface PromSeries {
+  metric: Record<string, string>;
+  value?: PromSample;
+  values?: PromSample[];
+  histogram?: PromHistogramSample;
+  histograms?: PromHistogramSample[];
+}
+
+/** `data` of a successful /api/v1/query or /api/v1/query_range answer. */
+export interface PromQueryData {
+  resultType: 'vector' | 'matrix' | 'scalar' | 'string';
+  result: PromSeries[] | PromSample;
+}
+
+/** Why a query gave no result: the syntax (with its position), a limit of the local Prometheus, or Prometheus's error. */
+export interface QueryProblem {
+  kind: 'syntax' | 'limit' | 'prometheus';
+  message: string;
+  /** kind syntax: where the expression stops parsing. */
+  syntax?: PromqlSyntaxError;
+  /** kind limit: which limit stopped the query and its value (`--query.max-samples=50000000`). */
+  limit?: { flag: 'query.max-samples' | 'query.timeout'; value: string };
+  /** kind prometheus (and limit): Prometheus's errorType (`bad_data`, `execution`, `timeout`, …). */
+  errorType?: string;
+}
+
+export interface QueryAnswer {
+  expr: string;
+  /** Instant query at `time`, or range query over [from, to] every `step` (all ms). */
+  time?: number;
+  from?: number;
+  to?: number;
+  step?: number;
+  data?: PromQueryData;
+  problem?: QueryProblem;
+  warnings?: string[];
+  infos?: string[];
+}
+
+/** A local Prometheus serving a private copy of a dump. */
+export interface QuerySessionInfo {
+  id: string;
+  source: string;
+  /** The Prometheus binary and its version (`2.42.0`). */
+  prometheus: string;
+  version: string;
+  /** What the dump holds: blocks' meta.json and the head as Prometheus reports it (ms). */
+  minTime?: number;
+  maxTime?: number;
+}
+
+export interface QueryStartParams extends WorkDoneParams {
+  source: string;
+  /** The setting tsdbdump.prometheusPath; empty: PATH. */
+  prometheusPath?: string;
+}
+
+export interface QueryParams {
+  session: string;
+  expr: string;
+  time?: number;
+  from?: number;
+  to?: number;
+  step?: number;
+}
+
+/** What the editor completes: names served by the dump's local Prometheus. */
+export interface QueryNamesParams {
+  session: string;
+  /** labelNames: every label name (of `metric` when given); labelValues: values of `label` (`__name__`: metric names). */
+  kind: 'labelNames' | 'labelValues' | 'series';
+  label?: string;
+  /** A series selector restricting the names (`up{job="x"}`). */
+  match?: string;
+}
+
+export interface QueryNamesResult {
+  names?: string[];
+  series?: Record<string, string>[];
+}
+
 // ---- LSP requests (client → worker) ------------------------------------------------------------
 
 /** LSP work-done progress: the client passes a token, the worker reports `$/progress` on it. */
@@ -623,6 +744,14 @@ export const Requests = {
   series: new RequestType<SeriesParams, SeriesResult, FailureInfo>('tsdbdump/series'),
   /** One selector's samples from blocks, head and WAL, merged as Prometheus merges them. */
   samples: new RequestType<SamplesParams, SamplesResult, FailureInfo>('tsdbdump/samples'),
+  /** Starts a local Prometheus on a private copy of the dump (server/src/query/localPrometheus.ts). */
+  queryStart: new RequestType<QueryStartParams, QuerySessionInfo, FailureInfo>('tsdbdump/queryStart'),
+  /** A PromQL query on a session; a bad expression or a limit is an answer with `problem`, not a failure. */
+  query: new RequestType<QueryParams, QueryAnswer, FailureInfo>('tsdbdump/query'),
+  /** Metric and label names (and series) for the editor's completion. */
+  queryNames: new RequestType<QueryNamesParams, QueryNamesResult, FailureInfo>('tsdbdump/queryNames'),
+  /** Stops the session's Prometheus and removes its copy of the dump. */
+  queryStop: new RequestType<{ session: string }, void, FailureInfo>('tsdbdump/queryStop'),
 } as const;
 
 /** Notification worker → client: an analysis finished (drives the trees and the Problems panel). */

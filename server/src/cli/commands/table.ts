@@ -6,5 +6,6 @@ import { podsCommand } from './pods';
 import { metaCommand } from './meta';
 import { dumpCommand } from './dump';
 import { restoreCommand } from './restore';
+import { queryCommand } from './query';
 
-export const COMMANDS: CliCommand[] = [analyzeCommand, repairCommand, podsCommand, metaCommand, dumpCommand, restoreCommand];
+export const COMMANDS: CliCommand[] = [analyzeCommand, repairCommand, podsCommand, metaCommand, dumpCommand, restoreCommand, queryCommand];
