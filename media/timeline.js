@@ -26,8 +26,14 @@
   }
 
   document.getElementById('title').textContent = `Timeline of ${data.title}`;
+  const files = data.files || { head: [], wal: [] };
+  const missing = (marks) => marks.filter((m) => m.kind === 'missing').length;
+  const damaged = (marks) => marks.filter((m) => m.kind === 'file' && m.severity === 'error').length;
   document.getElementById('summary').textContent =
-    `${data.blocks.length} blocks, ${data.overlaps.length} overlap(s), ${data.gaps.length} gap(s) · ${utc(data.from)} → ${utc(data.to)}`;
+    `${data.blocks.length} blocks, ${data.overlaps.length} overlap(s), ${data.gaps.length} gap(s) in time · ` +
+    `head chunk files: ${files.head.filter((m) => m.kind === 'file').length}, ${missing(files.head)} missing, ${damaged(files.head)} with errors · ` +
+    `WAL segments: ${files.wal.filter((m) => m.kind === 'file').length}, ${missing(files.wal)} missing, ${damaged(files.wal)} with errors · ` +
+    `${utc(data.from)} → ${utc(data.to)}`;
 
   // Axis with about 6 ticks.
   const axis = el('div', 'axis');
@@ -88,12 +94,51 @@
       track.appendChild(el('span', 'empty', 'none'));
       continue;
     }
-    const e = el('div', `range ${name.toLowerCase()}`, name);
+    const marks = name === 'Head' ? files.head : files.wal;
+    const bad = marks.some((m) => m.severity === 'error');
+    const e = el('div', `range ${name.toLowerCase()}${bad ? ' sev-error' : ''}`, name);
     place(e, range.from, range.to);
     e.title = `${name}: ${utc(range.from)} → ${utc(range.to)}`;
     e.tabIndex = 0;
     e.setAttribute('aria-label', e.title);
     track.appendChild(e);
+  }
+
+  // Each head chunk file and WAL segment on its own, in number order, missing numbers included; a
+  // mark with a diagnostic opens it (the analysis's `files`: which numbers are missing is its rule).
+  for (const [name, marks] of [['Head files', files.head], ['WAL segments', files.wal]]) {
+    const r = el('div', 'row');
+    r.appendChild(el('div', 'row-label', name));
+    const strip = el('div', 'strip');
+    strip.setAttribute('role', 'list');
+    strip.setAttribute('aria-label', name);
+    for (const m of marks) {
+      const label = m.path.split('/').pop();
+      const e = el('div', `file-mark ${m.kind}${m.severity ? ` sev-${m.severity}` : ''}`, label);
+      e.setAttribute('role', 'listitem');
+      e.dataset.path = m.path;
+      e.dataset.kind = m.kind;
+      if (m.severity) e.dataset.severity = m.severity;
+      const range = m.minTime !== undefined && m.maxTime !== undefined ? ` · ${utc(m.minTime)} → ${utc(m.maxTime)}` : '';
+      const what = m.kind === 'missing' ? `${m.path} is missing` : `${m.path}${range}`;
+      e.title = `${what}${m.code ? ` · ${m.code} (${m.severity})` : ''}`;
+      e.tabIndex = 0;
+      if (m.diagnosticPath) {
+        e.setAttribute('aria-label', `${e.title}. Press Enter to open the diagnostic.`);
+        const open = () => vscode.postMessage({ type: 'diagnostic', path: m.diagnosticPath });
+        e.addEventListener('click', open);
+        e.addEventListener('keydown', (ev) => {
+          if (ev.key === 'Enter' || ev.key === ' ') {
+            ev.preventDefault();
+            open();
+          }
+        });
+      } else e.setAttribute('aria-label', e.title);
+      strip.appendChild(e);
+    }
+    if (!marks.length) strip.appendChild(el('span', 'empty', 'none'));
+    r.appendChild(strip);
+    root.appendChild(r);
   }
 
   const gapsTrack = row('Gaps');
@@ -110,7 +155,7 @@
   root.appendChild(axis);
 
   const legend = document.getElementById('legend');
-  for (const [cls, text] of [['block', 'block (by level)'], ['overlap', 'overlapping block / range'], ['gap', 'gap in coverage'], ['head', 'head chunks'], ['wal', 'WAL']]) {
+  for (const [cls, text] of [['block', 'block (by level)'], ['overlap', 'overlapping block / range'], ['gap', 'gap in coverage'], ['head', 'head chunks'], ['wal', 'WAL'], ['file-mark missing', 'missing file number'], ['file-mark sev-error', 'file with an error']]) {
     const li = el('li');
     li.appendChild(el('span', `swatch ${cls}`));
     li.appendChild(document.createTextNode(text));

@@ -57,7 +57,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<Tsdbdu
   });
   dumps.treeView = dumpsView;
   const reports = new ReportProvider(w);
-  const timelines = new TimelinePanels(context.extensionUri, (source, ulid) => dumps.reveal(source, ulid));
+  const timelines = new TimelinePanels(
+    context.extensionUri,
+    (source, ulid) => dumps.reveal(source, ulid),
+    (source, dumpPath) => reports.show(source, dumpPath),
+  );
   const pods = new PodsProvider(w, config);
   const reportDocuments = vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, reports);
   context.subscriptions.push(dumps, dumpsView, reports, timelines, reportDocuments);

@@ -1,8 +1,9 @@
 /**
  * The timeline's data: blocks in lanes on a time axis, the head and WAL ranges, and the overlaps
- * and gaps the analysis reports (never computed here). Rendered by media/timeline.js.
+ * and gaps the analysis reports, each head chunk file and WAL segment with missing numbers marked
+ * (the analysis's `files`; never computed here). Rendered by media/timeline.js.
  */
-import type { AnalysisResult, Severity, TimeRange } from '../../../server/src/protocol';
+import type { AnalysisResult, FileMark, Severity, TimeRange } from '../../../server/src/protocol';
 import { problemsOf } from './dumpTree';
 import { formatRange, worstSeverity } from './format';
 
@@ -29,6 +30,8 @@ export interface TimelineData {
   wal?: TimeRange;
   overlaps: (TimeRange & { blocks: string[] })[];
   gaps: TimeRange[];
+  /** Head chunk files and WAL segments one by one, missing numbers included (the analysis's `files`). */
+  files: { head: FileMark[]; wal: FileMark[] };
 }
 
 /**
@@ -79,5 +82,6 @@ export function timelineData(source: string, title: string, r: AnalysisResult): 
     wal,
     overlaps,
     gaps: r.coverage.gaps,
+    files: r.files ?? { head: [], wal: [] },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The timeline webview: blocks, head and WAL ranges of one analysed dump on a time axis, with
  * overlaps and gaps marked. Scripts and styles come from media/ only (strict CSP with a nonce);
- * clicking a block (or Enter on it) reveals it in the Dump Files tree.
+ * clicking a block (or Enter on it) reveals it in the Dump Files tree; clicking a head chunk file or WAL
+ * segment mark with a problem opens its diagnostic in the report.
  */
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
@@ -16,6 +17,8 @@ export class TimelinePanels implements vscode.Disposable {
   constructor(
     extensionUri: vscode.Uri,
     private readonly reveal: (source: string, ulid: string) => Promise<boolean>,
+    /** Opens the report where the diagnostic about a dump path is (the Problems panel's target). */
+    private readonly openDiagnostic: (source: string, dumpPath: string) => Promise<unknown>,
   ) {
     this.mediaRoot = vscode.Uri.joinPath(extensionUri, 'media');
   }
@@ -32,7 +35,8 @@ export class TimelinePanels implements vscode.Disposable {
       });
       this.panels.set(source, panel);
       panel.onDidDispose(() => this.panels.delete(source));
-      panel.webview.onDidReceiveMessage(async (msg: { type?: string; ulid?: string }) => {
+      panel.webview.onDidReceiveMessage(async (msg: { type?: string; ulid?: string; path?: string }) => {
+        if (msg.type === 'diagnostic' && typeof msg.path === 'string') await this.openDiagnostic(source, msg.path);
         if (msg.type === 'reveal' && typeof msg.ulid === 'string') {
           const ok = await this.reveal(source, msg.ulid);
           if (!ok) void vscode.window.showWarningMessage(`Block ${msg.ulid} is not in the Dump Files view.`);

@@ -5,6 +5,7 @@
  * where it refuses to start or loses / does not serve data, warning where it starts but something
  * is off, information for things it cleans up by itself.
  */
+import { fileMarks } from './fileMarks';
 import { compatibilityOf } from './compat';
 import { ToolError } from '../errors';
 import { DEFAULT_VERIFY, type AnalysisResult, type BlockInfo, type Severity, type TimeRange, type VerifyDepth } from '../protocol';
@@ -131,6 +132,7 @@ function finish(a: Analysis, source: string, verify: VerifyDepth, started: numbe
     wal,
     ...(wbl ? { wbl } : {}),
     coverage,
+    files: { head: fileMarks('chunks_head', head.chunksHeadFiles, a.diagnostics), wal: fileMarks('wal', wal.segments, a.diagnostics) },
     diagnostics: a.diagnostics,
     compatibility: compatibilityOf(a),
     otherEntries: a.otherEntries,

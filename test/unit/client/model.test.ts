@@ -416,3 +416,22 @@ test('restore confirmation: a dump with errors says so, lists them, and asks to 
   assert.equal(many.detail.split('\n').filter((l) => l.startsWith('• chunk-crc')).length, 10);
   assert.match(many.detail, /• … and 2 more$/);
 });
+
+test('timeline of samples/head-gap: each head chunk file and WAL segment on its own, the missing 000004 marked and tied to its error', async () => {
+  const source = path.join(__dirname, '../../../../samples/head-gap.tar.gz');
+  const r = await analyzeSource(source);
+  const data = timelineData(source, 'head-gap', r);
+  // Written by real Prometheus 2.42 with chunks_head/000004 removed (test/fixtures/make-tsdb.sh head-gap).
+  assert.deepEqual(
+    data.files.head.map((m) => [m.kind, m.path, m.severity ?? null, m.diagnosticPath ?? null]),
+    [
+      ['file', 'chunks_head/000003', null, null],
+      ['missing', 'chunks_head/000004', 'error', 'chunks_head/000005'],
+      ['file', 'chunks_head/000005', 'error', 'chunks_head/000005'],
+      ['file', 'chunks_head/000006', null, null],
+    ],
+  );
+  assert.ok(r.diagnostics.some((d) => d.code === 'head-chunks-out-of-sequence' && d.path === 'chunks_head/000005'));
+  assert.deepEqual(data.files.wal.map((m) => [m.kind, m.number]), r.wal.segments.map((s) => ['file', s.number]));
+  assert.deepEqual(data.files.wal.filter((m) => m.kind === 'missing'), [], 'the WAL has no gap');
+});

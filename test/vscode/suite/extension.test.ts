@@ -211,6 +211,24 @@ suite('tsdbdump extension host', () => {
     assert.equal(data.blocks.filter((b) => b.overlap).length, 2);
   });
 
+  test('timeline of head-gap: each head chunk file on its own, the missing 000004 opens the error the Problems panel holds', async () => {
+    const source = path.join(ws(), 'head-gap.tar.gz');
+    const data = await vscode.commands.executeCommand<{
+      files: { head: { kind: string; path: string; severity?: string; diagnosticPath?: string }[]; wal: { kind: string }[] };
+    }>('tsdbdump.showTimeline', source);
+    assert.deepEqual(
+      data.files.head.map((m) => [m.kind, m.path]),
+      [['file', 'chunks_head/000003'], ['missing', 'chunks_head/000004'], ['file', 'chunks_head/000005'], ['file', 'chunks_head/000006']],
+    );
+    const mark = data.files.head.find((m) => m.kind === 'missing')!;
+    assert.equal(mark.severity, 'error');
+    // What a click on the mark does: the report at the diagnostic's line, where the Problems entry points.
+    const editor = await vscode.commands.executeCommand<vscode.TextEditor>('tsdbdump.showReport', source, mark.diagnosticPath);
+    const problem = vscode.languages.getDiagnostics(editor.document.uri).find((d) => d.code === 'head-chunks-out-of-sequence');
+    assert.ok(problem, 'the error is in the Problems panel');
+    assert.equal(editor.selection.active.line, problem.range.start.line);
+  });
+
   test('revealing a block from the timeline selects it in the Dump Files tree', async () => {
     const source = path.join(ws(), 'overlap.tar.gz');
     const children = (await api.dumps.getChildren({ type: 'dump', source })) as EntryNode[];
