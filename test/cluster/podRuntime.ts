@@ -52,6 +52,20 @@ export interface PodDef {
   dataVolume?: 'persistentVolumeClaim' | 'emptyDir' | 'none';
   /** false: Prometheus runs without --web.enable-lifecycle (default true). */
   lifecycleApi?: boolean;
+  /**
+   * Host path of the Prometheus binary put at /bin/prometheus (default: Debian's 2.42), e.g. a 3.x build
+   * from the tool cache (test/helpers/fixtures.ts prometheus3Bin); its shared libraries are copied too.
+   */
+  prometheusBinary?: string;
+  /** Extra Prometheus flags (e.g. `--storage.tsdb.wal-compression-type=zstd`). */
+  prometheusFlags?: string[];
+  /**
+   * false: Prometheus does not scrape itself. Seeded 2025 data plus today's scrapes make a head that spans
+   * years, and Prometheus 3.x then compacts it one empty 2 h range at a time for many minutes.
+   */
+  selfScrape?: boolean;
+  /** Extra top-level prometheus.yml lines (e.g. a `storage:` section with an out_of_order_time_window). */
+  prometheusConfig?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -143,14 +157,16 @@ export async function prepareImages(stateDir: string): Promise<ImageFiles> {
   if (!existsSync(path.join(dir, 'prometheus'))) await copyFile(prometheus, path.join(dir, 'prometheus'));
   const { stdout: list } = await run(busybox, ['--list']);
   const busyboxApplets = list.split('\n').map((s) => s.trim()).filter((s) => s && s !== 'busybox');
-  let libs: string[] = [];
+  return { dir, busyboxApplets, libs: await sharedLibs(prometheus) };
+}
+
+async function sharedLibs(binary: string): Promise<string[]> {
   try {
-    const { stdout } = await run('ldd', [prometheus]);
-    libs = [...stdout.matchAll(/(\/\S+)\s+\(0x/g)].map((m) => m[1]);
+    const { stdout } = await run('ldd', [binary]);
+    return [...stdout.matchAll(/(\/\S+)\s+\(0x/g)].map((m) => m[1]);
   } catch {
-    libs = []; // "not a dynamic executable": nothing to copy
+    return []; // "not a dynamic executable": nothing to copy
   }
-  return { dir, busyboxApplets, libs };
 }
 
 function findExecutable(candidates: string[]): string | undefined {
@@ -172,8 +188,14 @@ export async function preparePodRoot(root: string, def: PodDef, images: ImageFil
     await mkdir(path.join(root, d), { recursive: true });
   }
   await linkOrCopy(path.join(images.dir, 'busybox'), path.join(root, 'bin/busybox'));
-  await linkOrCopy(path.join(images.dir, 'prometheus'), path.join(root, 'bin/prometheus'));
-  for (const lib of images.libs) {
+  let libs = images.libs;
+  if (def.prometheusBinary) {
+    if (!existsSync(path.join(root, 'bin/prometheus'))) await copyFile(def.prometheusBinary, path.join(root, 'bin/prometheus'));
+    libs = [...new Set([...libs, ...(await sharedLibs(def.prometheusBinary))])];
+  } else {
+    await linkOrCopy(path.join(images.dir, 'prometheus'), path.join(root, 'bin/prometheus'));
+  }
+  for (const lib of libs) {
     const target = path.join(root, lib);
     await mkdir(path.dirname(target), { recursive: true });
     if (!existsSync(target)) await copyFile(lib, target);
@@ -206,11 +228,15 @@ function prometheusConfig(def: PodDef, port: number): string {
     'global:',
     '  scrape_interval: 2s',
     '  evaluation_interval: 15s',
-    'scrape_configs:',
-    '  - job_name: prometheus',
-    '    static_configs:',
-    `      - targets: ['127.0.0.1:${port}']`,
-    `        labels: {pod: '${def.name}', namespace: '${def.namespace}'}`,
+    ...(def.selfScrape === false
+      ? ['scrape_configs: []']
+      : [
+        'scrape_configs:',
+        '  - job_name: prometheus',
+        '    static_configs:',
+        `      - targets: ['127.0.0.1:${port}']`,
+        `        labels: {pod: '${def.name}', namespace: '${def.namespace}'}`,
+      ]),
     '',
   ].join('\n');
 }
@@ -225,6 +251,7 @@ export function prometheusArgv(def: PodDef, port: number): string[] {
   ];
   if (def.lifecycleApi !== false) argv.push('--web.enable-lifecycle');
   if (def.adminApi) argv.push('--web.enable-admin-api');
+  argv.push(...(def.prometheusFlags ?? []));
   return argv;
 }
 

@@ -30,6 +30,9 @@
  *   cluster `dev` (context `dev` → user dev-admin):
  *     observability/prometheus-0     Prometheus, empty data dir, admin API on
  *
+ * A PodDef may run another Prometheus (`prometheusBinary`, e.g. 3.16 from the tool cache, with `prometheusFlags`,
+ * `prometheusConfig`, and `selfScrape: false`; see kube-prom3.test.ts).
+ *
  * Pods: a chroot root per pod under <stateDir>/<cluster>/<namespace>/<name>/root with busybox applets, the real
  * Prometheus binary, /etc/prometheus/prometheus.yml (scrapes itself every 2 s) and /prometheus (the data dir,
  * kept across pod deletion like a StatefulSet volume). Prometheus runs with --web.enable-lifecycle, so
