@@ -271,42 +271,30 @@ export function servedBy(layout: Layout): HoldSet {
   for (const { rec } of replay) if (rec.series) for (const s of rec.series) refs.set(s.ref, s.key);
 
   // m-mapped head chunks, files in order. A damaged record drops its file and all later ones; an
-  // out-of-sequence chunk names no file, so Prometheus drops them all (docs/tsdb-format.md §6). The WAL refills either.
-  let mmMax = new Map<number, number>();
-  let loaded: HeadRecordModel[] = [];
+  // out-of-sequence chunk (up to and in the damaged file) drops them all (docs/tsdb-format.md §6,
+  // the one check: tsdb/headChunks mmapSequenceBreak). The WAL refills either.
   const head = [...layout.headFiles].sort((a, b) => a.number - b.number);
-  for (const f of head) {
-    const local = new Map<number, number>();
-    const accepted: HeadRecordModel[] = [];
-    let damaged = false;
-    let outOfSequence = false;
+  const readable = head.map((f) => {
     const cut = f.cutAt ?? Infinity;
-    const corrupt = f.file.corruptAt !== undefined && f.file.corruptAt < cut ? f.file.corruptAt : Infinity;
-    for (const r of f.file.records) {
-      if (r.offset >= cut) break;
-      if (r.offset >= corrupt) break;
-      if (r.ooo) {
-        accepted.push(r);
-        continue;
+    const corrupt = f.file.corruptAt ?? Infinity;
+    return { records: f.file.records.filter((r) => r.offset < Math.min(cut, corrupt)), damaged: corrupt < cut };
+  });
+  const firstDamaged = readable.findIndex((f) => f.damaged);
+  const checked = firstDamaged < 0 ? readable : readable.slice(0, firstDamaged + 1);
+  const inOrder = checked.map((f) => f.records.filter((r) => !r.ooo).flatMap((r) => [r.ref, r.minTime, r.maxTime]));
+  const outOfSequence = mmapSequenceBreak(inOrder, minValid);
+  const mmMax = new Map<number, number>();
+  const loaded: HeadRecordModel[] = [];
+  if (!outOfSequence) {
+    for (const f of firstDamaged < 0 ? readable : readable.slice(0, firstDamaged)) {
+      for (const r of f.records) {
+        if (r.ooo) loaded.push(r);
+        else if (r.maxTime >= minValid) {
+          loaded.push(r);
+          mmMax.set(r.ref, r.maxTime);
+        }
       }
-      if (r.maxTime < minValid) continue;
-      const prev = local.get(r.ref) ?? mmMax.get(r.ref);
-      if (prev !== undefined && prev >= r.minTime) {
-        outOfSequence = true;
-        break;
-      }
-      local.set(r.ref, r.maxTime);
-      accepted.push(r);
     }
-    if (corrupt !== Infinity) damaged = true;
-    if (outOfSequence) {
-      mmMax = new Map();
-      loaded = [];
-      break;
-    }
-    if (damaged) break;
-    for (const [ref, t] of local) mmMax.set(ref, t);
-    loaded.push(...accepted);
   }
   for (const r of loaded) {
     const key = refs.get(r.ref);
