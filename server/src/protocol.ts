@@ -596,6 +596,7 @@ export interface SeriesParams {
   match?: string;
   /** How many entries each "heaviest" list keeps (default 10). */
   top?: number;
+  workDoneToken?: string | number;
 }
 
 /** One series as stored: its labels (sorted by name) and what the dump holds of it. */
@@ -659,6 +660,7 @@ export interface SamplesParams {
   from?: number;
   /** Epoch ms, inclusive. */
   to?: number;
+  workDoneToken?: string | number;
 }
 
 /** A histogram sample: absolute bucket counts (integer histograms' deltas summed up). */
@@ -680,7 +682,11 @@ export interface HistogramSample {
 /** One series' samples after merging blocks, head and WAL as Prometheus merges them. */
 export interface SeriesSamples {
   labels: Record<string, string>;
-  /** Float samples: [t ms, value]; a staleness marker has value null and `stale` lists its t. */
+  /**
+   * Float samples: [t ms, value]; a staleness marker has value null and `stale` lists its t. Over
+   * the LSP connection (JSON) other NaN and ±Inf values arrive as null too; the CLI's --json writes
+   * them as the strings "NaN", "+Inf", "-Inf" as Prometheus's API does.
+   */
   floats: [number, number | null][];
   histograms: [number, HistogramSample][];
   /** Timestamps of staleness markers (Prometheus's special NaN; range queries leave them out). */

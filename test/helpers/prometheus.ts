@@ -144,3 +144,38 @@ export async function servedRange(port: number, toMs: number, rangeMs: number): 
   }
   return out;
 }
+
+/** A histogram as the HTTP API serves it: count, sum and buckets `[boundaryRule, lower, upper, count]` (strings). */
+export interface ServedHistogram {
+  count: string;
+  sum: string;
+  buckets?: [number, string, string, string][];
+}
+
+/**
+ * Raw floats and native histograms Prometheus serves for `{__name__=~".+"}[range]` at `toMs`, by
+ * series (the key is the label set sorted by name, as JSON).
+ */
+export async function servedAll(
+  port: number,
+  toMs: number,
+  rangeMs: number,
+): Promise<Map<string, { values: [number, string][]; histograms: [number, ServedHistogram][] }>> {
+  const q = encodeURIComponent(`{__name__=~".+"}[${rangeMs}ms]`);
+  const res = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${q}&time=${toMs / 1000}`);
+  const body = (await res.json()) as {
+    status: string;
+    error?: string;
+    data?: { result: { metric: Record<string, string>; values?: [number, string][]; histograms?: [number, ServedHistogram][] }[] };
+  };
+  if (body.status !== 'success') throw new Error(`query failed: ${body.error}`);
+  const out = new Map<string, { values: [number, string][]; histograms: [number, ServedHistogram][] }>();
+  for (const r of body.data!.result) {
+    const key = JSON.stringify(Object.entries(r.metric).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    out.set(key, {
+      values: (r.values ?? []).map(([t, v]) => [Math.round(t * 1000), v]),
+      histograms: (r.histograms ?? []).map(([t, h]) => [Math.round(t * 1000), h]),
+    });
+  }
+  return out;
+}

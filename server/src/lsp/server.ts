@@ -22,6 +22,8 @@ import {
   type Hover,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
+import { listSeries } from '../data/series';
+import { readSamples } from '../data/samples';
 import { FAILURE_CODES, toToolError } from '../errors';
 import {
   DEFAULT_VERIFY,
@@ -264,6 +266,18 @@ connection.onRequest(Requests.analyzePod, (params, token) =>
     // The pod's report document (`pod:<context>/<ns>/<pod>`) gets its diagnostics like a dump's.
     return publishAnalysis(result.source, result);
   }),
+);
+
+connection.onRequest(Requests.series, (params, token) =>
+  runJob(token, params.workDoneToken, `Reading the series of ${path.basename(params.source)}`, (opts) =>
+    listSeries(params, { signal: opts.signal, onProgress: (message) => opts.onProgress?.({ message }) }),
+  ),
+);
+
+connection.onRequest(Requests.samples, (params, token) =>
+  runJob(token, params.workDoneToken, `Reading samples of ${params.match}`, (opts) =>
+    readSamples(params, { signal: opts.signal, onProgress: (message) => opts.onProgress?.({ message }) }),
+  ),
 );
 
 connection.onRequest(Requests.parseTimes, (params, token) => runJob(token, undefined, 'Times', async () => engine.parseTimes(params)));

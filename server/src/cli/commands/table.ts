@@ -7,5 +7,9 @@ import { metaCommand } from './meta';
 import { dumpCommand } from './dump';
 import { restoreCommand } from './restore';
 import { queryCommand } from './query';
+import { seriesCommand } from './series';
+import { samplesCommand } from './samples';
 
-export const COMMANDS: CliCommand[] = [analyzeCommand, repairCommand, podsCommand, metaCommand, dumpCommand, restoreCommand, queryCommand];
+export const COMMANDS: CliCommand[] = [
+  analyzeCommand, repairCommand, podsCommand, metaCommand, dumpCommand, restoreCommand, queryCommand, seriesCommand, samplesCommand,
+];
