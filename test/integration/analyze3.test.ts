@@ -17,8 +17,10 @@ import { isUlid } from '../../server/src/tsdb/blockDir';
 import { crc32c } from '../../server/src/tsdb/crc32c';
 import { analysisBlockFacts, analyzeJson, promtoolList, runCli } from './cliHelpers';
 import { freePort } from '../helpers/net';
+import { startPrometheus } from '../helpers/prometheus';
 
-
+const A = 1735862400000; // the fixtures' anchor (make-tsdb.sh ANCHOR)
+const H = 3600_000;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-analyze3-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -116,9 +118,14 @@ test('compatibility gate: 2.42 data needs nothing new, 3.5 native data needs ' +
   assert.equal(lts.minVersion, '3.2.0');
   assert.equal(lts.requirements[0].feature, 'custom-bucket histogram WAL records');
   assert.ok(lts.requirements.some((r) => r.feature === 'zstd-compressed WAL records' && r.needs === '2.46.0'));
+  // NHCB in block chunks (2.54.0; tsdb/chunkenc/histogram_meta.go), named with the chunk files.
+  const nhcb = lts.requirements.find((r) => r.feature === 'custom-bucket histogram chunks (NHCB)');
+  assert.equal(nhcb?.needs, '2.54.0');
+  assert.ok(nhcb!.where.some((w) => /^[0-9A-Z]{26}\/chunks\/000001$/.test(w)), nhcb!.where.join(', '));
   const newest = (await analyzeJson(dumpPath3('3.16.0', 'native'))).result.compatibility!;
   assert.equal(newest.minVersion, '3.14.0');
-  for (const f of ['XOR2 chunks', 'SamplesV2 WAL records (start timestamps)', 'out-of-order data (wbl/, OOO head chunks)']) {
+  for (const f of ['XOR2 chunks', 'SamplesV2 WAL records (start timestamps)', 'out-of-order data (wbl/, OOO head chunks)',
+    'custom-bucket histogram chunks (NHCB)']) {
     assert.ok(
       newest.requirements.some((r) => r.feature === f),
       f,
@@ -129,6 +136,32 @@ test('compatibility gate: 2.42 data needs nothing new, 3.5 native data needs ' +
     run.stdout,
     /^compatibility: Prometheus >= 3\.14\.0 reads the whole dump without loss \(.*XOR2 chunks in \S+\/chunks\/000001/m,
   );
+});
+
+test('real Prometheus 2.42 (older than the gate\'s 2.54.0) on 3.5.3\'s native blocks: lists the NHCB series, serves none ' +
+  'of their samples, without an error; the other histograms and floats are served', async () => {
+  const { dir, blocks } = nativeCopy('3.5.3', 'nhcb-on-2.42');
+  for (const n of readdirSync(dir)) if (!blocks.includes(n)) rmSync(path.join(dir, n), { recursive: true, force: true });
+  const prom = await startPrometheus(dir);
+  try {
+    const q = async (promql: string, endpoint = 'query') => {
+      const url = `http://127.0.0.1:${prom.port}/api/v1/${endpoint}?${promql}`;
+      const body = (await (await fetch(url)).json()) as { status: string; data: unknown };
+      assert.equal(body.status, 'success', JSON.stringify(body));
+      return body.data as { result: { value: [number, string] }[] } & unknown[];
+    };
+    const at = `time=${(A + 40 * H) / 1000}`;
+    const count = async (m: string) =>
+      (await q(`query=${encodeURIComponent(`count_over_time(${m}[140h])`)}&${at}`)).result.reduce((a, r) => a + Number(r.value[1]), 0);
+    const series = await q(`match[]=fixture_nhcb_seconds&start=${(A - H) / 1000}&end=${(A + 10 * H) / 1000}`, 'series');
+    assert.equal(series.length, 2, 'the NHCB series are listed');
+    assert.equal(await count('fixture_nhcb_seconds'), 0, 'none of their samples is served');
+    assert.equal(await count('fixture_histogram'), 1080, 'exponential histograms are served');
+    assert.equal(await count('fixture_float'), 4 * 1080);
+    assert.doesNotMatch(prom.log(), /level=(error|warn).*(chunk|histogram)/i);
+  } finally {
+    await prom.stop();
+  }
 });
 
 test('real Prometheus 3.5.3 on 3.16 native data: starts without a word, but ' +

@@ -50,6 +50,17 @@ const OOO: Feature = {
   needs: '2.39.0',
   olderDoes: 'does not replay the WBL: the out-of-order samples are lost',
 };
+/**
+ * Custom bounds in histogram chunks (schema −53): readHistogramChunkLayout reads them from
+ * Prometheus 2.54.0 on (tsdb/chunkenc/histogram_meta.go readHistogramChunkLayoutCustomBounds: in the
+ * v0.54.0 module, not in v0.53.1). Observed: 2.42 on 3.5.3's native blocks lists the NHCB series and
+ * serves none of their samples, without an error (test/fixtures/EXPECTED.md).
+ */
+const NHCB_CHUNKS: Feature = {
+  feature: 'custom-bucket histogram chunks (NHCB)',
+  needs: '2.54.0',
+  olderDoes: 'lists their series but serves none of their samples, without an error',
+};
 const INDEX_V3: Feature = { feature: 'index format version 3', needs: '2.55.0', olderDoes: 'refuses to open the block' };
 
 function versionKey(v: string): number {
@@ -70,6 +81,7 @@ export function compatibilityOf(a: Analysis): CompatibilityInfo {
         const f = ENCODINGS[Number(e) & 0x7f];
         if (f) need(f, `${dir}/chunks/${seg.name}`);
       }
+      if ((seg.summary?.customBucketChunks ?? 0) > 0) need(NHCB_CHUNKS, `${dir}/chunks/${seg.name}`);
     }
     if (b.indexSummary?.version === 3) need(INDEX_V3, `${dir}/index`);
   }
@@ -79,6 +91,7 @@ export function compatibilityOf(a: Analysis): CompatibilityInfo {
       if (f) need(f, h.path);
       if (Number(e) & 0x80) need(OOO, h.path);
     }
+    if ((h.summary?.customBucketChunks ?? 0) > 0) need(NHCB_CHUNKS, h.path);
   }
   const segs = (list: SegmentState[]): void => {
     for (const s of list) {

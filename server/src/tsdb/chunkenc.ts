@@ -198,6 +198,29 @@ export function isHistogramEncoding(encoding: number): boolean {
   return e === ENC_HISTOGRAM || e === ENC_FLOAT_HISTOGRAM || e === ENC_HISTOGRAM_ST || e === ENC_FLOAT_HISTOGRAM_ST;
 }
 
+/** Data bytes of a histogram chunk that always hold its schema: 3 header bytes, the zero threshold (≤ 9), a varbit int (≤ 9). */
+export const SCHEMA_PREFIX_BYTES = 24;
+
+/**
+ * The schema of a histogram chunk (encodings 2, 3, 5, 6; the OOO bit ignored) from the first bytes
+ * of its data: the layout opens the bit stream (tsdb/chunkenc/histogram_meta.go
+ * writeHistogramChunkLayout), and one chunk holds one schema. Undefined for other encodings, an
+ * empty chunk or too few bytes. CUSTOM_BUCKETS_SCHEMA (−53) means the layout also carries custom bounds.
+ */
+export function histogramChunkSchema(encoding: number, data: Uint8Array): number | undefined {
+  if (!isHistogramEncoding(encoding) || data.length < 4) return undefined;
+  const e = encoding & 0x7f;
+  const raw = (data[0] << 8) | data[1];
+  if ((e === ENC_HISTOGRAM_ST || e === ENC_FLOAT_HISTOGRAM_ST ? raw & 0x3fff : raw) === 0) return undefined;
+  try {
+    const r = new BitReader(data, 3);
+    if (r.bits(8) === 255) r.f64();
+    return r.varbitInt();
+  } catch {
+    return undefined;
+  }
+}
+
 /** An encoding this reader does not know (a newer Prometheus): not damage, reported with its number. */
 export class UnknownEncodingError extends Error {
   constructor(readonly encoding: number) {

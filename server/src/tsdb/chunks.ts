@@ -2,6 +2,7 @@
 import { crc32c, hex } from './crc32c';
 import { parseDecimalName } from './blockDir';
 import type { FormatProblem, PushScanner, Verify } from './types';
+import { CUSTOM_BUCKETS_SCHEMA, histogramChunkSchema, isHistogramEncoding, SCHEMA_PREFIX_BYTES } from './chunkenc';
 
 export const CHUNK_SEGMENT_MAGIC = 0x85bd40dd;
 const HEADER_SIZE = 8;
@@ -23,6 +24,8 @@ export interface ChunkSegmentSummary {
   /** Samples per the chunks' count headers (tsdb/chunkenc: u16, 14 bits for encodings 5 and 6), float and histogram chunks apart. */
   floatSamples: number;
   histogramSamples: number;
+  /** Histogram chunks of schema −53 (custom buckets, NHCB): their layout carries custom bounds. */
+  customBucketChunks: number;
   problems: ChunkProblem[];
   /** Offset up to which the framing was followed (sizeBytes when the whole file parsed). */
   scannedUntil: number;
@@ -73,10 +76,10 @@ class ChunkSegmentScanner implements PushScanner<ChunkSegmentSummary> {
   private storedCrc = 0;
   private crcFill = 0;
   private encoding = 0;
-  /** The first two data bytes of the current chunk (its sample count), gathered across pushes. */
-  private countHi = 0;
-  private countLo = 0;
+  /** The first data bytes of the current chunk (its sample count, a histogram's schema), gathered across pushes. */
+  private readonly prefix = new Uint8Array(SCHEMA_PREFIX_BYTES);
   // Results.
+  private customBucketChunks = 0;
   private floatSamples = 0;
   private histogramSamples = 0;
   private offsets = new Uint32Array(1024);
@@ -137,6 +140,7 @@ class ChunkSegmentScanner implements PushScanner<ChunkSegmentSummary> {
                 if (stored !== actual) this.crcMismatch(stored, actual);
               }
               this.addChunk(enc, len >= 2 ? buf[p + 1] : 0, len >= 2 ? buf[p + 2] : 0);
+              if (isHistogramEncoding(enc)) this.schemaOf(enc, buf.subarray(p + 1, p + 1 + Math.min(len, SCHEMA_PREFIX_BYTES)));
               pos = chunkEnd;
               continue;
             }
@@ -166,10 +170,7 @@ class ChunkSegmentScanner implements PushScanner<ChunkSegmentSummary> {
         if (full) this.runningCrc = crc32c(buf.subarray(pos, pos + n), this.runningCrc);
         // Body index of buf[pos] is (1 + len) - bodyLeft; data bytes 1 and 2 hold the sample count.
         const at = 1 + this.lenValue - this.bodyLeft;
-        for (let i = Math.max(1, at); i <= 2 && i < at + n; i++) {
-          if (i === 1) this.countHi = buf[pos + i - at];
-          else this.countLo = buf[pos + i - at];
-        }
+        for (let i = Math.max(1, at); i <= SCHEMA_PREFIX_BYTES && i < at + n; i++) this.prefix[i - 1] = buf[pos + i - at];
         this.bodyLeft -= n;
         pos += n;
         if (this.bodyLeft === 0) {
@@ -182,8 +183,9 @@ class ChunkSegmentScanner implements PushScanner<ChunkSegmentSummary> {
         this.storedCrc = ((this.storedCrc << 8) | buf[pos++]) >>> 0;
         if (++this.crcFill === 4) {
           if (full && this.storedCrc !== this.runningCrc) this.crcMismatch(this.storedCrc, this.runningCrc);
-          this.addChunk(this.encoding, this.lenValue >= 2 ? this.countHi : 0, this.lenValue >= 2 ? this.countLo : 0);
-          this.countHi = this.countLo = 0;
+          this.addChunk(this.encoding, this.lenValue >= 2 ? this.prefix[0] : 0, this.lenValue >= 2 ? this.prefix[1] : 0);
+          if (isHistogramEncoding(this.encoding))
+            this.schemaOf(this.encoding, this.prefix.subarray(0, Math.min(this.lenValue, SCHEMA_PREFIX_BYTES)));
           this.lenBytes = 0;
           this.lenValue = 0;
           this.lenMul = 1;
@@ -217,6 +219,10 @@ class ChunkSegmentScanner implements PushScanner<ChunkSegmentSummary> {
     }
     this.offsets[this.count++] = this.chunkStart;
     this.encCounts[enc]++;
+  }
+
+  private schemaOf(enc: number, data: Uint8Array): void {
+    if (histogramChunkSchema(enc, data) === CUSTOM_BUCKETS_SCHEMA) this.customBucketChunks++;
   }
 
   private crcMismatch(stored: number, actual: number): void {
@@ -265,6 +271,7 @@ class ChunkSegmentScanner implements PushScanner<ChunkSegmentSummary> {
       encodings,
       floatSamples: this.floatSamples,
       histogramSamples: this.histogramSamples,
+      customBucketChunks: this.customBucketChunks,
       problems: this.problems,
       scannedUntil: this.scannedUntil < 0 ? size : this.scannedUntil,
       crcProblemsDropped: Math.max(0, this.crcProblems - MAX_CRC_PROBLEMS),

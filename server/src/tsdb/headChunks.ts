@@ -1,6 +1,6 @@
 /** Head chunk files `chunks_head/NNNNNN` (docs/tsdb-format.md §6), following 2.42's IterateAllChunks. */
 import { crc32c, hex, readCrc } from './crc32c';
-import { chunkSampleCount } from './chunkenc';
+import { chunkSampleCount, CUSTOM_BUCKETS_SCHEMA, histogramChunkSchema, SCHEMA_PREFIX_BYTES } from './chunkenc';
 import { parseDecimalName } from './blockDir';
 import type { FormatProblem, PushScanner, Verify } from './types';
 
@@ -30,6 +30,8 @@ export interface HeadChunkFileSummary {
   records: number;
   /** Records per encoding byte (with the 0x80 OOO bit). */
   encodings: Record<number, number>;
+  /** Histogram chunks of schema −53 (custom buckets, NHCB). */
+  customBucketChunks: number;
   samples: number;
   minTime?: number;
   maxTime?: number;
@@ -69,7 +71,7 @@ class HeadChunkScanner implements PushScanner<HeadChunkFileSummary> {
   private carryAt = 0;
   private ended = false;
   private readonly s: HeadChunkFileSummary = {
-    sizeBytes: 0, headerOk: false, records: 0, encodings: {}, samples: 0, dataEnd: -1, problems: [], removableIfLast: false,
+    sizeBytes: 0, headerOk: false, records: 0, encodings: {}, customBucketChunks: 0, samples: 0, dataEnd: -1, problems: [], removableIfLast: false,
   };
 
   constructor(private readonly opts: HeadChunkScanOptions) {
@@ -227,6 +229,8 @@ class HeadChunkScanner implements PushScanner<HeadChunkFileSummary> {
     const s = this.s;
     s.records++;
     s.encodings[encoding] = (s.encodings[encoding] ?? 0) + 1;
+    if (histogramChunkSchema(encoding, b.subarray(dataAt, dataAt + Math.min(len, SCHEMA_PREFIX_BYTES))) === CUSTOM_BUCKETS_SCHEMA)
+      s.customBucketChunks++;
     s.samples += samples;
     if (s.minTime === undefined || minTime < s.minTime) s.minTime = minTime;
     if (s.maxTime === undefined || maxTime > s.maxTime) s.maxTime = maxTime;

@@ -9,8 +9,10 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import {
-  CUSTOM_BUCKETS_SCHEMA, OOO_BIT, UnknownEncodingError, decodeChunk, decodeChunkSamples, type ChunkSample,
+  CUSTOM_BUCKETS_SCHEMA, OOO_BIT, SCHEMA_PREFIX_BYTES, UnknownEncodingError, decodeChunk, decodeChunkSamples, histogramChunkSchema,
+  type ChunkSample,
 } from '../../../server/src/tsdb/chunkenc';
+import { createChunkSegmentScanner } from '../../../server/src/tsdb/chunks';
 import { Cursor, FormatError } from '../../../server/src/tsdb/cursor';
 import { readIndex, type IndexSeries } from '../../../server/src/tsdb/index';
 import { isUlid } from '../../../server/src/tsdb/blockDir';
@@ -84,6 +86,7 @@ for (const v of PROMETHEUS3_VERSIONS) {
       let floats = 0;
       let histograms = 0;
       let chunks = 0;
+      const nhcbPerSeg = segs.map(() => 0);
       for (const s of series) {
         const labels = new Map(s.labels);
         for (const m of s.chunks) {
@@ -97,6 +100,9 @@ for (const v of PROMETHEUS3_VERSIONS) {
           assert.equal(samples[0].t, m.minTime);
           for (let i = 1; i < samples.length; i++) assert.ok(samples[i].t > samples[i - 1].t);
           for (const x of samples) checkValue(labels, x);
+          // The schema read from the chunk's first bytes (what the scanners use) is the decoded one.
+          assert.equal(histogramChunkSchema(encoding, data.subarray(0, SCHEMA_PREFIX_BYTES)), samples[0].h?.schema);
+          if (samples[0].h?.schema === CUSTOM_BUCKETS_SCHEMA) nhcbPerSeg[m.segment]++;
           if (f.histogram) histograms += f.count;
           else floats += f.count;
           encodings.add(encoding);
@@ -104,6 +110,15 @@ for (const v of PROMETHEUS3_VERSIONS) {
         }
       }
       assert.equal(chunks, meta.stats.numChunks);
+      assert.ok(nhcbPerSeg.some((n) => n > 0), 'NHCB chunks in the block');
+      // The segment scanner counts the NHCB chunks, whole or pushed 7 bytes at a time (chunks across pushes).
+      segs.forEach((seg, i) => {
+        for (const step of [seg.length, 7]) {
+          const sc = createChunkSegmentScanner({ verify: 'quick' });
+          for (let o = 0; o < seg.length; o += step) sc.push(seg.subarray(o, o + step));
+          assert.equal(sc.end().customBucketChunks, nhcbPerSeg[i], `${dir} segment ${i}, pushes of ${step}`);
+        }
+      });
       assert.equal(floats + histograms, meta.stats.numSamples);
       // 3.5 writes no float/histogram split into meta.json (observed); 3.16 does.
       assert.equal(meta.stats.numFloatSamples, v === '3.5.3' ? undefined : floats);
