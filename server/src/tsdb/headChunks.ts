@@ -71,7 +71,8 @@ class HeadChunkScanner implements PushScanner<HeadChunkFileSummary> {
   private carryAt = 0;
   private ended = false;
   private readonly s: HeadChunkFileSummary = {
-    sizeBytes: 0, headerOk: false, records: 0, encodings: {}, customBucketChunks: 0, samples: 0, dataEnd: -1, problems: [], removableIfLast: false,
+    sizeBytes: 0, headerOk: false, records: 0, encodings: {}, customBucketChunks: 0, samples: 0, dataEnd: -1, problems: [],
+    removableIfLast: false,
   };
 
   constructor(private readonly opts: HeadChunkScanOptions) {
