@@ -25,6 +25,8 @@ export class WorkerError extends Error {
   constructor(
     readonly code: FailureInfo['code'],
     message: string,
+    /** The worker says the same request continues the interrupted work (FailureInfo.resumable). */
+    readonly resumable = false,
   ) {
     super(message);
   }
@@ -179,7 +181,7 @@ export function toWorkerError(e: unknown): WorkerError {
   if (e instanceof WorkerError) return e;
   if (e instanceof ResponseError) {
     const data = e.data as FailureInfo | undefined;
-    if (data && typeof data.code === 'string') return new WorkerError(data.code, data.message ?? e.message);
+    if (data && typeof data.code === 'string') return new WorkerError(data.code, data.message ?? e.message, data.resumable === true);
     if (e.code === TOOL_ERROR_CODE) return new WorkerError('internal', e.message);
     if (e.code === -32800 /* RequestCancelled */) return new WorkerError('cancelled', 'cancelled');
     return new WorkerError('internal', e.message);

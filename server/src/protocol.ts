@@ -152,6 +152,8 @@ export interface CompatibilityInfo {
 export interface FailureInfo {
   code: FailureCode;
   message: string;
+  /** The interrupted dump or restore can be continued: running the same request again resumes it. */
+  resumable?: boolean;
 }
 
 // ---- Repair ---------------------------------------------------------------------------------
@@ -301,6 +303,30 @@ export interface DumpRequest {
    * the result carries the preview (files, bytes 0).
    */
   dryRun?: boolean;
+  /** false: start over even when `<output>.partial` of an interrupted run could be continued (CLI `--no-resume`). */
+  resume?: boolean;
+}
+
+/** What a dump kept of the interrupted run it continued (server/src/kube/dumpResume.ts). */
+export interface DumpResumeInfo {
+  /** Files kept: received before and their SHA-256 equal to the pod's now; not sent again. */
+  files: number;
+  /** Their bytes, plus the bytes of the file in flight that were kept. */
+  bytes: number;
+  keptFiles: string[];
+  /** The file that was being received, continued from this byte. */
+  inFlight?: { path: string; fromByte: number; size: number };
+  /** Entries of the partial that were not kept, with why (changed in the pod, no longer in the range, …). */
+  dropped: string[];
+}
+
+/** An interrupted dump into the same output that the next run would continue (the dry run's DumpPreview.resumable). */
+export interface DumpResumable {
+  partial: string;
+  /** Tar bytes received and durable, and the complete files among them (checked again when the run starts). */
+  bytes: number;
+  files: number;
+  updatedAt: string;
 }
 
 /** What a dump of [from, to) will hold, as planDump (server/src/kube/dump.ts) decides it. */
@@ -323,6 +349,8 @@ export interface DumpPreview {
   prometheusVersion?: string;
   /** Why the dump may hold more or less than asked (block granularity, unreadable blocks, no tar). */
   notes: string[];
+  /** With an output: an interrupted dump of this pod into it, which the dump continues unless `resume: false`. */
+  resumable?: DumpResumable;
 }
 
 export interface DumpResult {
@@ -332,6 +360,12 @@ export interface DumpResult {
   bytes: number;
   blocks: string[];
   changedDuringDump: string[];
+  /** Tar bytes received from the pod by this run (less than the dump when it continued an interrupted one). */
+  transferredBytes?: number;
+  /** What this run kept of the interrupted run it continued. */
+  resumed?: DumpResumeInfo;
+  /** Why an interrupted run's partial was not continued, when it was not. */
+  notes?: string[];
   /** Files that vanished or shrank, blocks compacted away while the dump ran (also in the manifest). */
   warnings: string[];
   /** What interrupted tsdbdump runs had left in the pod (stale snapshots, staging dirs), removed first. */

@@ -47,6 +47,12 @@ async function assertNoOutput(out: string): Promise<void> {
     assert.ok(!existsSync(f), `${path.basename(f)} must not exist`);
 }
 
+/** Nothing under the final name; what was received is kept in `.partial` with its progress record, for a resume (kube/dumpResume.ts). */
+async function assertKeptForResume(out: string): Promise<void> {
+  for (const f of [out, `${out}.manifest.json`, `${out}.manifest.json.partial`]) assert.ok(!existsSync(f), `${path.basename(f)} must not exist`);
+  assert.ok(existsSync(`${out}.partial`) && existsSync(`${out}.partial.resume.json`), 'the partial and its progress record are kept');
+}
+
 /** The fixture's data still answers in the pod (after it is Ready again). */
 async function assertPodDataIntact(t: ReturnType<typeof prod>, key: string): Promise<void> {
   await cluster.pod(key).waitReady(120_000);
@@ -133,10 +139,10 @@ describe('connection and pod failures', () => {
     cluster.injectFault('prod/monitoring/prometheus-0', { kind: 'drop-exec-after-bytes', bytes: 256 * 1024 });
     await assert.rejects(executeDump(plan, out, { podHashConcurrently: false }), (e: Error & { code?: string }) => {
       assert.match(e.message, /dump of monitoring\/prometheus-0 failed: .*(connection|closed|truncated|end)/i);
-      assert.match(e.message, /no file was written/);
+      assert.match(e.message, /received are kept in dropped\.tar\.gz\.partial: run the same dump again to resume it/);
       return true;
     });
-    await assertNoOutput(out);
+    await assertKeptForResume(out);
     await assertPodDataIntact(prod(), 'prod/monitoring/prometheus-0');
   });
 
@@ -163,7 +169,7 @@ describe('connection and pod failures', () => {
     );
     assert.ok(deleting, 'the pod was deleted while the dump streamed');
     await deleting;
-    await assertNoOutput(out);
+    for (const f of [out, `${out}.manifest.json`]) assert.ok(!existsSync(f), `${path.basename(f)} must not exist`);
     await assertPodDataIntact(prod(), key);
   });
 
@@ -264,7 +270,7 @@ describe('local faults and bad input', () => {
     await assertPodDataIntact(prod(), 'prod/monitoring/prometheus-0');
   });
 
-  test('cancelling a dump removes the partial file', async () => {
+  test('cancelling a dump keeps what was received for a resume, nothing under the final name', async () => {
     const out = path.join(work, 'cancelled.tar.gz');
     const ac = new AbortController();
     await assert.rejects(
@@ -272,9 +278,9 @@ describe('local faults and bad input', () => {
         { target: prod(), output: out },
         { signal: ac.signal, maxBytesPerSecond: 1_000_000, onProgress: (p) => p.bytes > 100_000 && ac.abort() },
       ),
-      (e: Error & { code?: string }) => e.code === 'cancelled',
+      (e: Error & { code?: string }) => e.code === 'cancelled' && /run the same dump again to resume/.test(e.message),
     );
-    await assertNoOutput(out);
+    await assertKeptForResume(out);
   });
 
   test('a dump with error diagnostics is refused without force, before any backup or change', async () => {

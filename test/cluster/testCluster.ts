@@ -14,6 +14,7 @@
  *   cluster.injectFault('prod/monitoring/prometheus-0', { kind: 'exec-v4-only' })  // until clearFaults: no v5 exec (Kubernetes < 1.30)
  *   cluster.clearFaults('prod/monitoring/prometheus-0')   // removes the pod's pending and lasting faults
  *   cluster.dropConnections()    // destroys every open TCP connection to every API server
+ *   await cluster.restartApiServers(500)   // every API server down (connections cut, port closed) for 500 ms, then back on its port
  *   await cluster.stop()         // kills every Prometheus and exec'd process; call it in `after`
  *
  * Pod keys are "<cluster>/<namespace>/<name>"; a context name works in place of the cluster name.
@@ -129,6 +130,8 @@ export interface TestCluster {
   injectFault(podKey: string, fault: InjectableFault): void;
   clearFaults(podKey: string): void;
   dropConnections(): void;
+  /** Stops every API server (open connections cut, nothing listening) for downMs, then listens again on the same port. */
+  restartApiServers(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -353,6 +356,11 @@ export async function startTestCluster(opts: StartOptions = {}): Promise<TestClu
     },
     dropConnections() {
       for (const s of servers) s.dropConnections();
+    },
+    async restartApiServers(downMs = 500) {
+      await Promise.all(servers.map((s) => s.close()));
+      await new Promise((r) => setTimeout(r, downMs));
+      await Promise.all(servers.map((s) => s.listen(s.port)));
     },
     stop() {
       stopped ??= shutdown();

@@ -3,7 +3,8 @@
  * worker's dry run of the dump (what planDump decides) in one confirmation, a save dialog, the dump.
  */
 import * as vscode from 'vscode';
-import { Requests, type DumpResult, type KubeTarget, type PodInfo } from '../../../server/src/protocol';
+import { Requests, type DumpParams, type DumpResult, type KubeTarget, type PodInfo } from '../../../server/src/protocol';
+import { toWorkerError } from '../worker';
 import { DUMP_RANGE_PRESETS, LIVE_DUMP, SNAPSHOT_DUMP, dumpConfirmation, dumpDoneMessage } from '../model/dumpFromPod';
 import { targetOf } from '../views/podsTree';
 import { DUMP_SAVE_FILTERS, pickPod, podOf, requireTrust, showFailure, withProgress, type Services } from './services';
@@ -43,9 +44,8 @@ export async function dumpFromPod(s: Services, arg?: unknown, opts?: unknown): P
         });
     if (!out) return undefined;
     const request = { target, from: range.from, to: range.to, output: out.fsPath, snapshot: how.snapshot };
-    const result = await withProgress(`Dumping ${pod.name}`, (progress, token) =>
-      s.worker.request(Requests.dump, request, { progress, token }),
-    );
+    const result = await dumpResuming(s, pod.name, request);
+    if (!result) return undefined;
     void vscode.window.showInformationMessage(dumpDoneMessage(result));
     await s.dumps.open(result.output);
     void s.dumps.enqueue(result.output);
@@ -55,6 +55,26 @@ export async function dumpFromPod(s: Services, arg?: unknown, opts?: unknown): P
     return undefined;
   }
 }
+
+/**
+ * Runs the dump; when it is interrupted and the worker says the same request continues it
+ * (FailureInfo.resumable: the partial and its progress record are kept), offers "Resume".
+ */
+async function dumpResuming(s: Services, podName: string, request: DumpParams): Promise<DumpResult | undefined> {
+  for (;;) {
+    try {
+      return await withProgress(`Dumping ${podName}`, (progress, token) => s.worker.request(Requests.dump, request, { progress, token }));
+    } catch (e) {
+      const err = toWorkerError(e);
+      if (!err.resumable) throw e;
+      s.log.error(`Dump from pod interrupted: ${err.code}: ${err.message}`);
+      const go = await vscode.window.showWarningMessage(`Dump of ${podName} interrupted: ${err.message}`, RESUME);
+      if (go !== RESUME) return undefined;
+    }
+  }
+}
+
+const RESUME = 'Resume';
 
 /** The worker's reading of typed times (one `now` for all), or the first one's error. */
 async function parseTimes(s: Services, texts: string[]): Promise<{ ms: (number | undefined)[]; error?: string }> {

@@ -10,15 +10,30 @@
  * requested range, so the dump can hold samples outside the range. The head (chunks_head/, wal/)
  * is always included. Layout as promdump: entries relative to the data dir, head first.
  */
-import { createHash } from 'node:crypto';
-import { createWriteStream, promises as fsp } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
+import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
-import { PassThrough, Readable, Transform, type Writable } from 'node:stream';
+import { PassThrough, Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tarStream from 'tar-stream';
+import { humanBytes } from '../analysis/goFormat';
 import { ToolError, toToolError } from '../errors';
-import type { DumpPreview, DumpRequest, DumpResult, KubeTarget, TimeRange } from '../protocol';
+import type { DumpPreview, DumpRequest, DumpResult, DumpResumable, DumpResumeInfo, KubeTarget, TimeRange } from '../protocol';
+import {
+  compactPartial,
+  hashPrefix,
+  readResumeRecord,
+  removeResumeState,
+  sameKey,
+  verifyPartial,
+  writeAll,
+  writeResumeRecord,
+  type ResumeEntry,
+  type ResumeKey,
+  type ResumeRecord,
+} from './dumpResume';
+import { END_OF_ARCHIVE, TarTracker } from './tarTrack';
 import { execCollect, execStream, type ExecStatus } from './exec';
 import { keepAlive, removeMarked, removeStaleLeftovers, snapshotMarker, touchMarker } from './leftovers';
 import { ParallelGzip } from './gzip';
@@ -32,12 +47,13 @@ export const HEAD_DIRS = ['chunks_head', 'wal', 'wbl'];
 export const MUTABLE_RE = /^(chunks_head|wal|wbl)\//;
 
 export interface DumpProgress {
-  phase: 'planning' | 'streaming' | 'verifying' | 'done';
+  phase: 'planning' | 'resuming' | 'streaming' | 'verifying' | 'done';
   /** Uncompressed tar bytes received from the pod. */
   bytes: number;
   /** Estimate of the tar size (sum of the file sizes listed before the dump). */
   totalBytes?: number;
   entry?: string;
+  message?: string;
 }
 
 export interface DumpPlan {
@@ -104,6 +120,10 @@ export interface DumpOptions {
   podHashConcurrently?: boolean;
   /** Bandwidth limit (tar bytes per second), to spare a production cluster's network and API server. */
   maxBytesPerSecond?: number;
+  /** Continue an interrupted run's `<output>.partial` (default); false starts over (`--no-resume`). */
+  resume?: boolean;
+  /** Keep the partial and its progress record when the run fails or is cancelled (default), for the next run to resume. */
+  keepPartial?: boolean;
 }
 
 export interface DumpOutcome extends DumpResult {
@@ -266,7 +286,7 @@ export interface PodTar {
 }
 
 /** The tar of the plan's paths as a byte stream: the pod's tar, or built here from per-file reads. */
-export function podTar(plan: DumpPlan, signal?: AbortSignal): PodTar {
+export function podTar(plan: DumpPlan, signal?: AbortSignal, skipDirs?: Set<string>): PodTar {
   const { pod } = plan;
   if (plan.useTar) {
     const h = execStream(pod.conn, {
@@ -296,21 +316,21 @@ export function podTar(plan: DumpPlan, signal?: AbortSignal): PodTar {
     done.catch(() => undefined);
     return { stream: h.stdout, done, kill: () => h.kill() };
   }
-  return fallbackTar(plan, signal);
+  return fallbackTar(plan, signal, skipDirs);
 }
 
 /** Without tar in the pod: read each file with `head -c <size>` (or `cat`) and pack the tar here. */
-function fallbackTar(plan: DumpPlan, signal?: AbortSignal): PodTar {
+function fallbackTar(plan: DumpPlan, signal?: AbortSignal, skipDirs?: Set<string>): PodTar {
   const { pod } = plan;
   const pack = tarStream.pack();
   const warnings: string[] = [];
   let current: ReturnType<typeof execStream> | undefined;
   const out = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
   const packing = pipeline(pack as unknown as Readable, out);
-  const dirs = new Set<string>();
-  const entries = [...plan.files.entries()].sort(
-    (a, b) => plan.paths.indexOf(a[0].split('/')[0]) - plan.paths.indexOf(b[0].split('/')[0]) || a[0].localeCompare(b[0]),
-  );
+  // directories a resumed dump already holds are not packed again
+  const dirs = new Set<string>(skipDirs);
+  const rank = (f: string) => plan.paths.findIndex((p) => f === p || f.startsWith(`${p}/`));
+  const entries = [...plan.files.entries()].sort((a, b) => rank(a[0]) - rank(b[0]) || a[0].localeCompare(b[0]));
   const addEntry = (header: Partial<tarStream.Header> & { name: string }): Promise<void> =>
     new Promise((res, rej) => {
       pack.entry(header, (err) => (err ? rej(err) : res()));
@@ -426,52 +446,220 @@ export async function podSha256(pod: ResolvedPod, root: string, files: string[],
   return out;
 }
 
-export interface HashedEntry {
-  path: string;
-  type: string;
-  size: number;
-  sha256?: string;
-}
-
-/** A writable tar parser that hashes each file entry as the bytes pass. */
-export function tarHasher(onEntry?: (name: string) => void): { sink: Writable; entries: HashedEntry[]; finished: Promise<void> } {
-  const extract = tarStream.extract();
-  const entries: HashedEntry[] = [];
-  extract.on('entry', (header, stream, next) => {
-    const name = header.name.replace(/^\.\//, '').replace(/\/+$/, '');
-    onEntry?.(name);
-    stream.on('error', () => undefined); // a stream cut mid-entry fails the extract, reported through `finished`
-    if (header.type !== 'file' && header.type !== 'contiguous-file') {
-      entries.push({ path: name, type: header.type ?? 'file', size: 0 });
-      stream.on('end', () => next());
-      stream.resume();
-      return;
-    }
-    const h = createHash('sha256');
-    stream.on('data', (c: unknown) => {
-      h.update(c as Buffer);
-    });
-    stream.on('end', () => {
-      entries.push({ path: name, type: 'file', size: header.size ?? 0, sha256: h.digest('hex') });
-      next();
-    });
-  });
-  extract.on('error', () => undefined); // reported through `finished`
-  const finished = new Promise<void>((res, rej) => {
-    extract.on('finish', res);
-    extract.on('error', rej);
-  });
-  finished.catch(() => undefined);
-  return { sink: extract as unknown as Writable, entries, finished };
-}
-
 async function writeTo(w: Writable, chunk: Buffer): Promise<void> {
   if (!w.write(chunk)) {
     await once(w, 'drain');
   }
 }
 
-/** Runs the planned dump into `output` (`<output>.partial` until verified). */
+/** What a run kept of an interrupted one (DumpResult.resumed). */
+export interface ResumeStart {
+  kept: ResumeEntry[];
+  inFlight?: { entry: ResumeEntry; done: number; hash: Hash };
+  archiveBytes: number;
+  tarBytes: number;
+  archiveHash: Hash;
+  /** Pod SHA-256 of the kept files, taken when this run started (equal to what the partial holds). */
+  keptPodHashes: Map<string, string>;
+  info: DumpResumeInfo;
+}
+
+function resumeKey(plan: DumpPlan): ResumeKey {
+  const { pod } = plan;
+  return {
+    pod: { context: pod.conn.context, namespace: pod.namespace, name: pod.name, container: pod.container },
+    dataDir: plan.dataDir,
+    snapshot: plan.snapshot !== undefined,
+  };
+}
+
+/** Whether a dump entry is still part of the plan (files by name, directories under a planned path). */
+function inPlan(plan: DumpPlan, e: { path: string; type: string }): boolean {
+  if (e.type === 'file') return plan.files.has(e.path);
+  return e.type === 'directory' && plan.paths.some((p) => e.path === p || e.path.startsWith(`${p}/`));
+}
+
+/**
+ * What `<out>.partial` and its progress record (kube/dumpResume.ts) let this run keep, verified
+ * locally and against the pod; the partial is cut down to it. Undefined: start over (`notes` says why).
+ */
+export async function prepareResume(
+  plan: DumpPlan,
+  out: string,
+  notes: string[],
+  signal?: AbortSignal,
+  onPhase?: (what: string) => void,
+): Promise<ResumeStart | undefined> {
+  const partial = `${out}.partial`;
+  const rec = await readResumeRecord(out);
+  const hasPartial = existsSync(partial);
+  if (!rec) {
+    if (hasPartial) notes.push(`${path.basename(partial)} has no progress record: starting over`);
+    return undefined;
+  }
+  if (!hasPartial) return undefined;
+  if (!sameKey(rec, resumeKey(plan))) {
+    notes.push(`${path.basename(partial)} is a dump of ${rec.pod.context}/${rec.pod.namespace}/${rec.pod.name}:${rec.dataDir}` +
+      `${rec.snapshot ? ' (snapshot)' : ''}, not of this one: starting over`);
+    return undefined;
+  }
+  onPhase?.(`checking the ${humanBytes(rec.tarBytes)} already received`);
+  const v = await verifyPartial(partial, rec, signal);
+  const dropped: string[] = [];
+  if (v.problem) dropped.push(`${v.problem}; nothing after it is kept`);
+  const candidates = v.entries.filter((e) => {
+    if (inPlan(plan, e)) return true;
+    if (e.type === 'file') dropped.push(`${e.path}: no longer part of the dump`);
+    return false;
+  });
+  const files = candidates.filter((e) => e.type === 'file');
+  onPhase?.(`hashing the ${files.length} kept files in the pod`);
+  const podHashes = files.length ? await podSha256(plan.pod, plan.root, files.map((e) => e.path), signal) : new Map<string, string>();
+  const keep = candidates.filter((e) => {
+    if (e.type !== 'file' || podHashes.get(e.path) === e.sha256) return true;
+    dropped.push(`${e.path}: ${podHashes.has(e.path) ? 'changed in the pod since it was received' : 'gone from the pod'}, read again`);
+    return false;
+  });
+  let inFlight = v.inFlight;
+  if (inFlight) {
+    const e = inFlight.entry;
+    const size = plan.files.get(e.path);
+    const why =
+      size === undefined
+        ? 'no longer part of the dump'
+        : size !== e.size
+          ? `its size changed in the pod (${e.size} → ${size} bytes), read again whole`
+          : inFlight.done < e.size && !(plan.listing.tools.has('tail') && plan.listing.tools.has('head'))
+            ? 'no `tail` in the pod to continue it, read again whole'
+            : undefined;
+    if (why) {
+      dropped.push(`${e.path} (in flight): ${why}`);
+      inFlight = undefined;
+    }
+  }
+  if (!keep.some((e) => e.type === 'file') && !inFlight) {
+    notes.push(`nothing of ${path.basename(partial)} could be kept${dropped.length ? ` (${dropped[0]})` : ''}: starting over`);
+    return undefined;
+  }
+  const firstCut = v.entries.findIndex((e) => !keep.includes(e));
+  const cut = firstCut >= 0 || (v.inFlight !== undefined && !inFlight) || v.problem !== undefined;
+  if (cut) {
+    // Shorten the record before moving bytes: a crash while moving then loses only what follows the cut.
+    const prefix = firstCut >= 0 ? v.entries.slice(0, firstCut) : v.entries;
+    const last = prefix[prefix.length - 1];
+    await writeResumeRecord(out, {
+      ...rec,
+      updatedAt: new Date().toISOString(),
+      archiveBytes: last?.archiveEnd ?? 0,
+      tarBytes: last?.end ?? 0,
+      entries: prefix,
+      inFlight: undefined,
+    });
+  }
+  const c = await compactPartial(partial, keep, inFlight ? { ...inFlight.entry, tarEnd: rec.tarBytes } : undefined, signal);
+  const done = inFlight?.done ?? 0;
+  await writeResumeRecord(out, {
+    ...rec,
+    updatedAt: new Date().toISOString(),
+    archiveBytes: c.archiveBytes,
+    tarBytes: c.tarBytes,
+    entries: c.entries,
+    inFlight: c.inFlight ? { ...c.inFlight, done } : undefined,
+  });
+  const keptFiles = c.entries.filter((e) => e.type === 'file');
+  const info: DumpResumeInfo = {
+    files: keptFiles.length,
+    bytes: keptFiles.reduce((n, e) => n + e.size, 0) + done,
+    keptFiles: keptFiles.map((e) => e.path),
+    inFlight: c.inFlight ? { path: c.inFlight.path, fromByte: done, size: c.inFlight.size } : undefined,
+    dropped,
+  };
+  return {
+    kept: c.entries,
+    inFlight: c.inFlight && inFlight ? { entry: c.inFlight, done, hash: inFlight.hash } : undefined,
+    archiveBytes: c.archiveBytes,
+    tarBytes: c.tarBytes,
+    archiveHash: await hashPrefix(partial, c.archiveBytes, signal),
+    keptPodHashes: new Map(keptFiles.map((e) => [e.path, podHashes.get(e.path)!])),
+    info,
+  };
+}
+
+/**
+ * The tar paths still to read after what a resumed run keeps: a planned path with nothing kept
+ * under it is read whole (as a fresh dump reads it); of one partly kept, each file not kept.
+ */
+export function remainingPaths(
+  plan: Pick<DumpPlan, 'paths' | 'files'>,
+  kept: Set<string>,
+): { paths: string[]; files: Map<string, number> } {
+  const paths: string[] = [];
+  const files = new Map<string, number>();
+  for (const p of plan.paths) {
+    const under = [...plan.files].filter(([f]) => f === p || f.startsWith(`${p}/`));
+    if (!under.some(([f]) => kept.has(f))) {
+      paths.push(p);
+      for (const [f, s] of under) files.set(f, s);
+      continue;
+    }
+    for (const [f, s] of under) {
+      if (kept.has(f)) continue;
+      paths.push(f);
+      files.set(f, s);
+    }
+  }
+  return { paths, files };
+}
+
+/** Bytes [from, from + count) of a file in the pod (`tail -c +N | head -c`), for the file a resumed dump continues. */
+function podFileRange(plan: DumpPlan, rel: string, from: number, count: number, signal?: AbortSignal): PodTar {
+  const { pod } = plan;
+  const h = execStream(pod.conn, {
+    namespace: pod.namespace,
+    pod: pod.name,
+    container: pod.container,
+    command: ['sh', '-c', 'tail -c +"$2" -- "$1" | head -c "$3"', 'sh', `${plan.root}/${rel}`, String(from + 1), String(count)],
+    signal,
+    highWaterMark: 4 * 1024 * 1024,
+  });
+  const done = h.done.then((s) => ({ exitCode: s.exitCode, stderr: s.stderr, warnings: [] as string[] }));
+  done.catch(() => undefined);
+  return { stream: h.stdout, done, kill: () => h.kill() };
+}
+
+/** Writes the archive at its offsets; `written` counts the bytes that reached the file. */
+class ArchiveFile extends Writable {
+  written: number;
+  private busy: Promise<void> = Promise.resolve();
+  constructor(
+    readonly fh: fsp.FileHandle,
+    start: number,
+  ) {
+    super({ highWaterMark: 1024 * 1024 });
+    this.written = start;
+  }
+  override _write(chunk: Buffer, _e: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.busy = writeAll(this.fh, chunk, this.written).then(() => {
+      this.written += chunk.length;
+    });
+    this.busy.then(() => cb(), cb);
+  }
+  /** Resolves when no write is under way. */
+  idle(): Promise<void> {
+    return this.busy.catch(() => undefined);
+  }
+}
+
+/** Failures after which the partial is not worth resuming: its bytes or the disk are the problem. */
+const NOT_RESUMABLE = new Set(['checksum-mismatch', 'dump-truncated', 'io-error', 'usage']);
+/** The progress record is written at most this often (each time after an fsync of the partial). */
+const CHECKPOINT_MS = 1000;
+
+/**
+ * Runs the planned dump into `output` (`<output>.partial` until verified). An interrupted run's
+ * partial is continued (kube/dumpResume.ts) unless `resume: false`; a failed or cancelled run
+ * keeps its partial and progress record for the next one unless `keepPartial: false`.
+ */
 export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions = {}): Promise<DumpOutcome> {
   const started = Date.now();
   const out = path.resolve(output);
@@ -480,28 +668,129 @@ export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions
   const manifestPartial = `${manifestPath}.partial`;
   const ac = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, ac.signal]) : ac.signal;
-  let bytes = 0;
+  const keepPartial = o.keepPartial !== false;
+  let transferred = 0;
   let current: string | undefined;
-  const progress = (phase: DumpProgress['phase']) => o.onProgress?.({ phase, bytes, totalBytes: plan.estimatedBytes, entry: current });
+  let tarBase = 0;
+  let message: string | undefined;
+  const progress = (phase: DumpProgress['phase']) =>
+    o.onProgress?.({ phase, bytes: tarBase + transferred, totalBytes: plan.estimatedBytes, entry: current, message });
   // What an interrupted run left in this pod goes first (kube/leftovers.ts); never fatal.
   const cleanedUp = await removeStaleLeftovers(plan.pod, plan.dataDir, signal).catch(() => [] as string[]);
   const stopHeartbeat = plan.snapshot
     ? await keepAlive(plan.pod, snapshotMarker(plan.dataDir, plan.snapshot), signal).catch(() => () => undefined)
     : () => undefined;
-  const timer = o.onProgress ? setInterval(() => progress('streaming'), 250) : undefined;
-  const src = podTar(plan, signal);
-  const fileList = [...plan.files.keys()];
-  const concurrent = o.podHashConcurrently ?? true;
-  const podHashing = concurrent ? podSha256(plan.pod, plan.root, fileList, signal) : undefined;
-  podHashing?.catch(() => undefined);
-  let hasher: ReturnType<typeof tarHasher> | undefined;
+  const resumeNotes: string[] = [];
+  let src: PodTar | undefined;
+  let fh: fsp.FileHandle | undefined;
+  let sink: ArchiveFile | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let checkpoint: () => Promise<void> = async () => undefined;
+  let checkpointTimer: NodeJS.Timeout | undefined;
+  let gzOut: ParallelGzip | undefined;
+  let writingOut: Promise<void> | undefined;
   try {
     await fsp.mkdir(path.dirname(out), { recursive: true });
-    const file = createWriteStream(partial);
+    let start: ResumeStart | undefined;
+    if (o.resume !== false) {
+      start = await prepareResume(plan, out, resumeNotes, signal, (m) => {
+        message = m;
+        progress('resuming');
+      });
+      message = undefined;
+    }
+    if (!start) {
+      await removeResumeState(out);
+      await fsp.rm(partial, { force: true });
+    }
+    tarBase = start?.tarBytes ?? 0;
+    const archiveBase = start?.archiveBytes ?? 0;
+    fh = await fsp.open(partial, start ? 'r+' : 'w');
+    if (start) await fh.truncate(archiveBase);
+    sink = new ArchiveFile(fh, archiveBase);
+    const file = sink;
+
+    // Where each header's member begins in the archive (every header starts a member), and the
+    // member boundaries not yet known to be durable.
+    const headerArchive = new Map<number, number>([[tarBase, archiveBase]]);
+    for (const e of start?.kept ?? []) {
+      headerArchive.set(e.headerStart, e.archiveStart);
+      headerArchive.set(e.end, e.archiveEnd);
+    }
+    if (start?.inFlight) headerArchive.set(start.inFlight.entry.headerStart, start.inFlight.entry.archiveStart);
+    const headerStarts = new Set<number>();
+    const boundaries: { tar: number; archive: number }[] = [];
     // Default: level 1 where it pays, stored where the data is already compressed (chunk segments).
-    const gz = new ParallelGzip({ level: o.gzipLevel ?? 1, adaptive: o.gzipLevel === undefined });
-    const archiveHash = createHash('sha256');
-    let archiveBytes = 0;
+    const gz = new ParallelGzip({
+      level: o.gzipLevel ?? 1,
+      adaptive: o.gzipLevel === undefined,
+      onMember: (inEnd, outEnd) => {
+        const b = { tar: tarBase + inEnd, archive: archiveBase + outEnd };
+        boundaries.push(b);
+        if (headerStarts.delete(b.tar)) headerArchive.set(b.tar, b.archive);
+      },
+    });
+    const tracker = new TarTracker(
+      (off) => {
+        headerStarts.add(off);
+        gz.cutAt(off - tarBase);
+      },
+      tarBase,
+      start?.inFlight,
+    );
+    const kept = start?.kept ?? [];
+    const key = resumeKey(plan);
+    /** The progress record for member boundary b (its bytes are durable). */
+    const recordAt = (b: { tar: number; archive: number }): ResumeRecord => {
+      const complete: ResumeEntry[] = [...kept];
+      let inFlight: ResumeRecord['inFlight'];
+      for (const e of tracker.entries) {
+        const as = headerArchive.get(e.headerStart);
+        if (as === undefined) break;
+        if (e.end <= b.tar && (e.type !== 'file' || e.sha256 !== undefined)) {
+          const ae = headerArchive.get(e.end);
+          if (ae === undefined) break;
+          complete.push({ ...e, archiveStart: as, archiveEnd: ae });
+          continue;
+        }
+        if (e.type === 'file' && e.dataStart <= b.tar && b.tar < e.end)
+          inFlight = { ...e, archiveStart: as, archiveEnd: b.archive, done: Math.min(e.size, b.tar - e.dataStart) };
+        break;
+      }
+      const last = complete[complete.length - 1];
+      return {
+        tool: 'tsdbdump',
+        kind: 'dump-progress',
+        formatVersion: 1,
+        updatedAt: new Date().toISOString(),
+        ...key,
+        archiveBytes: inFlight ? b.archive : (last?.archiveEnd ?? 0),
+        tarBytes: inFlight ? b.tar : (last?.end ?? 0),
+        entries: complete,
+        inFlight,
+      };
+    };
+    let lastDurable = archiveBase;
+    let checking: Promise<void> | undefined;
+    checkpoint = () => {
+      checking ??= (async () => {
+        let b: { tar: number; archive: number } | undefined;
+        while (boundaries.length && boundaries[0].archive <= file.written) b = boundaries.shift();
+        if (!b || b.archive <= lastDurable) return;
+        await file.fh.datasync();
+        await writeResumeRecord(out, recordAt(b));
+        lastDurable = b.archive;
+      })().finally(() => (checking = undefined));
+      return checking;
+    };
+    if (keepPartial) {
+      checkpointTimer = setInterval(() => void checkpoint().catch(() => undefined), CHECKPOINT_MS);
+      checkpointTimer.unref();
+    }
+    timer = o.onProgress ? setInterval(() => progress('streaming'), 250) : undefined;
+
+    const archiveHash = start?.archiveHash ?? createHash('sha256');
+    let archiveBytes = archiveBase;
     const hashTap = new Transform({
       transform(chunk: Buffer, _e, cb) {
         archiveHash.update(chunk);
@@ -509,33 +798,88 @@ export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions
         cb(null, chunk);
       },
     });
-    const writing = pipeline(gz, hashTap, file, { signal });
+    // Not tied to the signal: on a failure or cancel, what was received is still compressed and
+    // written (the catch below ends the gzip), so the progress record holds all of it.
+    const writing = pipeline(gz, hashTap, file);
     writing.catch(() => undefined);
-    hasher = tarHasher((name) => (current = name));
+    gzOut = gz;
+    writingOut = writing;
     const streamStart = Date.now();
     let lastEntry: string | undefined;
-    for await (const chunk of src.stream as AsyncIterable<Buffer>) {
-      bytes += chunk.length;
-      await Promise.all([writeTo(gz, chunk), writeTo(hasher.sink, chunk)]);
-      if (current !== lastEntry) {
-        lastEntry = current;
+    const put = async (chunk: Buffer) => {
+      transferred += chunk.length;
+      tracker.feed(chunk);
+      await writeTo(gz, chunk);
+      const e = tracker.entries[tracker.entries.length - 1]?.path;
+      if (e !== lastEntry) {
+        current = lastEntry = e;
         progress('streaming');
       }
       if (o.maxBytesPerSecond) {
-        const ahead = bytes / o.maxBytesPerSecond - (Date.now() - streamStart) / 1000;
+        const ahead = transferred / o.maxBytesPerSecond - (Date.now() - streamStart) / 1000;
         if (ahead > 0.005) await new Promise((r) => setTimeout(r, ahead * 1000));
       }
+    };
+    const warnings: string[] = [];
+
+    // The file in flight first: the rest of its data, then its padding.
+    const cont = start?.inFlight;
+    if (cont) {
+      const { entry, done } = cont;
+      let got = 0;
+      if (done < entry.size) {
+        src = podFileRange(plan, entry.path, done, entry.size - done, signal);
+        for await (const chunk of src.stream as AsyncIterable<Buffer>) {
+          const take = Math.min(chunk.length, entry.size - done - got);
+          if (take > 0) await put(take === chunk.length ? chunk : chunk.subarray(0, take));
+          got += take;
+        }
+        await src.done;
+        if (got < entry.size - done) warnings.push(`${entry.path} shrank during the dump`);
+      }
+      const zeros = entry.end - Math.max(tarBase, entry.dataStart + entry.size) + (entry.size - done - got);
+      for (let left = zeros; left > 0; ) {
+        const n = Math.min(left, 1024 * 1024);
+        await put(Buffer.alloc(n));
+        left -= n;
+      }
     }
+
+    const keptNames = new Set([...kept.filter((e) => e.type === 'file').map((e) => e.path), ...(cont ? [cont.entry.path] : [])]);
+    const rest = remainingPaths(plan, keptNames);
+    const fileList = [...plan.files.keys()];
+    const toHash = [...rest.files.keys(), ...(cont ? [cont.entry.path] : [])];
+    const keptDirs = new Set(kept.filter((e) => e.type === 'directory').map((e) => e.path));
+    // The tar exec starts before the hashing one (the fault tests cut "the next exec" that sends much).
+    src = rest.paths.length ? podTar({ ...plan, paths: rest.paths, files: rest.files }, signal, keptDirs) : undefined;
+    const concurrent = o.podHashConcurrently ?? true;
+    const podHashing = concurrent && toHash.length ? podSha256(plan.pod, plan.root, toHash, signal) : undefined;
+    podHashing?.catch(() => undefined);
+    let tarStatus: Awaited<PodTar['done']> = { exitCode: 0, stderr: '', warnings: [] };
+    if (src) {
+      for await (const chunk of src.stream as AsyncIterable<Buffer>) await put(chunk);
+      tarStatus = await src.done;
+    } else {
+      await put(END_OF_ARCHIVE);
+    }
+    if (tracker.eoa === undefined)
+      throw new ToolError('kube-exec-failed', `the pod's tar stream ended before the end of the archive (${tracker.offset} bytes)`);
     gz.end();
-    hasher.sink.end();
-    const tarStatus = await src.done;
-    await Promise.all([writing, hasher.finished]);
+    await writing;
+    clearInterval(checkpointTimer);
+    await fh.sync();
+    // Everything arrived: should the verification be interrupted, the next run only verifies.
+    if (keepPartial) await checkpoint();
     progress('verifying');
-    const warnings = [...tarStatus.warnings];
+    warnings.push(...tarStatus.warnings);
 
     // Verify: pod hashes (taken while streaming) against the received bytes.
-    let podHashes = podHashing ? await podHashing : await podSha256(plan.pod, plan.root, fileList, signal);
-    const received = new Map(hasher.entries.filter((e) => e.sha256).map((e) => [e.path, e]));
+    let podHashes = new Map([
+      ...(start?.keptPodHashes ?? []),
+      ...(podHashing ? await podHashing : toHash.length ? await podSha256(plan.pod, plan.root, toHash, signal) : []),
+    ]);
+    const received = new Map<string, { path: string; size: number; sha256?: string }>();
+    for (const e of [...kept, ...tracker.entries]) if (e.type === 'file' && e.sha256) received.set(e.path, e);
     const suspicious = [...received.values()]
       .filter((e) => !MUTABLE_RE.test(e.path) && podHashes.has(e.path) && podHashes.get(e.path) !== e.sha256)
       .map((e) => e.path);
@@ -594,20 +938,26 @@ export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions
       blockGranular: true,
       effectiveRange: plan.effectiveRange,
       blocks: plan.blocks.map((b) => ({ dir: b.dir, ulid: b.ulid, minTime: b.minTime, maxTime: b.maxTime })),
-      archive: { file: path.basename(out), bytes: archiveBytes, sha256: archiveSha, tarBytes: bytes },
+      archive: { file: path.basename(out), bytes: archiveBytes, sha256: archiveSha, tarBytes: tracker.offset },
       files: files.sort((a, b) => a.path.localeCompare(b.path)),
       changedDuringDump,
       warnings,
     };
+    await fh.close();
+    fh = undefined;
     await fsp.writeFile(manifestPartial, JSON.stringify(manifest, null, 2) + '\n');
     await fsp.rename(partial, out);
     await fsp.rename(manifestPartial, manifestPath);
+    await removeResumeState(out);
     progress('done');
     return {
       output: out,
       manifest: manifestPath,
       files: files.length,
       bytes: archiveBytes,
+      transferredBytes: transferred,
+      resumed: start?.info,
+      notes: resumeNotes,
       blocks: plan.blocks.map((b) => b.dir),
       changedDuringDump,
       warnings,
@@ -618,19 +968,46 @@ export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions
     };
   } catch (e) {
     ac.abort();
-    src.kill();
-    hasher?.sink.destroy();
-    await fsp.rm(partial, { force: true });
-    await fsp.rm(manifestPartial, { force: true });
-    if (o.signal?.aborted) throw new ToolError('cancelled', 'dump cancelled; no file was written');
+    src?.kill();
+    clearInterval(checkpointTimer);
     const err = toToolError(e, 'kube-exec-failed');
-    throw new ToolError(
-      err.code,
-      `dump of ${plan.pod.namespace}/${plan.pod.name} failed: ${err.message}; no file was written under ${path.basename(out)}`,
-      err.details,
-    );
+    const cancelled = o.signal?.aborted === true;
+    let kept: ResumeRecord | undefined;
+    if (keepPartial && !NOT_RESUMABLE.has(err.code) && sink) {
+      // The last durable point goes into the record: the next run continues from there.
+      if (gzOut && !gzOut.destroyed && !gzOut.writableEnded) {
+        gzOut.end();
+        await Promise.race([writingOut, new Promise((r) => setTimeout(r, 30_000).unref())]).catch(() => undefined);
+      }
+      await sink.idle();
+      // twice: the first may be the timer's, started before the last bytes reached the file
+      await checkpoint().catch(() => undefined);
+      await checkpoint().catch(() => undefined);
+      const rec = await readResumeRecord(out);
+      if (rec && (rec.entries.some((x) => x.type === 'file') || rec.inFlight)) kept = rec;
+    }
+    if (gzOut && !gzOut.destroyed) gzOut.destroy();
+    await writingOut?.catch(() => undefined);
+    await sink?.idle();
+    await fh?.close().catch(() => undefined);
+    if (!kept) {
+      await fsp.rm(partial, { force: true });
+      await removeResumeState(out);
+    }
+    await fsp.rm(manifestPartial, { force: true });
+    const keptText = kept
+      ? `${humanBytes(kept.tarBytes)} received are kept in ${path.basename(partial)}: ` +
+        'run the same dump again to resume it (--no-resume starts over)'
+      : `no file was written under ${path.basename(out)}`;
+    const details = kept ? { resumable: true, partial, keptBytes: kept.tarBytes } : undefined;
+    if (cancelled) throw new ToolError('cancelled', `dump cancelled; ${keptText}`, details);
+    throw new ToolError(err.code, `dump of ${plan.pod.namespace}/${plan.pod.name} failed: ${err.message}; ${keptText}`, {
+      ...err.details,
+      ...details,
+    });
   } finally {
     if (timer) clearInterval(timer);
+    clearInterval(checkpointTimer);
     stopHeartbeat();
     if (plan.snapshot) await removeMarked(plan.pod, plan.root, snapshotMarker(plan.dataDir, plan.snapshot)).catch(() => undefined);
   }
@@ -641,11 +1018,29 @@ export async function dumpFromPod(req: DumpRequest, o: DumpOptions = {}): Promis
   if (!req.output) throw new ToolError('usage', 'a dump needs an output file');
   o.onProgress?.({ phase: 'planning', bytes: 0 });
   const plan = await planDump({ ...req, signal: o.signal });
-  return executeDump(plan, req.output, o);
+  return executeDump(plan, req.output, { resume: req.resume, ...o });
 }
 
 /** The dry run of a dump: plans it (no snapshot is taken) and returns the preview; nothing is streamed. */
 export async function previewDump(req: DumpRequest, signal?: AbortSignal): Promise<DumpPreview> {
   const plan = await planDump({ ...req, snapshot: false, signal });
-  return dumpPreview(plan, await headRange(plan.pod, signal));
+  const preview = dumpPreview(plan, await headRange(plan.pod, signal));
+  if (req.output && req.resume !== false) {
+    const resumable = await resumableDump({ ...plan, snapshot: req.snapshot ? 'snapshot' : undefined }, req.output);
+    if (resumable) preview.resumable = resumable;
+  }
+  return preview;
+}
+
+/**
+ * An interrupted dump of this pod into `output` that executeDump would continue: read from the
+ * progress record only (what is kept is checked again, locally and in the pod, when the run starts).
+ */
+export async function resumableDump(plan: DumpPlan, output: string): Promise<DumpResumable | undefined> {
+  const out = path.resolve(output);
+  const rec = await readResumeRecord(out);
+  if (!rec || !existsSync(`${out}.partial`) || !sameKey(rec, resumeKey(plan))) return undefined;
+  const files = rec.entries.filter((e) => e.type === 'file').length;
+  if (!files && !rec.inFlight) return undefined;
+  return { partial: `${out}.partial`, bytes: rec.tarBytes, files, updatedAt: rec.updatedAt };
 }

@@ -22,6 +22,11 @@ export interface ParallelGzipOptions {
   /** Fraction of size a compressed block must save to keep compressing (default 0.08). */
   minSaving?: number;
   sampleEvery?: number;
+  /**
+   * Called as each member is pushed, with the input and output byte counts at its end: a reader
+   * that truncates the output at `outEnd` gets a valid gzip of the first `inEnd` input bytes.
+   */
+  onMember?: (inEnd: number, outEnd: number) => void;
 }
 
 export class ParallelGzip extends Transform {
@@ -30,7 +35,8 @@ export class ParallelGzip extends Transform {
   private readonly maxInFlight: number;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
-  private readonly inFlight: Promise<Buffer>[] = [];
+  /** Blocks being compressed, in order; `out` once done (pushed as soon as all before it are). */
+  private readonly inFlight: { p: Promise<Buffer>; out?: Buffer; inEnd: number }[] = [];
   private readonly adaptive: boolean;
   private readonly minSaving: number;
   private readonly sampleEvery: number;
@@ -41,15 +47,31 @@ export class ParallelGzip extends Transform {
   bytesOut = 0;
   /** Blocks stored without compression (adaptive mode). */
   storedBlocks = 0;
+  /** Input bytes cut into blocks so far. */
+  private inCut = 0;
+  /** Input offsets where a member must end (ascending), see cutAt. */
+  private readonly cuts: number[] = [];
+  private readonly onMember?: (inEnd: number, outEnd: number) => void;
 
   constructor(o: ParallelGzipOptions = {}) {
-    super({ highWaterMark: 4 * 1024 * 1024 });
+    // 1 MiB: what waits here is not yet durable in a resumable dump (kube/dumpResume.ts)
+    super({ highWaterMark: 1024 * 1024 });
     this.level = o.level ?? 1;
     this.blockSize = o.blockSize ?? 1024 * 1024;
     this.maxInFlight = o.maxInFlight ?? 4;
     this.adaptive = o.adaptive ?? false;
     this.minSaving = o.minSaving ?? 0.08;
     this.sampleEvery = o.sampleEvery ?? 16;
+    this.onMember = o.onMember;
+  }
+
+  /**
+   * Ends a member at input offset `offset` (counted from the first byte written), so that a resumed
+   * dump can cut the archive there (kube/tarTrack.ts calls it at every tar header). Offsets must be
+   * given in ascending order, before the bytes at them are written.
+   */
+  cutAt(offset: number): void {
+    if (offset > this.inCut && (this.cuts.length === 0 || offset > this.cuts[this.cuts.length - 1])) this.cuts.push(offset);
   }
 
   private levelFor(index: number): number {
@@ -66,7 +88,8 @@ export class ParallelGzip extends Transform {
     return new Promise((resolve, reject) =>
       zlib.gzip(block, { level, memLevel: 9 }, (err, out) => {
         if (err) return reject(err);
-        if (level > 0 && block.length > 0) {
+        // tiny members (a tar header alone) say nothing about how well the data compresses
+        if (level > 0 && block.length >= 64 * 1024) {
           this.recent.push(out.length / block.length);
           if (this.recent.length > 4) this.recent.shift();
         }
@@ -76,24 +99,41 @@ export class ParallelGzip extends Transform {
   }
 
   private cutBlocks(final: boolean): void {
-    while (this.pendingBytes >= this.blockSize || (final && this.pendingBytes > 0)) {
+    for (;;) {
+      while (this.cuts.length && this.cuts[0] <= this.inCut) this.cuts.shift();
+      const limit = this.cuts.length ? Math.min(this.blockSize, this.cuts[0] - this.inCut) : this.blockSize;
+      if (!(this.pendingBytes >= limit || (final && this.pendingBytes > 0))) break;
       const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
-      const take = Math.min(this.blockSize, all.length);
+      const take = Math.min(limit, all.length);
+      this.inCut += take;
       const block = all.subarray(0, take);
       const rest = all.subarray(take);
       this.pending = rest.length ? [rest] : [];
       this.pendingBytes = rest.length;
       const p = this.compress(block, this.levelFor(this.blocks++));
-      p.catch(() => undefined);
-      this.inFlight.push(p);
+      const item: { p: Promise<Buffer>; out?: Buffer; inEnd: number } = { p, inEnd: this.inCut };
+      p.then((out) => {
+        item.out = out;
+        this.pushReady();
+      }, () => undefined);
+      this.inFlight.push(item);
+    }
+  }
+
+  /** Pushes the compressed blocks at the head of the queue: output follows input as closely as the order allows. */
+  private pushReady(): void {
+    while (this.inFlight.length && this.inFlight[0].out) {
+      const { out, inEnd } = this.inFlight.shift()!;
+      this.bytesOut += out!.length;
+      this.push(out);
+      this.onMember?.(inEnd, this.bytesOut);
     }
   }
 
   private async drainTo(limit: number): Promise<void> {
     while (this.inFlight.length > limit) {
-      const out = await this.inFlight.shift()!;
-      this.bytesOut += out.length;
-      this.push(out);
+      await this.inFlight[0].p;
+      this.pushReady();
     }
   }
 

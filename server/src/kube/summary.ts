@@ -21,7 +21,7 @@ const LIST_SCRIPT = [
   'cd "$1" || exit 3',
   'echo "@tools"',
   // look for real files in PATH: `command -v` also reports busybox applets the image lacks as commands
-  'for t in tar sha256sum df stat head; do for d in $(echo "$PATH" | tr ":" ' +
+  'for t in tar sha256sum df stat head tail; do for d in $(echo "$PATH" | tr ":" ' +
     '" "); do if [ -x "$d/$t" ]; then echo "$t"; break; fi; done; done',
   'echo "@files"',
   'if command -v stat >/dev/null 2>&1; then find . -type f -exec stat -c "%s %n" {} ' +

@@ -110,7 +110,8 @@ export const engine = {
     const outcome = await dumpFromPod(req, { signal: opts.signal, onProgress: bytesProgress(opts) });
     // Only the result fields: the outcome's plan holds the kube connection (credentials included).
     const { output, manifest, files, bytes, blocks, changedDuringDump, warnings, cleanedUp, durationMs } = outcome;
-    return { output, manifest, files, bytes, blocks, changedDuringDump, warnings, cleanedUp, durationMs };
+    const { transferredBytes, resumed, notes } = outcome;
+    return { output, manifest, files, bytes, blocks, changedDuringDump, warnings, cleanedUp, durationMs, transferredBytes, resumed, notes };
   },
   /** With req.dryRun: the preview only (restoredBlocks empty), nothing changed in the pod. */
   async restore(req: RestoreRequest, opts: JobOptions): Promise<RestoreResult> {

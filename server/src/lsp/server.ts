@@ -102,7 +102,9 @@ async function runJob<T>(
 }
 
 function failureOf(e: unknown, aborted: boolean): FailureInfo {
-  if (aborted) return { code: 'cancelled', message: 'cancelled' };
+  // An interrupted dump or restore that the same request continues (kube/dumpResume.ts, kube/restore.ts).
+  const resumable = (e as { details?: { resumable?: unknown } } | undefined)?.details?.resumable === true ? { resumable: true } : {};
+  if (aborted) return { code: 'cancelled', message: resumable.resumable ? String((e as Error).message) : 'cancelled', ...resumable };
   // dist/cluster.js is its own bundle with its own ToolError class: recognise those by shape.
   const shaped = e as { name?: unknown; code?: unknown; message?: unknown };
   if (
@@ -111,10 +113,10 @@ function failureOf(e: unknown, aborted: boolean): FailureInfo {
     typeof shaped.code === 'string' &&
     (FAILURE_CODES as readonly string[]).includes(shaped.code)
   ) {
-    return { code: shaped.code as FailureInfo['code'], message: String(shaped.message) };
+    return { code: shaped.code as FailureInfo['code'], message: String(shaped.message), ...resumable };
   }
   const te = toToolError(e);
-  return { code: te.code, message: te.message };
+  return { code: te.code, message: te.message, ...resumable };
 }
 
 function toResponseError(e: unknown, aborted: boolean): ResponseError<FailureInfo> {

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { humanBytes, utc } from '../../analysis/goFormat';
 import { ToolError } from '../../errors';
-import { executeDump, planDump } from '../../kube/dump';
+import { executeDump, planDump, type DumpOutcome } from '../../kube/dump';
 import { removedLeftoverLine } from '../../kube/leftovers';
 import { KUBE_OPTIONS, KUBE_USAGE, targetFrom } from '../kubeArgs';
 import { parseTimeBound } from '../../timeInput';
@@ -29,6 +29,13 @@ included (block-granular, so the dump can hold samples outside the range); the h
 (chunks_head/, wal/) is always included. Files that grow or vanish while the dump runs (WAL
 appends, compaction) are reported, not fatal. Without tar in the pod, files are read one by one.
 
+Resume: an interrupted or cancelled dump keeps <out>.partial and <out>.partial.resume.json (its
+progress, fsynced every second). Running the same command again continues it: the files received
+before are checked again (decoded from the partial, and their SHA-256 against the pod's) and not
+sent again, the file in flight continues from its last durable byte (\`tail -c +N\` in the pod),
+and what changed in the pod since (a WAL segment written to, a block compacted away, another
+range) is read again or left out, as a fresh dump would. The result is the same dump.
+
 --exact (local dumps and data dirs for now): the output's blocks hold only the samples in
 [from, to): blocks wholly inside are kept byte for byte, blocks across an edge are cut into new
 blocks (edge chunks re-encoded), the rest is left out. The head becomes blocks from its WAL, cut
@@ -43,6 +50,7 @@ Options:
   --gzip-level N      fixed gzip level 0-9 (default: level 1 where it saves space, stored where the
                       data is already compressed, like chunk segments; always a valid gzip)
   --rate-limit MB     at most MB megabytes per second from the pod (spares a busy cluster)
+  --no-resume         start over even when <out>.partial of an interrupted run could be continued
   --exact             only the samples in [from, to) (see above; needs --from, --to and -o)
   --json              print the result as JSON
 ${KUBE_USAGE}
@@ -58,6 +66,7 @@ ${KUBE_USAGE}
       'rate-limit': { type: 'string' },
       json: { type: 'boolean' },
       exact: { type: 'boolean' },
+      'no-resume': { type: 'boolean' },
     });
     if (values.help) {
       ctx.stdout.write(`${this.usage}\n`);
@@ -101,7 +110,8 @@ ${KUBE_USAGE}
         signal: ctx.signal,
         gzipLevel: level,
         maxBytesPerSecond: rate ? rate * 1e6 : undefined,
-        onProgress: (p) => progress.update(p.bytes, p.totalBytes, p.entry),
+        resume: !values['no-resume'],
+        onProgress: (p) => progress.update(p.bytes, p.totalBytes, p.message ?? p.entry),
       });
     } finally {
       progress.done();
@@ -116,6 +126,7 @@ ${KUBE_USAGE}
         `wrote ${result.output} ` +
           `(${humanBytes(result.bytes)}, ${result.files} files, checksums verified) and ${path.basename(result.manifest)}\n`,
       );
+      for (const line of resumeLines(result)) ctx.stdout.write(`${line}\n`);
       if (result.changedDuringDump.length)
         ctx.stdout.write(`changed during the dump (hash of what was sent recorded): ${result.changedDuringDump.join(', ')}\n`);
       for (const w of result.manifestData.warnings) ctx.stdout.write(`warning: ${w}\n`);
@@ -124,6 +135,23 @@ ${KUBE_USAGE}
     return 0;
   },
 };
+
+/** What a resumed dump kept, which file continued from which byte, and what this run transferred. */
+export function resumeLines(r: Pick<DumpOutcome, 'resumed' | 'notes' | 'transferredBytes'>): string[] {
+  const lines = (r.notes ?? []).map((n) => `note: ${n}`);
+  const k = r.resumed;
+  if (!k) return lines;
+  const tops = new Map<string, number>();
+  for (const f of k.keptFiles) tops.set(f.split('/')[0], (tops.get(f.split('/')[0]) ?? 0) + 1);
+  lines.push(
+    `resumed an interrupted dump: kept ${k.files} files (${humanBytes(k.bytes)}) verified by SHA-256, not sent again: ` +
+      [...tops].map(([t, n]) => `${t} (${n})`).join(', '),
+  );
+  if (k.inFlight) lines.push(`continued ${k.inFlight.path} from byte ${k.inFlight.fromByte} of ${k.inFlight.size}`);
+  for (const d of k.dropped) lines.push(`not kept: ${d}`);
+  lines.push(`transferred ${humanBytes(r.transferredBytes ?? 0)} from the pod in this run`);
+  return lines;
+}
 
 async function runExact(
   source: string,
