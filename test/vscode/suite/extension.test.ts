@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import { poll } from './poll';
 import type { TsdbdumpApi } from '../../../client/src/extension';
 import { makeBigDump } from '../../helpers/bigDump';
-import type { EntryNode, TreeNode } from '../../../client/src/views/dumpsTree';
+import type { EntryNode, SeriesNode, TreeNode } from '../../../client/src/views/dumpsTree';
 import { reportUri, type AnalyzedNotification, type RepairResult } from '../../../server/src/protocol';
 
 const EXTENSION_ID = 'tsdbdump.tsdbdump';
@@ -227,6 +227,39 @@ suite('tsdbdump extension host', () => {
     const problem = vscode.languages.getDiagnostics(editor.document.uri).find((d) => d.code === 'head-chunks-out-of-sequence');
     assert.ok(problem, 'the error is in the Problems panel');
     assert.equal(editor.selection.active.line, problem.range.start.line);
+  });
+
+  test('Series node of healthy: metrics → series read from the dump; Filter Series narrows them; a bad selector shows its position', async () => {
+    const source = path.join(ws(), 'healthy.tar.gz');
+    const children = await api.dumps.getChildren({ type: 'dump', source });
+    const root = children.find((c): c is SeriesNode => c.type === 'series' && c.model.kind === 'seriesRoot');
+    assert.ok(root, 'a Series node under the dump');
+    assert.equal(api.dumps.getTreeItem(root).contextValue, 'seriesRoot');
+    const metrics = (await api.dumps.getChildren(root)) as SeriesNode[];
+    // test/fixtures/make-tsdb.sh: 6 up, 24 node_cpu_seconds_total, 4 node_memory_MemAvailable_bytes,
+    // 8 http_requests_total and 8 fixture_noise series.
+    assert.deepEqual(
+      metrics.map((m) => [m.model.label, m.children.length]),
+      [['fixture_noise', 8], ['http_requests_total', 8], ['node_cpu_seconds_total', 24], ['node_memory_MemAvailable_bytes', 4], ['up', 6]],
+    );
+    assert.match(String(api.dumps.getTreeItem(root).description), /^5 metrics · 50 series$/);
+    const up = metrics.find((m) => m.model.label === 'up')!;
+    assert.equal(api.dumps.getTreeItem(up.children[0]).contextValue, 'series');
+    assert.match(up.children[0].model.description ?? '', /^[0-9,]+ samples · 2025-01-03 /);
+
+    const filtered = await vscode.commands.executeCommand<SeriesNode[]>('tsdbdump.filterSeries', source, 'up{job="api"}');
+    assert.deepEqual(filtered.map((m) => m.model.label), ['up']);
+    assert.deepEqual(filtered[0].children.map((c) => c.model.label), ['{instance="api-1:8080", job="api"}', '{instance="api-2:8080", job="api"}']);
+    assert.match(String(api.dumps.getTreeItem(root).description), /^filter up\{job="api"\} · 1 metric · 2 series$/);
+
+    const bad = await vscode.commands.executeCommand<SeriesNode[]>('tsdbdump.filterSeries', source, 'up{job=');
+    assert.equal(bad.length, 1);
+    assert.equal(bad[0].model.severity, 'error');
+    assert.match(bad[0].model.label, /position \d+/);
+    assert.equal(api.dumps.get(source)?.series?.failure?.code, 'selector-invalid');
+
+    const all = await vscode.commands.executeCommand<SeriesNode[]>('tsdbdump.filterSeries', source, '');
+    assert.equal(all.length, 5);
   });
 
   test('revealing a block from the timeline selects it in the Dump Files tree', async () => {
