@@ -7,7 +7,8 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { dumpPath } from '../helpers/fixtures';
 import { makeTar } from '../unit/dump/helpers';
-import { analyzeJson, errorsOf, hasStackTrace, runCli } from './cliHelpers';
+import { spawn } from 'node:child_process';
+import { analyzeJson, cliPath, ensureCli, errorsOf, hasStackTrace, runCli } from './cliHelpers';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-input-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -90,4 +91,24 @@ test('unsafe tar entries (.., absolute path, symlink) are tar-unsafe-path errors
   assert.deepEqual(readdirSync(dir), ['evil.tar.gz']);
   assert.deepEqual(readdirSync(path.dirname(dir)).sort(), before);
   assert.ok(!readdirSync('/tmp').includes('tsdbdump-evil-absolute'));
+});
+
+test('a reader that closes the pipe early (`samples … | head -1`): the CLI stops, exit 0, no stack trace, no staging left', async () => {
+  ensureCli();
+  const tmpdir = mkdtempSync(path.join(tmp, 'tmpdir-'));
+  const child = spawn(process.execPath, [cliPath, 'samples', dumpPath('healthy'), '--match', '{__name__=~".+"}', '--csv'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TMPDIR: tmpdir },
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // Like head -1: read the first chunk, then close our end of the pipe.
+  const first = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+  child.stdout.destroy();
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.match(first, /^series,timestamp_ms,value/);
+  assert.equal(code, 0, stderr);
+  assert.equal(hasStackTrace(stderr), false, stderr);
+  assert.equal(stderr, '');
+  assert.deepEqual(readdirSync(tmpdir), [], 'the staged copy of the dump is removed');
 });

@@ -44,6 +44,14 @@ async function main(argv: string[]): Promise<number> {
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // A reader that stops early (`… | head`) closes the pipe: stop the work and end quietly, as Unix
+  // tools do, instead of an unhandled EPIPE stack trace.
+  let readerGone = false;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    readerGone = true;
+    controller.abort();
+  });
   const interactive = !!process.stderr.isTTY;
   const ctx: CliContext = {
     stdout: process.stdout,
@@ -69,8 +77,10 @@ async function main(argv: string[]): Promise<number> {
       if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'usage', message: `unknown command "${name}"` } })}\n`);
       return 2;
     }
-    return await command.run(rest, ctx);
+    const status = await command.run(rest, ctx);
+    return readerGone ? 0 : status;
   } catch (e) {
+    if (readerGone) return 0;
     const err = toToolError(e);
     if (process.env.TSDBDUMP_DEBUG === '1' && e instanceof Error) process.stderr.write(`${e.stack ?? e.message}\n`);
     process.stderr.write(`tsdbdump: ${err.message}\n`);

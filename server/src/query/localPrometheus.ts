@@ -62,7 +62,7 @@ export async function findPrometheus(explicit?: string): Promise<string> {
     if (await isExecutable(p)) return p;
     throw new ToolError(
       'prometheus-missing',
-      `${explicit} is not an executable Prometheus binary (setting tsdbdump.prometheusPath / --prometheus)`,
+      `${explicit} is not an executable Prometheus binary (--prometheus)`,
     );
   }
   for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
@@ -72,7 +72,7 @@ export async function findPrometheus(explicit?: string): Promise<string> {
   throw new ToolError(
     'prometheus-missing',
     'no Prometheus binary found on PATH: install one (Debian/Ubuntu: apt-get install prometheus; or unpack a release from ' +
-      'https://prometheus.io/download/), then put it on PATH, pass --prometheus <path> or set tsdbdump.prometheusPath in VS Code',
+      'https://prometheus.io/download/), then put it on PATH or pass --prometheus <path>',
   );
 }
 

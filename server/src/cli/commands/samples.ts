@@ -1,4 +1,5 @@
 /** `tsdbdump samples <source> --match S [--from T --to T] [--json|--csv]`: merged samples read from the dump itself. */
+import { once } from 'node:events';
 import { ToolError } from '../../errors';
 import { readSamples } from '../../data/samples';
 import { parseTimeBound } from '../../timeInput';
@@ -85,7 +86,8 @@ applied, staleness markers shown as "stale" (range queries leave them out).
         text = `${lines.join('\n')}\n`;
       }
       first = false;
-      if (!w.write(text)) await new Promise((res) => w.once('drain', res));
+      // A reader gone (EPIPE, cli/main.ts) aborts the signal: stop waiting for a drain that never comes.
+      if (!w.write(text)) await once(w, 'drain', { signal: ctx.signal });
     };
     const progress = ctx.progress('reading samples');
     let r;
