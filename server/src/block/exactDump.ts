@@ -9,11 +9,11 @@
  * random access, and promdump puts meta.json after the chunks); a data dir is read in place. The
  * output goes through `<out>.partial` (writeDump) and appears under its name only when complete.
  */
-import { createReadStream, existsSync, mkdirSync, promises as fsp, readdirSync, statSync, createWriteStream } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, promises as fsp, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { once } from 'node:events';
 import { ToolError } from '../errors';
 import { openSource } from '../dump/source';
+import { stageEntries } from '../dump/stage';
 import { writeDump, type DumpWriteEntry } from '../dump/tarWriter';
 import { isUlid } from '../tsdb/blockDir';
 import { parseMetaJson } from '../tsdb/metaJson';
@@ -68,21 +68,7 @@ export async function exactDump(
     } else {
       blockRoot = path.join(work, 'in');
       mkdirSync(blockRoot);
-      for await (const e of src.entries) {
-        const top = e.path.split('/')[0];
-        if (top !== 'wal' && !isUlid(top)) continue;
-        const dest = path.join(blockRoot, e.path);
-        if (e.type === 'directory') {
-          mkdirSync(dest, { recursive: true });
-          continue;
-        }
-        if (e.type !== 'file') continue;
-        mkdirSync(path.dirname(dest), { recursive: true });
-        const ws = createWriteStream(dest, { flags: 'wx' });
-        for await (const chunk of e.stream) if (!ws.write(chunk)) await once(ws, 'drain');
-        ws.end();
-        await once(ws, 'finish');
-      }
+      await stageEntries(src.entries, blockRoot, (top) => top === 'wal' || isUlid(top));
       const truncated = src.problems.find((p) => p.code === 'dump-truncated');
       if (truncated) throw new ToolError('dump-truncated', `${source}: ${truncated.message}`);
     }

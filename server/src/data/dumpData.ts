@@ -10,12 +10,12 @@
  * below the newest block's maxTime dropped (the head's minValidTime, as block/headToBlocks.ts
  * counts them), then the out-of-order WBL. chunks_head/ is not read: the WAL after the checkpoint holds the same samples.
  */
-import { createWriteStream, existsSync, mkdirSync, promises as fsp, readFileSync, readdirSync } from 'node:fs';
-import { once } from 'node:events';
+import { existsSync, promises as fsp, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ToolError } from '../errors';
 import { openSource } from '../dump/source';
+import { stageEntries } from '../dump/stage';
 import { isUlid } from '../tsdb/blockDir';
 import { parseMetaJson, type BlockMeta } from '../tsdb/metaJson';
 import { openBlock, type OpenedBlock } from '../block/readBlock';
@@ -74,21 +74,7 @@ export async function openDumpData(source: string, opts: OpenDumpOptions = {}): 
     root = staging;
     opts.onProgress?.('staging the dump');
     try {
-      for await (const e of src.entries) {
-        const top = e.path.split('/')[0];
-        if (top !== 'wal' && top !== 'wbl' && !isUlid(top)) continue;
-        const dest = path.join(root, e.path);
-        if (e.type === 'directory') {
-          mkdirSync(dest, { recursive: true });
-          continue;
-        }
-        if (e.type !== 'file') continue;
-        mkdirSync(path.dirname(dest), { recursive: true });
-        const ws = createWriteStream(dest, { flags: 'wx' });
-        for await (const chunk of e.stream) if (!ws.write(chunk)) await once(ws, 'drain');
-        ws.end();
-        await once(ws, 'finish');
-      }
+      await stageEntries(src.entries, root, (top) => top === 'wal' || top === 'wbl' || isUlid(top));
     } catch (e) {
       await fsp.rm(staging, { recursive: true, force: true });
       throw e;

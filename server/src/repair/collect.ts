@@ -462,7 +462,7 @@ function finishBlock(b: BlockAcc): { model: BlockModel; facts: BlockFacts } {
       const pos = Number(c.ref >> 32n);
       const off = Number(c.ref & 0xffffffffn);
       const f = files[pos];
-      const i = f ? binarySearch(f.scan.offsets, off) : -1;
+      const i = f ? sortedIndexOf(f.scan.offsets, off) : -1;
       if (i < 0) {
         unresolved++;
         if (!danglingSeries.has(s.key)) danglingSeries.add(s.key);
@@ -530,7 +530,8 @@ function finishBlock(b: BlockAcc): { model: BlockModel; facts: BlockFacts } {
   return { model, facts };
 }
 
-function binarySearch(sorted: number[], x: number): number {
+/** Index of x in an ascending array, or -1. */
+export function sortedIndexOf(sorted: number[], x: number): number {
   let lo = 0;
   let hi = sorted.length - 1;
   while (lo <= hi) {

@@ -22,7 +22,7 @@ import { rewriteIndex, type RewrittenIndex } from '../block/rewriteIndex';
 import { parseTombstones } from '../tsdb/tombstones';
 import { encodeTombstones } from '../tsdb/write/tombstonesWriter';
 import { metaStats } from './candidates';
-import { collectFacts, type EntryInfo } from './collect';
+import { collectFacts, sortedIndexOf, type EntryInfo } from './collect';
 import { emptyEdits } from './edits';
 import type { BadChunk, RepairFacts } from './facts';
 import { planFromFacts, type PlannedRepair } from './plan';
@@ -412,17 +412,6 @@ async function arrayOf(body: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
   return parts;
 }
 
-function sortedIndexOf(sorted: number[], x: number): number {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid] < x) lo = mid + 1;
-    else if (sorted[mid] > x) hi = mid - 1;
-    else return mid;
-  }
-  return -1;
-}
 
 export async function* takeBytes(body: AsyncIterable<Uint8Array>, n: number): AsyncGenerator<Uint8Array> {
   let left = n;

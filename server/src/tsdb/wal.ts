@@ -7,7 +7,8 @@ import { parseCheckpointDirName, parseDecimalName } from './blockDir';
 import type { FormatProblem, PushScanner } from './types';
 
 export const WAL_PAGE_SIZE = 32 * 1024;
-const HEADER_SIZE = 7;
+/** A fragment header: type byte, 2-byte length, 4-byte CRC32C (tsdb/wlog/wlog.go recordHeaderSize). */
+export const HEADER_SIZE = 7;
 /** Records larger than this after decompression are treated as damage (real ones are far smaller). */
 const MAX_RECORD_BYTES = 256 << 20;
 
@@ -82,14 +83,15 @@ export interface WalScanOptions {
   onRawRecord?: (body: Uint8Array, offset: number) => void;
 }
 
-// Fragment types (low 3 bits of the type byte).
-const REC_PAGE_TERM = 0;
-const REC_FULL = 1;
-const REC_FIRST = 2;
-const REC_MIDDLE = 3;
-const REC_LAST = 4;
-const SNAPPY = 0x08;
-const ZSTD = 0x10;
+// Fragment types (low 3 bits of the type byte) and compression flags (tsdb/wlog/wlog.go); the
+// writer (write/walWriter.ts) uses the same.
+export const REC_PAGE_TERM = 0;
+export const REC_FULL = 1;
+export const REC_FIRST = 2;
+export const REC_MIDDLE = 3;
+export const REC_LAST = 4;
+export const SNAPPY = 0x08;
+export const ZSTD = 0x10;
 
 class WalSegmentScanner implements PushScanner<WalSegmentSummary> {
   private fileOffset = 0;

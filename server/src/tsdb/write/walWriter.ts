@@ -7,15 +7,17 @@
  */
 import { compress } from 'snappyjs';
 import { crc32c } from '../crc32c';
-import { WAL_PAGE_SIZE } from '../wal';
+import {
+  HEADER_SIZE as HEADER,
+  REC_FIRST as FIRST,
+  REC_FULL as FULL,
+  REC_LAST as LAST,
+  REC_MIDDLE as MIDDLE,
+  SNAPPY,
+  WAL_PAGE_SIZE,
+} from '../wal';
 import type { ByteSink } from './indexWriter';
 
-const HEADER = 7;
-const FULL = 1;
-const FIRST = 2;
-const MIDDLE = 3;
-const LAST = 4;
-const SNAPPY = 0x08;
 
 export class WalSegmentWriter {
   private readonly page = new Uint8Array(WAL_PAGE_SIZE);
