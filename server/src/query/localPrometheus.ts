@@ -19,6 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import { analyzeSource } from '../analysis/analyze';
 import { openSource } from '../dump/source';
 import { ToolError } from '../errors';
+import { parseDuration } from '../timeInput';
 import type { QueryAnswer, QueryNamesParams, QueryNamesResult, QueryProblem } from '../protocol';
 import { isUlid } from '../tsdb/blockDir';
 import { parseMetaJson } from '../tsdb/metaJson';
@@ -330,19 +331,24 @@ export class LocalPrometheus {
       body.set('end', String(q.to / 1000));
       body.set('step', String(q.step / 1000));
     } else if (q.time !== undefined) body.set('time', String(q.time / 1000));
+    const started = performance.now();
     const res = await this.fetchApi(range ? '/api/v1/query_range' : '/api/v1/query', body, signal);
+    const elapsedMs = performance.now() - started;
     if (res.warnings?.length) answer.warnings = res.warnings;
     if (res.infos?.length) answer.infos = res.infos;
     if (res.status === 'success') answer.data = res.data as QueryAnswer['data'];
     else if (res.errorType === 'canceled') throw new ToolError('cancelled', 'cancelled');
-    else answer.problem = this.problemOf(res.errorType ?? '', res.error ?? '');
+    else answer.problem = this.problemOf(res.errorType ?? '', res.error ?? '', elapsedMs);
     return answer;
   }
 
   /** Prometheus's error as data: its errorType; which limit, for the two the API does not type apart. */
-  private problemOf(errorType: string, error: string): QueryProblem {
+  private problemOf(errorType: string, error: string, elapsedMs: number): QueryProblem {
     const narrow = 'narrow it: a shorter range, a larger step, or a more selective selector (e.g. {job="…"})';
-    if (errorType === 'timeout') {
+    // The deadline is typed `timeout` only when the engine notices it; when it hits while series are
+    // expanded, the storage error comes back as `execution` (web/api/v1/api.go returnAPIError). So
+    // an execution error after the whole --query.timeout has passed is that timeout (seen on 2.42).
+    if (errorType === 'timeout' || (errorType === 'execution' && elapsedMs >= parseDuration(this.queryTimeout))) {
       return {
         kind: 'limit',
         errorType,
