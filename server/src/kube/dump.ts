@@ -857,7 +857,11 @@ export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions
     podHashing?.catch(() => undefined);
     let tarStatus: Awaited<PodTar['done']> = { exitCode: 0, stderr: '', warnings: [] };
     if (src) {
-      for await (const chunk of src.stream as AsyncIterable<Buffer>) await put(chunk);
+      // What the exec already buffered still arrives after a cancel: check between chunks.
+      for await (const chunk of src.stream as AsyncIterable<Buffer>) {
+        signal.throwIfAborted();
+        await put(chunk);
+      }
       tarStatus = await src.done;
     } else {
       await put(END_OF_ARCHIVE);
@@ -870,6 +874,7 @@ export async function executeDump(plan: DumpPlan, output: string, o: DumpOptions
     await fh.sync();
     // Everything arrived: should the verification be interrupted, the next run only verifies.
     if (keepPartial) await checkpoint();
+    signal.throwIfAborted();
     progress('verifying');
     warnings.push(...tarStatus.warnings);
 
