@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AnalysisResult, TsdbDiagnostic } from '../../server/src/protocol';
 import { dataDir, facts } from '../helpers/fixtures';
+import { flipByte } from '../helpers/damage';
 import { analyzeJson, hasStackTrace } from './cliHelpers';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-corrupt-'));
@@ -20,12 +21,6 @@ function copyHealthy(name: string): string {
   const dir = path.join(tmp, name);
   cpSync(dataDir('healthy'), dir, { recursive: true });
   return dir;
-}
-
-function flip(file: string, offset: number): void {
-  const b = readFileSync(file);
-  b[offset] ^= 0xff;
-  writeFileSync(file, b);
 }
 
 function toc(indexFile: string): { symbols: number; series: number; postingsTable: number } {
@@ -55,7 +50,7 @@ function find(r: AnalysisResult, code: string, p: string): TsdbDiagnostic {
 test('index: a flipped TOC byte is fatal at startup (corrupted block)', async () => {
   const { code, result } = await analyzeCorrupted('toc', (d) => {
     const f = path.join(d, L1b, 'index');
-    flip(f, statSync(f).size - 20);
+    flipByte(f, statSync(f).size - 20);
   });
   assert.equal(code, 1);
   const e = find(result, 'index-corrupt', `${L1b}/index`);
@@ -66,7 +61,7 @@ test('index: a flipped TOC byte is fatal at startup (corrupted block)', async ()
 test('index: a flipped symbol table byte is fatal at startup', async () => {
   const { code, result } = await analyzeCorrupted('symbols', (d) => {
     const f = path.join(d, L1h, 'index');
-    flip(f, toc(f).symbols + 12);
+    flipByte(f, toc(f).symbols + 12);
   });
   assert.equal(code, 1);
   const e = find(result, 'index-corrupt', `${L1h}/index`);
@@ -78,14 +73,14 @@ test('index: a flipped series byte is found by --verify full (series CRC)', asyn
   const { code, result } = await analyzeCorrupted('series', (d) => {
     const f = path.join(d, L2, 'index');
     const t = toc(f);
-    flip(f, Math.ceil(t.series / 16) * 16 + 3);
+    flipByte(f, Math.ceil(t.series / 16) * 16 + 3);
   });
   assert.equal(code, 1);
   assert.equal(find(result, 'index-corrupt', `${L2}/index`).severity, 'error');
 });
 
 test('chunks: a flipped data byte is a chunk-crc-mismatch at the chunk offset (full)', async () => {
-  const { code, result } = await analyzeCorrupted('chunk', (d) => flip(path.join(d, L1h, 'chunks/000001'), 8 + 30));
+  const { code, result } = await analyzeCorrupted('chunk', (d) => flipByte(path.join(d, L1h, 'chunks/000001'), 8 + 30));
   assert.equal(code, 1);
   const e = find(result, 'chunk-crc-mismatch', `${L1h}/chunks/000001`);
   assert.equal(e.offset, 8);
@@ -103,7 +98,7 @@ test('chunks: a cut chunk file is reported (framing) and so are the index refs p
 });
 
 test('head chunks: a flipped record byte is head-chunk-corrupt (warning: the WAL still holds the samples)', async () => {
-  const { code, result } = await analyzeCorrupted('headrec', (d) => flip(path.join(d, 'chunks_head/000005'), 8 + 30));
+  const { code, result } = await analyzeCorrupted('headrec', (d) => flipByte(path.join(d, 'chunks_head/000005'), 8 + 30));
   const e = find(result, 'head-chunk-corrupt', 'chunks_head/000005');
   assert.equal(e.severity, 'warning');
   assert.match(e.prometheusMessage!, /Loading on-disk chunks failed/);
@@ -124,7 +119,7 @@ test('head chunks: a numbering gap made by renaming is fatal', async () => {
 });
 
 test('WAL: a flipped fragment byte in a middle segment is wal-record-corrupt naming what the repair deletes', async () => {
-  const { code, result } = await analyzeCorrupted('walrec', (d) => flip(path.join(d, 'wal/00000003'), 7 + 20));
+  const { code, result } = await analyzeCorrupted('walrec', (d) => flipByte(path.join(d, 'wal/00000003'), 7 + 20));
   assert.equal(code, 1);
   const e = find(result, 'wal-record-corrupt', 'wal/00000003');
   assert.equal(e.severity, 'error');
@@ -156,7 +151,7 @@ test('WAL: the last segment cut inside a record is a torn tail, not an error', a
 });
 
 test('tombstones: a flipped byte marks the block corrupted', async () => {
-  const { code, result } = await analyzeCorrupted('tomb', (d) => flip(path.join(d, L1h, 'tombstones'), 0));
+  const { code, result } = await analyzeCorrupted('tomb', (d) => flipByte(path.join(d, L1h, 'tombstones'), 0));
   assert.equal(code, 1);
   const e = find(result, 'tombstones-corrupt', `${L1h}/tombstones`);
   assert.equal(e.severity, 'error');

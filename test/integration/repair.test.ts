@@ -12,7 +12,6 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
-  openSync,
   readFileSync,
   readdirSync,
   renameSync,
@@ -20,14 +19,12 @@ import {
   statSync,
   truncateSync,
   writeFileSync,
-  closeSync,
-  writeSync,
-  readSync,
 } from 'node:fs';
 import os from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { dataDir, dataDir3, dumpPath, ensureFixtures, facts, repoRoot, type Scenario } from '../helpers/fixtures';
+import { flipByte } from '../helpers/damage';
 import type { RepairResult } from '../../server/src/protocol';
 import { repairDump } from '../../server/src/repair/repair';
 import { startPrometheus } from '../helpers/prometheus';
@@ -257,18 +254,6 @@ function healthyCopy(name: string): string {
   const dir = path.join(work, `src-${name}`);
   cpSync(dataDir('healthy'), dir, { recursive: true });
   return dir;
-}
-
-function flipByte(file: string, offset: number): void {
-  const fd = openSync(file, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, offset);
-    b[0] ^= 0xff;
-    writeSync(fd, b, 0, 1, offset);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 describe('repair on our own corruptions of the healthy dump', () => {

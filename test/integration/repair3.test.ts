@@ -8,10 +8,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, openSync, readSync, writeSync, writeFileSync, closeSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, writeFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { dataDir3, dumpPath3, ensureFixtures3, facts3, observed3, prometheus3Bin, repoRoot } from '../helpers/fixtures';
+import { flipByte } from '../helpers/damage';
 import { startPrometheus, type StartOptions } from '../helpers/prometheus';
 import type { RepairResult } from '../../server/src/protocol';
 import { openBlock } from '../../server/src/block/readBlock';
@@ -59,18 +60,6 @@ async function servedOn(data: string, opts: StartOptions): Promise<{ floats: num
     return { ...(await served(prom.port)), log: prom.log() };
   } finally {
     await prom.stop();
-  }
-}
-
-function flipByte(file: string, offset: number): void {
-  const fd = openSync(file, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, offset);
-    b[0] ^= 0xff;
-    writeSync(fd, b, 0, 1, offset);
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -8,6 +8,7 @@ import { analyzeSource } from '../../../server/src/analysis/analyze';
 import { createWalSegmentScanner } from '../../../server/src/tsdb/wal';
 import type { AnalysisResult, TsdbDiagnostic } from '../../../server/src/protocol';
 import { PROMETHEUS3_VERSIONS, dataDir, dataDir3, facts } from '../../helpers/fixtures';
+import { flipByte } from '../../helpers/damage';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tsdbdump-messages-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -17,12 +18,6 @@ async function analyzeChanged(name: string, mutate: (dir: string) => void, verif
   cpSync(dataDir('healthy'), dir, { recursive: true });
   mutate(dir);
   return analyzeSource(dir, { verify });
-}
-
-function flip(file: string, offset: number): void {
-  const b = readFileSync(file);
-  b[offset] ^= 0xff;
-  writeFileSync(file, b);
 }
 
 function find(r: AnalysisResult, code: string, p: string): TsdbDiagnostic {
@@ -35,7 +30,7 @@ test('WAL corruption: the Prometheus message names the reader offset, not the la
   let file = '';
   const r = await analyzeChanged('walrec', (d) => {
     file = path.join(d, 'wal/00000003');
-    flip(file, 7 + 20);
+    flipByte(file, 7 + 20);
   });
   const sc = createWalSegmentScanner();
   sc.push(readFileSync(file));
@@ -78,7 +73,7 @@ test('head chunk messages name the file number; record CRCs are checked even by 
   const cut = await analyzeChanged('headcut', (d) => truncateSync(path.join(d, 'chunks_head/000005'), 8 + 40));
   const e = find(cut, 'head-chunk-corrupt', 'chunks_head/000005');
   assert.match(e.message, /file:5\b/);
-  const flipped = await analyzeChanged('headcrc', (d) => flip(path.join(d, 'chunks_head/000005'), 8 + 30), 'quick');
+  const flipped = await analyzeChanged('headcrc', (d) => flipByte(path.join(d, 'chunks_head/000005'), 8 + 30), 'quick');
   assert.equal(find(flipped, 'head-chunk-corrupt', 'chunks_head/000005').severity, 'warning');
 });
 
